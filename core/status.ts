@@ -1,0 +1,56 @@
+/**
+ * Job and pack statuses and the transitions allowed between them. Every status change
+ * in DynamoDB is a conditional write whose condition comes from this table.
+ */
+export const JOB_STATUSES = [
+  'pending', 'segmenting', 'inpainting', 'compositing', 'qa', 'awaiting_fix', 'recovering', 'complete', 'failed',
+] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+export const PACK_STATUSES = ['pending', 'running', 'complete', 'completed_with_failures', 'failed', 'stopped'] as const;
+export type PackStatus = (typeof PACK_STATUSES)[number];
+
+export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = ['complete', 'failed'];
+export const isTerminalJob = (s: JobStatus) => TERMINAL_JOB_STATUSES.includes(s);
+export const TERMINAL_PACK_STATUSES: readonly PackStatus[] = ['complete', 'completed_with_failures', 'failed', 'stopped'];
+
+const WORKING: readonly JobStatus[] = ['segmenting', 'inpainting', 'compositing', 'qa'];
+
+/** from → allowed next statuses. A reset to `pending` (restart, retry, watchdog) is allowed from anywhere. */
+const JOB_TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
+  // A run may resume at any stage whose predecessors are checkpointed.
+  pending: [...WORKING, 'failed'],
+  segmenting: ['segmenting', 'inpainting', 'recovering', 'failed'],
+  inpainting: ['inpainting', 'compositing', 'recovering', 'failed'],
+  compositing: ['compositing', 'qa', 'recovering', 'failed'],
+  qa: ['complete', 'awaiting_fix', 'failed'],
+  awaiting_fix: ['recovering', 'inpainting', 'failed'],
+  recovering: [...WORKING, 'recovering', 'failed'],
+  complete: [],
+  failed: [],
+};
+
+export function canTransition(from: JobStatus, to: JobStatus): boolean {
+  return to === 'pending' || JOB_TRANSITIONS[from].includes(to);
+}
+
+/** The statuses a job may be in for a change to `to` to be legal (the DynamoDB condition). */
+export function allowedSources(to: JobStatus): JobStatus[] {
+  return JOB_STATUSES.filter((from) => canTransition(from, to));
+}
+
+export type StatusCounts = Record<JobStatus, number>;
+
+export function emptyCounts(): StatusCounts {
+  return Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as StatusCounts;
+}
+
+/** A pack's status from its jobs' counts once its run has ended. */
+export function packOutcome(counts: StatusCounts): PackStatus {
+  const total = JOB_STATUSES.reduce((n, s) => n + counts[s], 0);
+  if (total === 0) return 'complete';
+  if (counts.complete === total) return 'complete';
+  if (counts.failed === total) return 'failed';
+  if (counts.complete + counts.failed === total) return 'completed_with_failures';
+  return 'running';
+}

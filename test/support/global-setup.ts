@@ -1,0 +1,35 @@
+/**
+ * Starts DynamoDB Local and fauxqs once per test run and points the AWS SDK at them
+ * through the standard AWS_ENDPOINT_URL_* variables, which the test workers inherit.
+ * Each test file provisions its own tables and queues under a unique prefix.
+ */
+import type { TestProject } from 'vitest/node';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type Emulators } from '../../local/emulators.ts';
+
+let emulators: Emulators | undefined;
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  emulators = await startEmulators();
+  const env = {
+    AWS_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamodbEndpoint,
+    AWS_ENDPOINT_URL_SQS: emulators.sqsEndpoint,
+    AWS_ENDPOINT_URL_S3: emulators.s3Endpoint,
+    POWERTOOLS_DEV: 'false',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+  };
+  Object.assign(process.env, env);
+  project.provide('awsEnv', env);
+  return async () => {
+    await emulators?.stop();
+  };
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    awsEnv: Record<string, string>;
+  }
+}
