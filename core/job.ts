@@ -1,0 +1,77 @@
+/**
+ * The job and pack records as the pipeline keeps them (DynamoDB items, API answers).
+ */
+import type { InpaintParams } from './params.ts';
+import type { JobStatus, PackStatus, StatusCounts } from './status.ts';
+import type { Checkpoints, Stage } from './strategies.ts';
+import type { Strategy } from './taxonomy.ts';
+
+export type InpaintBackend = 'comfyui' | 'hosted';
+export type RecoveryOutcome = 'pending' | 'recovered' | 'failed';
+
+/** One failure met by a job and what the pipeline did about it. */
+export interface RecoveryEntry {
+  readonly at: string;
+  readonly error: string;
+  readonly strategy: Strategy;
+  /** The function (or 'GPU' for the worker) that met the failure. */
+  readonly fn: string;
+  readonly stage: Stage | null;
+  /** How many times this strategy had run for the job, this one included. */
+  readonly attempt: number;
+  readonly cause?: string;
+  /** What the strategy changed (e.g. "batch 4→2, width 1536→1232"). */
+  readonly detail?: string;
+  outcome: RecoveryOutcome;
+  resolvedAt?: string;
+}
+
+export interface JobRecord {
+  jobId: string;
+  packId: string;
+  status: JobStatus;
+  createdAt: string;
+  updatedAt: string;
+  inpaint: InpaintBackend;
+  inputs: { person: string; garment: string };
+  params: InpaintParams;
+  originalParams: InpaintParams;
+  /** Runs of each strategy so far, and GPU attempts. */
+  attempts: Partial<Record<Strategy | 'gpu' | 'segmentation', number>>;
+  recoveriesUsed: number;
+  triedModels: string[];
+  checkpoints: Checkpoints;
+  recoveries: RecoveryEntry[];
+  /** Executions started for the job so far; the next is named `${jobId}-${runs + 1}`. */
+  runs: number;
+  executionArn?: string;
+  qaReport?: unknown;
+  outputs?: { result?: string; mask?: string; inpainted?: string };
+  error?: { name: string; cause: string; at: string };
+  needsIntervention?: boolean;
+  /** Seconds of GPU time spent on the job. */
+  gpuSeconds?: number;
+  /** Watchdog restarts so far (anti-loop). */
+  watchdogRestarts?: number;
+}
+
+export interface PackRecord {
+  packId: string;
+  kind: 'pack';
+  name: string;
+  status: PackStatus;
+  createdAt: string;
+  updatedAt: string;
+  inpaint: InpaintBackend;
+  jobCount: number;
+  counts?: StatusCounts;
+  /** Runs of the pack machine so far; the next is named `${packId}-${runs + 1}`. */
+  runs: number;
+  executionArn?: string;
+  sourcePackId?: string;
+  refineScope?: 'successful_only' | 'all_completed';
+  error?: { name: string; cause: string };
+}
+
+export const jobExecutionName = (job: Pick<JobRecord, 'jobId' | 'runs'>) => `${job.jobId}-${job.runs + 1}`;
+export const packExecutionName = (pack: Pick<PackRecord, 'packId' | 'runs'>) => `${pack.packId}-${pack.runs + 1}`;

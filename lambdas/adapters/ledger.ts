@@ -1,0 +1,67 @@
+/**
+ * The recovery ledger: every failure a job meets is appended to its history as
+ * `pending`, and resolved `recovered` when the failing step later succeeds (or a later
+ * stage does), or `failed` when the job fails. Each resolution is also a recovery event,
+ * so statistics read events, not jobs.
+ */
+import type { JobRecord, RecoveryEntry, RecoveryOutcome } from '../../core/job.ts';
+import { STAGES, type Stage } from '../../core/strategies.ts';
+import { entryFor } from '../../core/taxonomy.ts';
+import { putEvent, resolveRecoveries, updateJob } from './job-store.ts';
+import { logger } from './logging.ts';
+
+const stageIndex = (s: Stage | null) => (s === null ? -1 : STAGES.indexOf(s));
+const CAUSE_CHARS = 1000;
+
+/** Pending entries that a success of `fn` at `stage` cures. */
+export function curedBy(job: JobRecord, fn: string, stage: Stage | null): number[] {
+  if (stage === null) return [];
+  return (job.recoveries ?? []).flatMap((r, i) =>
+    r.outcome === 'pending' && (r.fn === fn || stageIndex(r.stage) < stageIndex(stage)) ? [i] : []);
+}
+
+export async function resolve(job: JobRecord, indexes: number[], outcome: RecoveryOutcome): Promise<void> {
+  if (indexes.length === 0) return;
+  await resolveRecoveries(job.jobId, indexes, outcome);
+  const now = new Date();
+  await Promise.all(indexes.map((i) => {
+    const r = job.recoveries[i]!;
+    return putEvent({
+      kind: outcome === 'recovered' ? 'recovered' : 'failed', at: now.toISOString(), packId: job.packId, jobId: job.jobId,
+      error: r.error, strategy: r.strategy, ...(outcome === 'recovered' && { timeToRecoverMs: now.getTime() - Date.parse(r.at) }),
+    });
+  }));
+}
+
+/** Records a failure met by `fn`; returns the entry appended. Never throws over the original error. */
+export async function recordFailure(job: JobRecord, failure: { error: string; cause: string; fn: string; stage: Stage | null; detail?: string }): Promise<RecoveryEntry | undefined> {
+  const { strategy } = entryFor(failure.error);
+  const entry: RecoveryEntry = {
+    at: new Date().toISOString(),
+    error: failure.error,
+    strategy,
+    fn: failure.fn,
+    stage: failure.stage,
+    attempt: (job.attempts?.[strategy] ?? 0) + 1,
+    cause: failure.cause.slice(0, CAUSE_CHARS),
+    ...(failure.detail !== undefined && { detail: failure.detail }),
+    outcome: 'pending',
+  };
+  try {
+    await updateJob(job.jobId, { append: entry });
+    await putEvent({ kind: 'error', at: entry.at, packId: job.packId, jobId: job.jobId, error: entry.error, strategy });
+    return entry;
+  } catch (e) {
+    logger.warn('could not record a failure in the ledger', { jobId: job.jobId, error: e as Error });
+    return undefined;
+  }
+}
+
+/** The newest pending entry for an error, if the failing function already recorded it. */
+export function pendingEntry(job: JobRecord, error: string): number | undefined {
+  for (let i = (job.recoveries ?? []).length - 1; i >= 0; i--) {
+    const r = job.recoveries[i]!;
+    if (r.outcome === 'pending' && r.error === error) return i;
+  }
+  return undefined;
+}

@@ -1,0 +1,15 @@
+/** "Finalize the pack": counts jobs by status and sets the pack's outcome. */
+import { emptyCounts, packOutcome } from '../../core/status.ts';
+import { jobsOfPack, updatePack } from '../adapters/job-store.ts';
+import { stateHandler } from '../adapters/state-handler.ts';
+import { packStateSchema } from '../adapters/state-schemas.ts';
+
+export const handler = stateHandler({ fn: 'PackFinalize', stage: null, schema: packStateSchema, honourStop: false }, async ({ state }) => {
+  const counts = emptyCounts();
+  for (const j of await jobsOfPack(state.packId)) counts[j.status]++;
+  const outcome = packOutcome(counts);
+  // Jobs still short of a terminal status were stopped (emergency stop); resume continues them.
+  const status = outcome === 'running' ? 'stopped' : outcome;
+  await updatePack(state.packId, { counts }, { status });
+  return { jobs: null, counts, status };
+});

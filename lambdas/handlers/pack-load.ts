@@ -1,0 +1,13 @@
+/** "Load the pack": marks it running and lists its pending jobs with their next execution names. */
+import { jobExecutionName } from '../../core/job.ts';
+import { getPack, jobsOfPack, updatePack } from '../adapters/job-store.ts';
+import { stateHandler } from '../adapters/state-handler.ts';
+import { packStateSchema } from '../adapters/state-schemas.ts';
+
+export const handler = stateHandler({ fn: 'PackLoad', stage: null, schema: packStateSchema }, async ({ state, executionArn }) => {
+  await getPack(state.packId);
+  const jobs = (await jobsOfPack(state.packId)).filter((j) => j.status === 'pending');
+  await updatePack(state.packId, { executionArn }, { status: 'running', increment: { runs: 1 } });
+  jobs.sort((a, b) => a.jobId.localeCompare(b.jobId));
+  return { jobs: jobs.map((j) => ({ packId: j.packId, jobId: j.jobId, executionName: jobExecutionName(j) })) };
+});
