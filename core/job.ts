@@ -75,3 +75,21 @@ export interface PackRecord {
 
 export const jobExecutionName = (job: Pick<JobRecord, 'jobId' | 'runs'>) => `${job.jobId}-${job.runs + 1}`;
 export const packExecutionName = (pack: Pick<PackRecord, 'packId' | 'runs'>) => `${pack.packId}-${pack.runs + 1}`;
+
+/** A new job as the API writes it: pending, with its parameters kept as the originals. */
+export function newJobRecord(j: { packId: string; jobId: string; inpaint: InpaintBackend; inputs: JobRecord['inputs']; params: InpaintParams; now: string }): JobRecord {
+  return {
+    jobId: j.jobId, packId: j.packId, status: 'pending', createdAt: j.now, updatedAt: j.now,
+    inpaint: j.inpaint, inputs: j.inputs, params: j.params, originalParams: j.params,
+    attempts: {}, recoveriesUsed: 0, triedModels: [], checkpoints: {}, recoveries: [], runs: 0, outputs: {},
+  };
+}
+
+export function newPackRecord(p: { packId: string; name: string; inpaint: InpaintBackend; jobCount: number; now: string; sourcePackId?: string; refineScope?: PackRecord['refineScope'] }): PackRecord {
+  return {
+    packId: p.packId, kind: 'pack', name: p.name, status: 'pending', createdAt: p.now, updatedAt: p.now,
+    inpaint: p.inpaint, jobCount: p.jobCount, runs: 0,
+    ...(p.sourcePackId !== undefined && { sourcePackId: p.sourcePackId }),
+    ...(p.refineScope !== undefined && { refineScope: p.refineScope }),
+  };
+}

@@ -57,11 +57,13 @@ export async function recordFailure(job: JobRecord, failure: { error: string; ca
   }
 }
 
-/** The newest pending entry for an error, if the failing function already recorded it. */
+/**
+ * The entry a failing function appended for this very failure, if any: the newest entry,
+ * still pending, for the same error, written by a function (the GPU worker and Step
+ * Functions' own timeouts write none, so their failures are recorded by the strategy).
+ */
 export function pendingEntry(job: JobRecord, error: string): number | undefined {
-  for (let i = (job.recoveries ?? []).length - 1; i >= 0; i--) {
-    const r = job.recoveries[i]!;
-    if (r.outcome === 'pending' && r.error === error) return i;
-  }
-  return undefined;
+  const i = (job.recoveries ?? []).length - 1;
+  const r = job.recoveries?.[i];
+  return r !== undefined && r.outcome === 'pending' && r.error === error && r.fn !== 'GPU' ? i : undefined;
 }
