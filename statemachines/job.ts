@@ -88,7 +88,8 @@ export function buildJobMachine(): StateMachineDefinition {
         },
       },
       ResultPath: '$.segmentation.masks',
-      Catch: catchersFor({}, failure, { stop }),
+      // A call that finds its own mask degenerate asks for alternative prompts, as the vote does.
+      Catch: catchersFor({ RESEGMENT: S.resegment }, failure, { stop }),
       Next: S.aggregate,
     },
     [S.aggregate]: lambdaTask('MaskAggregate', {

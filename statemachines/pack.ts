@@ -57,7 +57,8 @@ export function buildPackMachine(): StateMachineDefinition {
               // Only the status travels back: job outputs stay in DynamoDB, not in this history.
               ResultSelector: { 'status.$': '$.Status' },
               Retry: [
-                { ErrorEquals: ['StepFunctions.ExecutionLimitExceeded'], IntervalSeconds: 2, BackoffRate: 2, MaxAttempts: 6, MaxDelaySeconds: 60, JitterStrategy: 'FULL' },
+                // AWS documents both spellings of the service error for .sync integrations.
+                { ErrorEquals: ['StepFunctions.ExecutionLimitExceeded', 'StepFunctions.ExecutionLimitExceededException'], IntervalSeconds: 2, BackoffRate: 2, MaxAttempts: 6, MaxDelaySeconds: 60, JitterStrategy: 'FULL' },
               ],
               Catch: [{ ErrorEquals: ['States.ALL'], Next: S.noteFailure, ResultPath: '$.error' }],
               End: true,
