@@ -1,0 +1,163 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadWorkerConfig, WorkerConfigError } from '../../worker/config.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'vto-worker-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const REQUIRED = { GPU_QUEUE_URL: 'http://127.0.0.1:4566/000000000000/gpu', ARTIFACTS_BUCKET: 'vto-artifacts' };
+
+function file(name: string, content: unknown): string {
+  const path = join(dir, name);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+}
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof WorkerConfigError) return [...e.problems];
+    throw e;
+  }
+  throw new Error('expected a WorkerConfigError');
+}
+
+describe('worker configuration', () => {
+  it('uses the defaults when only the queue and bucket are given', () => {
+    const c = loadWorkerConfig({ env: REQUIRED });
+
+    expect(c).toMatchObject({
+      poolSize: 1, requestTimeoutMs: 30_000, autoShutdownMs: null, workerStartTimeoutMs: 120_000,
+      comfyUrl: 'http://127.0.0.1:8188', pollWaitSeconds: 20, visibilityTimeoutSeconds: 60,
+      heartbeatIntervalMs: 20_000, metricsPort: 9464, queueUrl: REQUIRED.GPU_QUEUE_URL, artifactsBucket: 'vto-artifacts',
+    });
+  });
+
+  it('layers file, then environment, then overrides', () => {
+    const path = file('layers.json', { poolSize: 2, requestTimeoutMs: 1000, comfyUrl: 'http://gpu-1:8188' });
+
+    const c = loadWorkerConfig({ configPath: path, env: { ...REQUIRED, VTO_POOL_SIZE: '3' }, overrides: { requestTimeoutMs: 5 } });
+
+    expect([c.poolSize, c.requestTimeoutMs, c.comfyUrl]).toEqual([3, 5, 'http://gpu-1:8188']);
+  });
+
+  it('finds the file through VTO_WORKER_CONFIG', () => {
+    const path = file('from-env.json', { poolSize: 4 });
+
+    expect(loadWorkerConfig({ env: { ...REQUIRED, VTO_WORKER_CONFIG: path } }).poolSize).toBe(4);
+  });
+
+  it('reads every documented environment variable', () => {
+    const c = loadWorkerConfig({
+      env: {
+        ...REQUIRED, VTO_POOL_SIZE: '2', VTO_REQUEST_TIMEOUT_MS: '1500', VTO_AUTO_SHUTDOWN_MS: '60000',
+        VTO_WORKER_START_TIMEOUT_MS: '9000', COMFYUI_URL: 'https://comfy.internal:8443', VTO_POLL_WAIT_SECONDS: '5',
+        VTO_VISIBILITY_TIMEOUT_SECONDS: '30', VTO_HEARTBEAT_INTERVAL_MS: '200', VTO_GENERATION_TIMEOUT_MS: '90000',
+        VTO_SHUTDOWN_GRACE_MS: '100', VTO_METRICS_PORT: '0', VTO_METRICS_HOST: '0.0.0.0', VTO_WORKER_ID: 'gpu-7',
+        VTO_HISTORY_POLL_MS: '50', VTO_WS_RECONNECT_ATTEMPTS: '2', VTO_WS_RECONNECT_DELAY_MS: '10', VTO_LOG_LEVEL: 'warn',
+      },
+    });
+
+    expect(c).toMatchObject({
+      poolSize: 2, requestTimeoutMs: 1500, autoShutdownMs: 60_000, workerStartTimeoutMs: 9000,
+      comfyUrl: 'https://comfy.internal:8443', pollWaitSeconds: 5, visibilityTimeoutSeconds: 30, heartbeatIntervalMs: 200,
+      generationTimeoutMs: 90_000, shutdownGraceMs: 100, metricsPort: 0, metricsHost: '0.0.0.0', workerId: 'gpu-7',
+      historyPollMs: 50, wsReconnectAttempts: 2, wsReconnectDelayMs: 10, logLevel: 'warn',
+    });
+  });
+
+  it.each([
+    ['null in the file', { autoShutdownMs: null }, {}],
+    ['0 in the file', { autoShutdownMs: 0 }, {}],
+    ['"off" in the file', { autoShutdownMs: 'off' }, {}],
+    ['"OFF" from the environment', {}, { VTO_AUTO_SHUTDOWN_MS: 'OFF' }],
+    ['"0" from the environment', {}, { VTO_AUTO_SHUTDOWN_MS: '0' }],
+  ])('disables auto-shutdown with %s', (_label, content, env) => {
+    const c = loadWorkerConfig({ configPath: file('auto.json', content), env: { ...REQUIRED, ...env } });
+
+    expect(c.autoShutdownMs).toBeNull();
+  });
+
+  it.each([
+    ['0', 0], ['"off"', 'off'], ['null', null],
+  ])('disables the start-up wait with %s', (_label, value) => {
+    expect(loadWorkerConfig({ env: REQUIRED, overrides: { workerStartTimeoutMs: value } }).workerStartTimeoutMs).toBeNull();
+  });
+
+  it.each([
+    ['poolSize', { VTO_POOL_SIZE: '0' }, /^poolSize: must be ≥ 1 \(got "0" from env VTO_POOL_SIZE\)$/],
+    ['poolSize', { VTO_POOL_SIZE: 'two' }, /^poolSize: must be a number \(got "two" from env VTO_POOL_SIZE\)$/],
+    ['poolSize', { VTO_POOL_SIZE: '1.5' }, /^poolSize: must be a whole number/],
+    ['requestTimeoutMs', { VTO_REQUEST_TIMEOUT_MS: '-5' }, /^requestTimeoutMs: must be ≥ 1/],
+    ['autoShutdownMs', { VTO_AUTO_SHUTDOWN_MS: 'soon' }, /^autoShutdownMs: must be a number of milliseconds, or null \/ 0 \/ "off" to disable auto-shutdown \(got "soon"/],
+    ['autoShutdownMs', { VTO_AUTO_SHUTDOWN_MS: '-1' }, /^autoShutdownMs: must be > 0 milliseconds/],
+    ['workerStartTimeoutMs', { VTO_WORKER_START_TIMEOUT_MS: 'never' }, /^workerStartTimeoutMs: must be a number of milliseconds, or null \/ 0 \/ "off" to disable the start-up wait/],
+    ['comfyUrl', { COMFYUI_URL: 'ftp://gpu:21' }, /^comfyUrl: must be an http\(s\) URL \(got "ftp:\/\/gpu:21" from env COMFYUI_URL\)$/],
+    ['queueUrl', { GPU_QUEUE_URL: 'not a url' }, /^queueUrl: must be an http\(s\) queue URL/],
+    ['pollWaitSeconds', { VTO_POLL_WAIT_SECONDS: '21' }, /^pollWaitSeconds: must be ≤ 20/],
+    ['visibilityTimeoutSeconds', { VTO_VISIBILITY_TIMEOUT_SECONDS: '0' }, /^visibilityTimeoutSeconds: must be ≥ 1/],
+    ['heartbeatIntervalMs', { VTO_HEARTBEAT_INTERVAL_MS: 'fast' }, /^heartbeatIntervalMs: must be a number/],
+    ['metricsPort', { VTO_METRICS_PORT: '70000' }, /^metricsPort: must be ≤ 65535/],
+    ['workerId', { VTO_WORKER_ID: 'gpu 1' }, /^workerId: may hold only letters/],
+    ['logLevel', { VTO_LOG_LEVEL: 'loud' }, /^logLevel: must be one of debug, info, warn, error, silent/],
+  ])('names %s and the reason when it is bad (%o)', (_field, env, expected) => {
+    const problems = problemsOf(() => loadWorkerConfig({ env: { ...REQUIRED, ...env } }));
+
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(expected);
+  });
+
+  it('lists every bad field at once, with the file as the source', () => {
+    const path = file('bad.json', { poolSize: -1, shutdownGraceMs: 'long' });
+
+    const problems = problemsOf(() => loadWorkerConfig({ configPath: path, env: REQUIRED }));
+
+    expect(problems).toEqual([
+      `poolSize: must be ≥ 1 (got -1 from config file ${path})`,
+      `shutdownGraceMs: must be a number (got "long" from config file ${path})`,
+    ]);
+  });
+
+  it('says which required settings are missing and where they come from', () => {
+    const problems = problemsOf(() => loadWorkerConfig({ env: {} }));
+
+    expect(problems).toEqual([
+      'queueUrl: is required (env GPU_QUEUE_URL) (not set)',
+      'artifactsBucket: is required (env ARTIFACTS_BUCKET) (not set)',
+    ]);
+  });
+
+  it('rejects unknown settings in the file (typos do not pass silently)', () => {
+    const problems = problemsOf(() => loadWorkerConfig({ configPath: file('typo.json', { poolsize: 2 }), env: REQUIRED }));
+
+    expect(problems[0]).toMatch(/^unknown setting poolsize \(known: poolSize, /);
+  });
+
+  it('treats an empty environment variable as unset', () => {
+    expect(loadWorkerConfig({ env: { ...REQUIRED, VTO_POOL_SIZE: '' } }).poolSize).toBe(1);
+  });
+
+  it.each([
+    ['a missing file', () => join(dir, 'absent.json'), /cannot be read: ENOENT/],
+    ['a file that is not JSON', () => file('broken.json', '{ poolSize: 2'), /is not valid JSON/],
+    ['a JSON array', () => file('array.json', [1]), /must hold a JSON object of settings/],
+  ])('explains %s', (_label, makePath, expected) => {
+    const path = makePath();
+
+    const problems = problemsOf(() => loadWorkerConfig({ configPath: path, env: REQUIRED }));
+
+    expect(problems[0]).toContain(path);
+    expect(problems[0]).toMatch(expected);
+  });
+
+  it('validates custom classifier patterns', () => {
+    const problems = problemsOf(() => loadWorkerConfig({
+      env: REQUIRED, overrides: { classifierPatterns: [{ name: 'Gpu.Melted', pattern: 'smoke' }] },
+    }));
+
+    expect(problems[0]).toMatch(/^classifierPatterns\.0\.name: must be a taxonomy error name/);
+  });
+});

@@ -1,0 +1,43 @@
+/**
+ * Reading a GPU queue message: the body against gpuTaskMessageSchema, plus the few
+ * things the worker wants from around it (redelivery count, time enqueued, action label).
+ */
+import type { Message } from '@aws-sdk/client-sqs';
+import { gpuTaskMessageSchema, type GpuTaskMessage } from '../core/gpu-message.ts';
+
+export type ParsedMessage =
+  | { readonly ok: true; readonly task: GpuTaskMessage; readonly action: string }
+  | { readonly ok: false; readonly taskToken: string | null; readonly problems: readonly string[] };
+
+const ACTION = /^[a-z][a-z0-9_-]{0,31}$/;
+
+export function parseTaskBody(body: string | undefined): ParsedMessage {
+  let json: unknown;
+  try {
+    json = JSON.parse(body ?? '');
+  } catch (e) {
+    return { ok: false, taskToken: null, problems: [`body is not JSON: ${(e as Error).message}`] };
+  }
+  const token = json !== null && typeof json === 'object' ? (json as Record<string, unknown>)['taskToken'] : undefined;
+  const taskToken = typeof token === 'string' && token.length > 0 ? token : null;
+  const r = gpuTaskMessageSchema.safeParse(json);
+  if (!r.success) {
+    return { ok: false, taskToken, problems: r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`) };
+  }
+  // The metric label: an optional `action` beside the contract's fields; GPU tasks are inpaints.
+  const action = (json as Record<string, unknown>)['action'];
+  return { ok: true, task: r.data, action: typeof action === 'string' && ACTION.test(action) ? action : 'inpaint' };
+}
+
+/** Seconds the task waited before this receive: from enqueuedAt, else SQS SentTimestamp. */
+export function queueSeconds(task: GpuTaskMessage, message: Message, receivedAt: number): number | null {
+  const enqueued = task.enqueuedAt !== undefined ? Date.parse(task.enqueuedAt) : Number(message.Attributes?.SentTimestamp ?? NaN);
+  return Number.isFinite(enqueued) ? Math.max(0, (receivedAt - enqueued) / 1000) : null;
+}
+
+export function receiveCount(message: Message): number {
+  const n = Number(message.Attributes?.ApproximateReceiveCount ?? '1');
+  return Number.isFinite(n) ? n : 1;
+}
+
+export const attemptKey = (task: Pick<GpuTaskMessage, 'jobId' | 'attempt'>) => `${task.jobId}#${task.attempt}`;

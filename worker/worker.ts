@@ -1,0 +1,461 @@
+/**
+ * The GPU worker agent (design §6): long-polls the GPU queue, runs each task on ComfyUI
+ * and answers its Step Functions token.
+ *
+ * Delivery semantics. SQS delivers at least once, so one job attempt (jobId, attempt) may
+ * arrive more than once; it never runs twice at once in this process:
+ * - The same SQS message again (its visibility lapsed mid-run): SQS honours only the
+ *   newest receipt handle of a message, so the running job adopts it (visibility
+ *   extensions and the final delete use it) and extends it at once. The old handle is
+ *   stale; nothing is deleted.
+ * - Another SQS message with the same attempt (the body sent twice): it is parked with
+ *   the running job, its visibility extended with the job's, and settled with it —
+ *   deleted once the attempt is answered or dropped, released if the job is released.
+ *   Deleting it at once would also be safe, but parking keeps it if this worker dies.
+ * - An attempt already answered here: deleted without running.
+ * - Across workers, the first thing a job does is a SendTaskHeartbeat: a closed task
+ *   (answered elsewhere, or timed out) answers TaskTimedOut/InvalidToken and the message
+ *   is dropped without running.
+ */
+import {
+  ChangeMessageVisibilityCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand,
+  type Message, type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import { createClassifier, type Classifier } from '../core/classifier.ts';
+import type { GpuTaskMessage, GpuTaskOutput } from '../core/gpu-message.ts';
+import type { ErrorName } from '../core/taxonomy.ts';
+import { s3Client, sfnClient, sqsClient } from '../lambdas/adapters/aws-clients.ts';
+import { ComfyClient } from './comfy-client.ts';
+import { sleep } from './comfy-socket.ts';
+import type { WorkerConfig } from './config.ts';
+import { fitCause, toTaskFailure, type TaskFailure } from './failure.ts';
+import { JobRunner, JobStopped, type StopReason } from './job-runner.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { attemptKey, parseTaskBody, queueSeconds, receiveCount } from './message.ts';
+import { startMetricsServer, type Health, type MetricsServer } from './metrics-server.ts';
+import { WorkerMetrics } from './metrics.ts';
+import { waitForComfy } from './readiness.ts';
+import { RecentKeys, repeat } from './repeat.ts';
+import { TaskAnswerer, TokenGoneError } from './task-answer.ts';
+
+/** The shared circuit breaker of the ComfyUI fleet (DynamoDB-backed, plugged in by the caller). */
+export interface CircuitBreakerHook {
+  /** Throws (e.g. a Transient.CircuitOpen error) when calls are refused. */
+  beforeCall(): Promise<void>;
+  onSuccess(): Promise<void>;
+  onFailure(): Promise<void>;
+}
+
+const NO_BREAKER: CircuitBreakerHook = { beforeCall: async () => {}, onSuccess: async () => {}, onFailure: async () => {} };
+
+/** Failures that say ComfyUI itself is unwell; the others prove it answered properly. */
+const DEPENDENCY_FAILURES: ReadonlySet<ErrorName> = new Set<ErrorName>([
+  'Transient.Network', 'Transient.ServiceUnavailable', 'Transient.RateLimited', 'Gpu.Timeout',
+]);
+
+export interface GpuWorkerOptions {
+  readonly config: WorkerConfig;
+  /** Defaults: the process-wide clients of lambdas/adapters/aws-clients.ts. */
+  readonly clients?: { readonly sqs?: SQSClient; readonly s3?: S3Client; readonly sfn?: SFNClient };
+  readonly breaker?: CircuitBreakerHook;
+  readonly log?: Logger;
+  readonly classifier?: Classifier;
+}
+
+export type ExitReason = 'signal' | 'idle' | 'stopped';
+
+interface ActiveJob {
+  readonly key: string;
+  readonly task: GpuTaskMessage;
+  readonly messageId: string | undefined;
+  receipt: string;
+  /** Receipts of other messages carrying the same attempt, settled with this one. */
+  readonly duplicates: string[];
+  readonly stop: AbortController;
+  readonly log: Logger;
+  promptId: string | null;
+}
+
+export class GpuWorker {
+  readonly config: WorkerConfig;
+  readonly metrics: WorkerMetrics;
+  readonly #log: Logger;
+  readonly #sqs: SQSClient;
+  readonly #sfn: TaskAnswerer;
+  readonly #runner: JobRunner;
+  readonly #breaker: CircuitBreakerHook;
+  readonly #classifier: Classifier;
+  readonly #active = new Map<string, ActiveJob>();
+  readonly #answered = new RecentKeys(10_000);
+  readonly #tasks = new Set<Promise<void>>();
+  readonly #pollAbort = new AbortController();
+  #status: Health['status'] = 'starting';
+  #startedAt = Date.now();
+  #server: MetricsServer | undefined;
+  #loop: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  #slotWaiters: (() => void)[] = [];
+  #idleTimer: NodeJS.Timeout | undefined;
+  #resolveDone!: (r: ExitReason) => void;
+  /** Resolves once the worker has stopped, with why. */
+  readonly done: Promise<ExitReason> = new Promise((r) => (this.#resolveDone = r));
+
+  constructor(options: GpuWorkerOptions) {
+    const c = (this.config = options.config);
+    this.#log = options.log ?? createLogger({ level: c.logLevel, bound: { workerId: c.workerId } });
+    this.#sqs = options.clients?.sqs ?? sqsClient();
+    this.#sfn = new TaskAnswerer(options.clients?.sfn ?? sfnClient(), c.requestTimeoutMs);
+    this.#breaker = options.breaker ?? NO_BREAKER;
+    this.#classifier = options.classifier ?? createClassifier({ patterns: c.classifierPatterns });
+    this.metrics = new WorkerMetrics({ poolSize: c.poolSize, log: this.#log, sampleQueueSize: () => this.#sampleQueueSize() });
+    this.#runner = new JobRunner({
+      comfy: new ComfyClient({ baseUrl: c.comfyUrl, requestTimeoutMs: c.requestTimeoutMs }),
+      s3: options.clients?.s3 ?? s3Client(),
+      bucket: c.artifactsBucket,
+      requestTimeoutMs: c.requestTimeoutMs,
+      historyPollMs: c.historyPollMs,
+      wsReconnectAttempts: c.wsReconnectAttempts,
+      wsReconnectDelayMs: c.wsReconnectDelayMs,
+      workerId: c.workerId,
+      onReconnect: () => this.metrics.retries.inc(),
+    });
+  }
+
+  /** http://host:port of /metrics and /healthz; set once started. */
+  get metricsUrl(): string {
+    if (!this.#server) throw new Error('the worker has not started');
+    return `${this.#server.url}/metrics`;
+  }
+
+  health(): Health {
+    return { status: this.#status, busy: this.#active.size, poolSize: this.config.poolSize, uptime: (Date.now() - this.#startedAt) / 1000 };
+  }
+
+  /** Starts serving /metrics and /healthz (status "starting" until ComfyUI is ready). Idempotent. */
+  async listen(): Promise<string> {
+    this.#server ??= await startMetricsServer({
+      registry: this.metrics.registry, health: () => this.health(), host: this.config.metricsHost, port: this.config.metricsPort,
+    });
+    return this.metricsUrl;
+  }
+
+  /**
+   * Serves metrics, waits for ComfyUI, then starts polling. Throws ComfyNotReadyError when
+   * ComfyUI never answers; returns quietly when stop() came first.
+   */
+  async start(): Promise<void> {
+    this.#startedAt = Date.now();
+    await this.listen();
+    try {
+      await waitForComfy(new ComfyClient({ baseUrl: this.config.comfyUrl, requestTimeoutMs: this.config.requestTimeoutMs }),
+        this.config.workerStartTimeoutMs, this.#log, this.#pollAbort.signal);
+    } catch (e) {
+      if (this.#pollAbort.signal.aborted) return;
+      await this.#server?.close();
+      this.#status = 'stopped';
+      throw e;
+    }
+    if (this.#pollAbort.signal.aborted) return;
+    this.#status = 'ok';
+    this.#log.info('GPU worker polling', { queueUrl: this.config.queueUrl, poolSize: this.config.poolSize, metricsUrl: this.metricsUrl });
+    this.#armIdle();
+    this.#loop = this.#pollLoop();
+  }
+
+  /**
+   * Stops polling, lets in-flight jobs finish for up to shutdownGraceMs, then releases
+   * the rest (prompt interrupted, message visible again at once, token not answered).
+   */
+  stop(reason: ExitReason = 'stopped'): Promise<void> {
+    this.#stopping ??= this.#drain(reason);
+    return this.#stopping;
+  }
+
+  async #drain(reason: ExitReason): Promise<void> {
+    this.#status = 'draining';
+    clearTimeout(this.#idleTimer);
+    this.#pollAbort.abort(new Error('worker stopping'));
+    this.#wakeSlotWaiters();
+    this.#log.info('GPU worker stopping', { reason, inFlight: this.#active.size, graceMs: this.config.shutdownGraceMs });
+    await this.#loop;
+    const settled = Promise.allSettled([...this.#tasks]);
+    const inTime = await Promise.race([settled.then(() => true), sleep(this.config.shutdownGraceMs).then(() => false)]);
+    if (!inTime) {
+      for (const job of this.#active.values()) job.stop.abort(new JobStopped('release', 'the worker is shutting down'));
+      await Promise.race([Promise.allSettled([...this.#tasks]), sleep(this.config.requestTimeoutMs * 2 + 1000)]);
+    }
+    await this.#server?.close();
+    this.#status = 'stopped';
+    this.#log.info('GPU worker stopped', { reason, released: !inTime });
+    this.#resolveDone(reason);
+  }
+
+  #armIdle(): void {
+    const ms = this.config.autoShutdownMs;
+    clearTimeout(this.#idleTimer);
+    if (ms === null || this.#active.size > 0 || this.#status !== 'ok') return;
+    this.#idleTimer = setTimeout(() => {
+      if (this.#active.size > 0) return;
+      this.#log.info('idle for autoShutdownMs; shutting down', { autoShutdownMs: ms });
+      void this.stop('idle');
+    }, ms);
+  }
+
+  #wakeSlotWaiters(): void {
+    const waiters = this.#slotWaiters;
+    this.#slotWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  async #pollLoop(): Promise<void> {
+    const c = this.config;
+    let backoffMs = 0;
+    while (!this.#pollAbort.signal.aborted) {
+      const free = c.poolSize - this.#active.size;
+      if (free <= 0) {
+        await new Promise<void>((r) => this.#slotWaiters.push(r));
+        continue;
+      }
+      let messages: Message[];
+      try {
+        const res = await this.#sqs.send(new ReceiveMessageCommand({
+          QueueUrl: c.queueUrl,
+          MaxNumberOfMessages: Math.min(free, 10),
+          WaitTimeSeconds: c.pollWaitSeconds,
+          VisibilityTimeout: c.visibilityTimeoutSeconds,
+          MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
+        }), { abortSignal: this.#pollAbort.signal });
+        messages = res.Messages ?? [];
+        backoffMs = 0;
+      } catch (e) {
+        if (this.#pollAbort.signal.aborted) break;
+        backoffMs = Math.min(Math.max(backoffMs * 2, 200), 5000);
+        this.#log.warn('receiving from the GPU queue failed; retrying', { err: e, backoffMs });
+        await sleep(backoffMs, this.#pollAbort.signal).catch(() => {});
+        continue;
+      }
+      if (this.#pollAbort.signal.aborted) {
+        // Received while stopping: give them straight back.
+        await Promise.allSettled(messages.map((m) => this.#setVisibility(m.ReceiptHandle, 0, this.#log)));
+        break;
+      }
+      for (const m of messages) {
+        const t = this.#handle(m).catch((e: unknown) => this.#log.error('message handling failed', { err: e, messageId: m.MessageId }));
+        this.#tasks.add(t);
+        void t.finally(() => this.#tasks.delete(t));
+      }
+    }
+  }
+
+  async #handle(m: Message): Promise<void> {
+    const receivedAt = Date.now();
+    const receipt = m.ReceiptHandle;
+    if (receipt === undefined) return;
+    const count = receiveCount(m);
+    if (count > 1) this.metrics.retries.inc();
+    const parsed = parseTaskBody(m.Body);
+    if (!parsed.ok) {
+      await this.#rejectInvalid(m, receipt, parsed.taskToken, parsed.problems);
+      this.#armIdle();
+      return;
+    }
+    const { task, action } = parsed;
+    const key = attemptKey(task);
+    const log = this.#log.child({ jobId: task.jobId, attempt: task.attempt, packId: task.packId, messageId: m.MessageId });
+
+    if (this.#answered.has(key)) {
+      log.info('duplicate delivery of an attempt already answered; deleting it', { receiveCount: count });
+      await this.#delete(receipt, log);
+      this.#armIdle();
+      return;
+    }
+    const running = this.#active.get(key);
+    if (running) {
+      if (running.messageId !== undefined && running.messageId === m.MessageId) {
+        log.warn('the running attempt was redelivered (visibility lapsed); adopting the new receipt', { receiveCount: count });
+        running.receipt = receipt;
+      } else {
+        log.warn('another message carries the running attempt; holding it until the attempt settles', { receiveCount: count });
+        running.duplicates.push(receipt);
+      }
+      await this.#setVisibility(receipt, this.config.visibilityTimeoutSeconds, log);
+      return;
+    }
+
+    const job: ActiveJob = { key, task, messageId: m.MessageId, receipt, duplicates: [], stop: new AbortController(), log, promptId: null };
+    this.#active.set(key, job);
+    clearTimeout(this.#idleTimer);
+    this.metrics.workersBusy.set(this.#active.size);
+    const waited = queueSeconds(task, m, receivedAt);
+    if (waited !== null) this.metrics.queueDuration.observe({ action }, waited);
+    log.info('task received', { receiveCount: count, queueSeconds: waited });
+    try {
+      await this.#runActive(job, action, receivedAt);
+    } finally {
+      this.#active.delete(key);
+      this.metrics.workersBusy.set(this.#active.size);
+      this.#wakeSlotWaiters();
+      this.#armIdle();
+    }
+  }
+
+  async #rejectInvalid(m: Message, receipt: string, token: string | null, problems: readonly string[]): Promise<void> {
+    const log = this.#log.child({ messageId: m.MessageId });
+    log.error('GPU task message does not match the contract', { problems, hasToken: token !== null });
+    if (token !== null) {
+      const cause = fitCause({ message: 'the GPU task message does not match gpuTaskMessageSchema (core/gpu-message.ts)', problems });
+      try {
+        await this.#sfn.failure(token, 'Fatal.WorkflowInvalid', cause);
+        this.metrics.failures.inc({ code: 'Fatal.WorkflowInvalid' });
+      } catch (e) {
+        if (!(e instanceof TokenGoneError)) {
+          // Keep the message: it comes back and the answer is tried again (then the DLQ).
+          log.error('could not answer the invalid message; leaving it for redelivery', { err: e });
+          return;
+        }
+      }
+    }
+    await this.#delete(receipt, log);
+  }
+
+  async #runActive(job: ActiveJob, action: string, receivedAt: number): Promise<void> {
+    const c = this.config;
+    const { task, log } = job;
+    const stopExtending = repeat(Math.max(100, c.visibilityTimeoutSeconds * 500), async () => {
+      await Promise.all([job.receipt, ...job.duplicates].map((r) => this.#setVisibility(r, c.visibilityTimeoutSeconds, log)));
+    });
+    let stopHeartbeat = () => {};
+    try {
+      // A closed task (answered by another worker, or timed out) is not run again.
+      if (!(await this.#heartbeat(job))) {
+        await this.#settleDropped(job, 'the task was already closed before it started');
+        return;
+      }
+      stopHeartbeat = repeat(c.heartbeatIntervalMs, async () => void (await this.#heartbeat(job)));
+
+      let result: { ok: true; output: GpuTaskOutput } | { ok: false; failure: TaskFailure };
+      try {
+        await this.#breaker.beforeCall();
+        const output = await this.#runner.run({
+          message: task,
+          deadlineMs: task.deadlineSeconds !== undefined ? Math.round(task.deadlineSeconds * 1000) : c.generationTimeoutMs,
+          stop: job.stop.signal,
+          log,
+          onPromptQueued: (id) => (job.promptId = id),
+        });
+        result = { ok: true, output };
+      } catch (e) {
+        if (e instanceof JobStopped) {
+          if (e.reason === 'release') await this.#settleReleased(job);
+          else await this.#settleDropped(job, e.message);
+          return;
+        }
+        const failure = toTaskFailure(e, this.#classifier, { jobId: task.jobId, attempt: task.attempt, promptId: job.promptId, workerId: c.workerId });
+        log.warn('task failed', { error: failure.error, matched: failure.matched, promptId: job.promptId, err: e });
+        result = { ok: false, failure };
+      } finally {
+        stopHeartbeat();
+      }
+      await this.#reportToBreaker(result.ok ? null : result.failure.error, log);
+      await this.#answer(job, result, action, receivedAt);
+    } finally {
+      stopHeartbeat();
+      stopExtending();
+    }
+  }
+
+  /** Sends one heartbeat; false when the task is closed (the job is then stopped). */
+  async #heartbeat(job: ActiveJob): Promise<boolean> {
+    try {
+      await this.#sfn.heartbeat(job.task.taskToken);
+      return true;
+    } catch (e) {
+      if (e instanceof TokenGoneError) {
+        job.log.warn('the task token is no longer accepted; stopping the job', { code: e.code, promptId: job.promptId });
+        job.stop.abort(new JobStopped('token-gone', e.message));
+        return false;
+      }
+      this.metrics.heartbeatMissed.inc();
+      job.log.warn('heartbeat failed', { err: e });
+      return true;
+    }
+  }
+
+  async #reportToBreaker(error: ErrorName | null, log: Logger): Promise<void> {
+    try {
+      if (error !== null && DEPENDENCY_FAILURES.has(error)) await this.#breaker.onFailure();
+      else if (error !== 'Transient.CircuitOpen') await this.#breaker.onSuccess();
+    } catch (e) {
+      log.warn('the circuit breaker could not record the outcome', { err: e });
+    }
+  }
+
+  async #answer(job: ActiveJob, result: { ok: true; output: GpuTaskOutput } | { ok: false; failure: TaskFailure }, action: string, receivedAt: number): Promise<void> {
+    const { task, log } = job;
+    try {
+      if (result.ok) await this.#sfn.success(task.taskToken, result.output);
+      else await this.#sfn.failure(task.taskToken, result.failure.error, result.failure.cause);
+    } catch (e) {
+      if (e instanceof TokenGoneError) {
+        await this.#settleDropped(job, `the answer was refused: ${e.message}`);
+        return;
+      }
+      // Not answered and not deleted: the message reappears after its visibility and runs again.
+      log.error('could not answer the task; leaving the message for redelivery', { err: e, promptId: job.promptId });
+      return;
+    }
+    this.metrics.duration.observe({ action }, (Date.now() - receivedAt) / 1000);
+    if (!result.ok) this.metrics.failures.inc({ code: result.failure.error });
+    log.info(result.ok ? 'task succeeded' : 'task failure answered', {
+      promptId: job.promptId, ...(result.ok ? { outputs: result.output.outputs } : { error: result.failure.error }),
+    });
+    this.#answered.add(job.key);
+    await this.#deleteAll(job);
+  }
+
+  /** The task is closed: nothing to answer; the message and its duplicates are useless. */
+  async #settleDropped(job: ActiveJob, why: string): Promise<void> {
+    job.log.warn('dropping the task without an answer', { why, promptId: job.promptId });
+    this.#answered.add(job.key);
+    await this.#deleteAll(job);
+  }
+
+  /** Shutdown: the message (and duplicates) become visible at once for another worker. */
+  async #settleReleased(job: ActiveJob): Promise<void> {
+    job.log.info('releasing the task for another worker', { promptId: job.promptId });
+    await Promise.all([job.receipt, ...job.duplicates].map((r) => this.#setVisibility(r, 0, job.log)));
+  }
+
+  async #deleteAll(job: ActiveJob): Promise<void> {
+    await Promise.all([job.receipt, ...job.duplicates].map((r) => this.#delete(r, job.log)));
+  }
+
+  async #delete(receipt: string, log: Logger): Promise<void> {
+    try {
+      await this.#sqs.send(new DeleteMessageCommand({ QueueUrl: this.config.queueUrl, ReceiptHandle: receipt }),
+        { abortSignal: AbortSignal.timeout(this.config.requestTimeoutMs) });
+    } catch (e) {
+      log.warn('could not delete the message; a redelivery will be recognised', { err: e });
+    }
+  }
+
+  async #setVisibility(receipt: string | undefined, seconds: number, log: Logger): Promise<void> {
+    if (receipt === undefined) return;
+    try {
+      await this.#sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: this.config.queueUrl, ReceiptHandle: receipt, VisibilityTimeout: seconds }),
+        { abortSignal: AbortSignal.timeout(this.config.requestTimeoutMs) });
+    } catch (e) {
+      log.debug('could not change the message visibility', { err: e, seconds });
+    }
+  }
+
+  async #sampleQueueSize(): Promise<number> {
+    const res = await this.#sqs.send(new GetQueueAttributesCommand({ QueueUrl: this.config.queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+      { abortSignal: AbortSignal.timeout(this.config.requestTimeoutMs) });
+    return Number(res.Attributes?.['ApproximateNumberOfMessages'] ?? 0);
+  }
+}
+
+export type { StopReason };
