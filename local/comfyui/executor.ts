@@ -1,0 +1,547 @@
+/**
+ * Runs one validated prompt the way ComfyUI's PromptExecutor does: execution_start,
+ * execution_cached, then node by node (progress_state, executing, progress per sampler
+ * step, executed for nodes with UI output), and execution_success, execution_error or
+ * execution_interrupted. Node outputs are real values (pixels, masks, latents), so the
+ * saved PNGs show the inpaint; the GPU's limits come from physics.ts and injected faults.
+ */
+import { createHash } from 'node:crypto';
+import { posix } from 'node:path';
+import type { ComfyFaultKind } from '../faults.ts';
+import type { FileStore, FileType, StoredFile } from './files.ts';
+import type { NodeDef } from './node-defs.ts';
+import { stepFactor, torchOomMessage, OOM_TIPS, type OomStyle, type Vram } from './physics.ts';
+import {
+  blackFrame, compositeMasked, decodeAlphaMask, decodeFrame, decodeMaskChannel, encodePng, greyOut, sampleFrame, scaleFrame,
+  type Frame, type MaskChannel, type Plane,
+} from './pixels.ts';
+import { INPUT_DIR, InterruptProcessing, PythonException, ServerGone, tracebackFor } from './python-errors.ts';
+import type { PromptGraph } from './validate.ts';
+
+interface Model { readonly kind: 'model' | 'clip' | 'vae'; readonly name: string }
+interface Conditioning { readonly kind: 'conditioning'; readonly text: string }
+interface Latent {
+  readonly kind: 'latent';
+  readonly width: number;
+  readonly height: number;
+  readonly batch: number;
+  /** Source pixels per batch item (inpaint/img2img), or null for an empty latent. */
+  readonly frames: readonly Frame[] | null;
+  readonly noiseMask: Plane | null;
+  readonly sampled: { readonly seed: number; readonly denoise: number } | null;
+}
+type Value = Model | Conditioning | Latent | Frame[] | Plane[] | string | number | boolean | null;
+
+export interface UiImage { readonly filename: string; readonly subfolder: string; readonly type: FileType }
+type Ui = { images: UiImage[] };
+
+interface NodeResult { readonly outputs: Value[]; readonly ui: Ui | null }
+
+/** Node outputs of earlier prompts by input signature (ComfyUI's CLASSIC cache). */
+export class NodeCache {
+  #entries = new Map<string, NodeResult>();
+  get(sig: string): NodeResult | undefined {
+    return this.#entries.get(sig);
+  }
+  set(sig: string, r: NodeResult): void {
+    this.#entries.set(sig, r);
+  }
+  /** Drops what the current prompt does not use, as clean_unused() does. */
+  retain(sigs: ReadonlySet<string>): void {
+    for (const k of [...this.#entries.keys()]) if (!sigs.has(k)) this.#entries.delete(k);
+  }
+  clear(): void {
+    this.#entries.clear();
+  }
+}
+
+export interface RunEnv {
+  readonly defs: Readonly<Record<string, NodeDef>>;
+  readonly files: FileStore;
+  readonly vram: Vram;
+  readonly cache: NodeCache | null;
+  readonly installedModels: () => readonly string[];
+  readonly corruptModels: ReadonlySet<string>;
+  readonly stepMs: number;
+  readonly modelLoadMs: number;
+  readonly oomStyle: OomStyle;
+  readonly previews: boolean;
+  /** send_sync: to the client when it is set, else to every socket. */
+  send(event: string, data: Record<string, unknown>, clientId: string | null): void;
+  sendPreview(clientId: string | null): void;
+  setLastNode(node: string | null): void;
+  /** True once /interrupt asked; reading it in a raise clears it, as ComfyUI does. */
+  takeInterrupt(): boolean;
+  /** Resolves after ms, or early on interrupt, stop or crash. */
+  wait(ms?: number): Promise<void>;
+  /** False once the server stopped or crashed. */
+  alive(): boolean;
+  dropSocket(clientId: string): void;
+  crash(): void;
+  faultFired(kind: ComfyFaultKind): void;
+}
+
+export interface RunRequest {
+  readonly promptId: string;
+  readonly prompt: PromptGraph;
+  readonly outputs: readonly string[];
+  readonly clientId: string | null;
+  readonly fault: ComfyFaultKind | null;
+}
+
+export type Message = [string, Record<string, unknown>];
+
+export interface RunResult {
+  readonly status: 'success' | 'error';
+  readonly interrupted: boolean;
+  readonly messages: Message[];
+  readonly outputs: Record<string, Ui>;
+  readonly meta: Record<string, Record<string, unknown>>;
+  readonly failure: { readonly type: string; readonly nodeType: string } | null;
+}
+
+const link = (v: unknown): [string, number] | null =>
+  Array.isArray(v) && v.length === 2 ? [String(v[0]), Number(v[1])] : null;
+
+/** The nodes the outputs need, dependencies first, as ExecutionList stages them. */
+function executionOrder(prompt: PromptGraph, outputs: readonly string[]): string[] {
+  const order: string[] = [];
+  const seen = new Set<string>();
+  const visit = (id: string) => {
+    if (seen.has(id)) return;
+    seen.add(id);
+    const inputs = (prompt[id]?.inputs ?? {}) as Record<string, unknown>;
+    for (const v of Object.values(inputs)) {
+      const l = link(v);
+      if (l !== null && prompt[l[0]] !== undefined) visit(l[0]);
+    }
+    order.push(id);
+  };
+  for (const o of outputs) visit(o);
+  return order;
+}
+
+function signatures(prompt: PromptGraph, order: readonly string[], files: FileStore): Map<string, string> {
+  const sigs = new Map<string, string>();
+  for (const id of order) {
+    const node = prompt[id]!;
+    const inputs = (node.inputs ?? {}) as Record<string, unknown>;
+    const parts: unknown[] = [String(node.class_type)];
+    for (const k of Object.keys(inputs).sort()) {
+      const l = link(inputs[k]);
+      parts.push(k, l === null ? inputs[k] : ['link', sigs.get(l[0]), l[1]]);
+    }
+    // IS_CHANGED of LoadImage / LoadImageMask: the file's hash.
+    if (node.class_type === 'LoadImage' || node.class_type === 'LoadImageMask') {
+      parts.push(files.resolveImage(String(inputs['image']))?.sha256 ?? null);
+    }
+    sigs.set(id, createHash('sha256').update(JSON.stringify(parts)).digest('hex'));
+  }
+  return sigs;
+}
+
+const pointer = () => `0x7f${createHash('md5').update(String(Math.random())).digest('hex').slice(0, 10)}`;
+
+/** The repr ComfyUI prints for a node input in current_inputs (format_value: str() of non-scalars). */
+function repr(v: Value): unknown {
+  if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  if (Array.isArray(v)) {
+    const first = v[0];
+    if (first === undefined) return 'tensor([])';
+    return 'data' in first && first.data.length === first.width * first.height
+      ? `tensor([[[0., 0., 0.,  ..., 0., 0., 0.],\n         ...]]) shape=(${v.length}, ${first.height}, ${first.width})`
+      : `tensor([[[[0.5020, 0.4980, 0.4941],\n          ...]]]) shape=(${v.length}, ${first.height}, ${first.width}, 3)`;
+  }
+  switch (v.kind) {
+    case 'model': return `<comfy.model_patcher.ModelPatcher object at ${pointer()}>`;
+    case 'clip': return `<comfy.sd.CLIP object at ${pointer()}>`;
+    case 'vae': return `<comfy.sd.VAE object at ${pointer()}>`;
+    case 'conditioning': return "[[tensor([[[-0.3885,  0.0229, -0.0523,  ..., -0.4901, -0.3066,  0.0674]]], device='cuda:0'), {'pooled_output': tensor([[...]], device='cuda:0')}]]";
+    case 'latent': return `{'samples': tensor(shape=(${v.batch}, 4, ${v.height >> 3}, ${v.width >> 3}))${v.noiseMask === null ? '' : ", 'noise_mask': tensor(...)"}}`;
+  }
+}
+
+class Run {
+  readonly #env: RunEnv;
+  readonly #req: RunRequest;
+  readonly messages: Message[] = [];
+  readonly #progress = new Map<string, { value: number; max: number; state: string }>();
+
+  constructor(env: RunEnv, req: RunRequest) {
+    this.#env = env;
+    this.#req = req;
+  }
+
+  /** PromptExecutor.add_message: recorded for /history, sent unless no client and not broadcast. */
+  message(event: string, data: Record<string, unknown>, broadcast: boolean): void {
+    const full = { ...data, timestamp: Date.now() };
+    this.messages.push([event, full]);
+    if (this.#req.clientId !== null || broadcast) this.#env.send(event, full, this.#req.clientId);
+  }
+
+  /** send_sync(event, data, client_id): routed to the client, or broadcast when the prompt has none. */
+  send(event: string, data: Record<string, unknown>): void {
+    this.#env.send(event, data, this.#req.clientId);
+  }
+
+  /** Like send, but only when the prompt has a client (executing, executed). */
+  sendToClient(event: string, data: Record<string, unknown>): void {
+    if (this.#req.clientId !== null) this.#env.send(event, data, this.#req.clientId);
+  }
+
+  progressState(node: string, value: number, max: number, state: string): void {
+    this.#progress.set(node, { value, max, state });
+    const nodes: Record<string, unknown> = {};
+    for (const [id, s] of this.#progress) {
+      nodes[id] = { ...s, node_id: id, prompt_id: this.#req.promptId, display_node_id: id, parent_node_id: null, real_node_id: id };
+    }
+    this.send('progress_state', { prompt_id: this.#req.promptId, nodes });
+  }
+
+  checkAlive(): void {
+    if (!this.#env.alive()) throw new ServerGone('the server stopped');
+  }
+
+  /** The progress hook: raises a pending interrupt, then reports the step. */
+  step(node: string, value: number, max: number): void {
+    this.checkAlive();
+    if (this.#env.takeInterrupt()) throw new InterruptProcessing('Processing interrupted');
+    this.progressState(node, value, max, 'running');
+    this.send('progress', { value, max, prompt_id: this.#req.promptId, node });
+    if (this.#env.previews) this.#env.sendPreview(this.#req.clientId);
+  }
+
+  /** Whether a fault fired since the last call of takeFaulted(). */
+  #faulted = false;
+
+  fault(kind: ComfyFaultKind): boolean {
+    if (this.#req.fault !== kind) return false;
+    this.#env.faultFired(kind);
+    this.#faulted = true;
+    return true;
+  }
+
+  takeFaulted(): boolean {
+    const was = this.#faulted;
+    this.#faulted = false;
+    return was;
+  }
+
+  get env(): RunEnv {
+    return this.#env;
+  }
+
+  get req(): RunRequest {
+    return this.#req;
+  }
+}
+
+type Inputs = Record<string, Value>;
+type Evaluate = (run: Run, inputs: Inputs, id: string) => Promise<NodeResult>;
+
+const num = (v: Value | undefined, fallback = 0): number => (typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : fallback);
+const frames = (v: Value | undefined): Frame[] => (Array.isArray(v) ? (v as Frame[]) : []);
+const planes = (v: Value | undefined): Plane[] => (Array.isArray(v) ? (v as Plane[]) : []);
+const asLatent = (v: Value | undefined): Latent => {
+  if (v !== undefined && v !== null && typeof v === 'object' && !Array.isArray(v) && v.kind === 'latent') return v;
+  throw new PythonException('TypeError', "'NoneType' object is not subscriptable", tracebackFor('KSampler'));
+};
+const out = (...outputs: Value[]): NodeResult => ({ outputs, ui: null });
+
+async function loadImageFile(classType: string, name: string, files: FileStore): Promise<StoredFile> {
+  const file = files.resolveImage(name);
+  if (file === undefined) {
+    throw new PythonException('FileNotFoundError', `[Errno 2] No such file or directory: '${posix.join(INPUT_DIR, name)}'`, tracebackFor(classType));
+  }
+  return file;
+}
+
+async function decodeOrRaise<T>(classType: string, name: string, decode: () => Promise<T>): Promise<T> {
+  try {
+    return await decode();
+  } catch {
+    throw new PythonException('PIL.UnidentifiedImageError', `cannot identify image file '${posix.join(INPUT_DIR, name)}'`, tracebackFor(classType));
+  }
+}
+
+async function saveImages(run: Run, images: Frame[], prefix: string, type: FileType): Promise<NodeResult> {
+  const files = run.env.files;
+  const dir = posix.dirname(prefix);
+  const subfolder = dir === '.' ? '' : dir;
+  const base = posix.basename(prefix);
+  let counter = files.nextCounter(type, subfolder, base);
+  const ui: UiImage[] = [];
+  for (const f of images) {
+    const filename = `${base}_${String(counter).padStart(5, '0')}_.png`;
+    files.put(type, subfolder, filename, await encodePng(f));
+    ui.push({ filename, subfolder, type });
+    counter += 1;
+  }
+  return { outputs: [], ui: { images: ui } };
+}
+
+const EVALUATORS: Record<string, Evaluate> = {
+  async CheckpointLoaderSimple(run, inputs) {
+    const name = String(inputs['ckpt_name']);
+    const { env } = run;
+    if (!env.installedModels().includes(name)) {
+      throw new PythonException('FileNotFoundError', `Model in folder 'checkpoints' with filename '${name}' not found.`, tracebackFor('CheckpointLoaderSimple'));
+    }
+    if (env.corruptModels.has(name)) {
+      throw new PythonException('safetensors_rust.SafetensorError', 'Error while deserializing header: HeaderTooLarge', tracebackFor('CheckpointLoaderSimple', 'corrupt'));
+    }
+    if (!env.vram.isLoaded(name)) {
+      await env.wait(env.modelLoadMs);
+      run.checkAlive();
+      env.vram.load(name);
+    }
+    return out({ kind: 'model', name }, { kind: 'clip', name }, { kind: 'vae', name });
+  },
+
+  async LoadImage(run, inputs) {
+    const name = String(inputs['image']);
+    const file = await loadImageFile('LoadImage', name, run.env.files);
+    const [image, mask] = await decodeOrRaise('LoadImage', name, () => Promise.all([decodeFrame(file.bytes), decodeAlphaMask(file.bytes)]));
+    return out([image], [mask]);
+  },
+
+  async LoadImageMask(run, inputs) {
+    const name = String(inputs['image']);
+    const file = await loadImageFile('LoadImageMask', name, run.env.files);
+    const mask = await decodeOrRaise('LoadImageMask', name, () => decodeMaskChannel(file.bytes, String(inputs['channel']) as MaskChannel));
+    return out([mask]);
+  },
+
+  async ImageScale(_run, inputs) {
+    const scaled = await Promise.all(frames(inputs['image']).map((f) =>
+      scaleFrame(f, num(inputs['width']), num(inputs['height']), String(inputs['upscale_method']), String(inputs['crop']))));
+    return out(scaled);
+  },
+
+  async ImageCompositeMasked(_run, inputs) {
+    const dest = frames(inputs['destination']);
+    const src = frames(inputs['source']);
+    const masks = inputs['mask'] === undefined ? [] : planes(inputs['mask']);
+    const result = await Promise.all(dest.map((d, i) =>
+      compositeMasked(d, src[i % src.length]!, num(inputs['x']), num(inputs['y']), masks.length === 0 ? null : masks[i % masks.length]!, inputs['resize_source'] === true)));
+    return out(result);
+  },
+
+  async CLIPTextEncode(_run, inputs) {
+    return out({ kind: 'conditioning', text: String(inputs['text']) });
+  },
+
+  async InpaintModelConditioning(_run, inputs) {
+    const pixels = frames(inputs['pixels']);
+    const first = pixels[0]!;
+    const mask = planes(inputs['mask'])[0] ?? null;
+    const latent: Latent = {
+      kind: 'latent', width: first.width, height: first.height, batch: pixels.length,
+      frames: pixels, noiseMask: inputs['noise_mask'] === false ? null : mask, sampled: null,
+    };
+    return out(inputs['positive'] ?? null, inputs['negative'] ?? null, latent);
+  },
+
+  async VAEEncodeForInpaint(_run, inputs) {
+    const mask = planes(inputs['mask'])[0]!;
+    const pixels = frames(inputs['pixels']).map((f) => greyOut(f, mask));
+    const first = pixels[0]!;
+    return out({ kind: 'latent', width: first.width, height: first.height, batch: pixels.length, frames: pixels, noiseMask: mask, sampled: null });
+  },
+
+  async VAEEncode(_run, inputs) {
+    const pixels = frames(inputs['pixels']);
+    const first = pixels[0]!;
+    return out({ kind: 'latent', width: first.width, height: first.height, batch: pixels.length, frames: pixels, noiseMask: null, sampled: null });
+  },
+
+  async SetLatentNoiseMask(_run, inputs) {
+    return out({ ...asLatent(inputs['samples']), noiseMask: planes(inputs['mask'])[0] ?? null });
+  },
+
+  async EmptyLatentImage(_run, inputs) {
+    return out({ kind: 'latent', width: num(inputs['width']), height: num(inputs['height']), batch: num(inputs['batch_size'], 1), frames: null, noiseMask: null, sampled: null });
+  },
+
+  async RepeatLatentBatch(_run, inputs) {
+    const l = asLatent(inputs['samples']);
+    const amount = num(inputs['amount'], 1);
+    const repeated = l.frames === null ? null : Array.from({ length: l.batch * amount }, (_, i) => l.frames![i % l.frames!.length]!);
+    return out({ ...l, batch: l.batch * amount, frames: repeated });
+  },
+
+  async KSampler(run, inputs, id) {
+    const { env } = run;
+    const latent = asLatent(inputs['latent_image']);
+    const model = inputs['model'] as Model;
+    const steps = Math.max(1, num(inputs['steps'], 20));
+    const { ok, requestMiB } = env.vram.reserve(model.name, latent.width, latent.height, latent.batch);
+    if (!ok) {
+      const message = torchOomMessage(env.oomStyle, { totalMiB: env.vram.totalMiB, usedMiB: env.vram.usedMiB, requestMiB });
+      throw new PythonException('torch.OutOfMemoryError', `${message}\n${OOM_TIPS}`, tracebackFor('KSampler'), true);
+    }
+    try {
+      const stepMs = env.stepMs * stepFactor(latent.width, latent.height, latent.batch);
+      const midway = Math.ceil(steps / 2);
+      for (let i = 1; i <= steps; i++) {
+        await env.wait(stepMs);
+        run.step(id, i, steps);
+        if (i === 1 && run.fault('hang')) {
+          // Stuck in a CUDA kernel: nothing more until someone interrupts.
+          for (;;) {
+            run.checkAlive();
+            if (env.takeInterrupt()) throw new InterruptProcessing('Processing interrupted');
+            await env.wait();
+          }
+        }
+        if (i === midway && run.fault('wsDrop') && run.req.clientId !== null) env.dropSocket(run.req.clientId);
+        if (i === midway && run.fault('crash')) {
+          env.crash();
+          run.checkAlive();
+        }
+      }
+    } finally {
+      env.vram.release();
+    }
+    return out({ ...latent, sampled: { seed: num(inputs['seed']), denoise: num(inputs['denoise'], 1) } });
+  },
+
+  async VAEDecode(run, inputs) {
+    const l = asLatent(inputs['samples']);
+    await run.env.wait(run.env.stepMs * stepFactor(l.width, l.height, l.batch));
+    run.checkAlive();
+    if (run.fault('blackOutput')) return out(Array.from({ length: l.batch }, () => blackFrame(l.width, l.height)));
+    const images = Array.from({ length: l.batch }, (_, b) => {
+      const source = l.frames === null ? null : l.frames[b % l.frames.length]!;
+      if (l.sampled === null) return source ?? blackFrame(l.width, l.height);
+      return sampleFrame(l.width, l.height, source, l.noiseMask, (l.sampled.seed + b) >>> 0, l.sampled.denoise);
+    });
+    return out(images);
+  },
+
+  async SaveImage(run, inputs) {
+    if (run.fault('diskFull')) throw new PythonException('OSError', '[Errno 28] No space left on device', tracebackFor('SaveImage'));
+    return saveImages(run, frames(inputs['images']), String(inputs['filename_prefix'] ?? 'ComfyUI'), 'output');
+  },
+
+  async PreviewImage(run, inputs) {
+    const suffix = Array.from({ length: 5 }, () => 'abcdefghijklmnopqrstupvxyz'[Math.floor(Math.random() * 26)]).join('');
+    return saveImages(run, frames(inputs['images']), `ComfyUI_temp_${suffix}`, 'temp');
+  },
+};
+
+function resolveInputs(node: PromptGraph[string], def: NodeDef, values: ReadonlyMap<string, Value[]>): Inputs {
+  const raw = (node.inputs ?? {}) as Record<string, unknown>;
+  const inputs: Inputs = {};
+  for (const [k, v] of Object.entries(raw)) {
+    const l = link(v);
+    if (l !== null) {
+      inputs[k] = values.get(l[0])?.[l[1]] ?? null;
+      continue;
+    }
+    const spec = def.required[k] ?? def.optional?.[k];
+    const type = spec?.[0];
+    const unwrapped = v !== null && typeof v === 'object' && '__value__' in v ? (v as { __value__: unknown }).__value__ : v;
+    if (type === 'INT') inputs[k] = Math.trunc(Number(unwrapped));
+    else if (type === 'FLOAT') inputs[k] = Number(unwrapped);
+    else if (type === 'BOOLEAN') inputs[k] = Boolean(unwrapped) && unwrapped !== 'false';
+    else inputs[k] = typeof unwrapped === 'string' || typeof unwrapped === 'number' || typeof unwrapped === 'boolean' ? unwrapped : String(unwrapped);
+  }
+  return inputs;
+}
+
+/**
+ * Executes a prompt; resolves with what /history records. Throws ServerGone when the server
+ * stops or crashes underneath it (then nothing is recorded, as in a dead process).
+ */
+export async function executePrompt(env: RunEnv, req: RunRequest): Promise<RunResult> {
+  const run = new Run(env, req);
+  const { promptId, prompt } = req;
+  run.message('execution_start', { prompt_id: promptId }, false);
+
+  const order = executionOrder(prompt, req.outputs);
+  const sigs = signatures(prompt, order, env.files);
+  env.cache?.retain(new Set(sigs.values()));
+  const cachedIds = new Set(order.filter((id) => env.cache?.get(sigs.get(id)!) !== undefined));
+  run.message('execution_cached', { nodes: Object.keys(prompt).filter((id) => cachedIds.has(id)), prompt_id: promptId }, false);
+
+  const values = new Map<string, Value[]>();
+  const ui: Record<string, Ui> = {};
+  const meta: Record<string, Record<string, unknown>> = {};
+  const executed: string[] = [];
+  const currentOutputs = [...cachedIds];
+  // Outputs shaped by an injected fault, and everything downstream, stay out of the cache:
+  // a profile's finite fault must not come back from the cache on the retry.
+  const tainted = new Set<string>();
+  let failure: RunResult['failure'] = null;
+  let interrupted = false;
+
+  for (const id of order) {
+    run.checkAlive();
+    const node = prompt[id]!;
+    const classType = String(node.class_type);
+    const def = env.defs[classType]!;
+    const sig = sigs.get(id)!;
+    const cached = cachedIds.has(id) ? env.cache?.get(sig) : undefined;
+    if (cached !== undefined) {
+      values.set(id, cached.outputs);
+      if (cached.ui !== null) {
+        ui[id] = cached.ui;
+        meta[id] = { node_id: id, display_node: id, parent_node: null, real_node_id: id };
+      }
+      run.sendToClient('executed', { node: id, display_node: id, output: cached.ui, prompt_id: promptId });
+      run.progressState(id, 1, 1, 'finished');
+      continue;
+    }
+    run.progressState(id, 0, 1, 'running');
+    const inputs = resolveInputs(node, def, values);
+    if (req.clientId !== null) env.setLastNode(id);
+    run.sendToClient('executing', { node: id, display_node: id, prompt_id: promptId });
+    try {
+      if (env.takeInterrupt()) throw new InterruptProcessing('Processing interrupted');
+      const evaluate = EVALUATORS[classType];
+      if (evaluate === undefined) throw new PythonException('NotImplementedError', `the simulator cannot run ${classType}`, tracebackFor(classType));
+      const result = await evaluate(run, inputs, id);
+      run.checkAlive();
+      values.set(id, result.outputs);
+      if (result.ui !== null) {
+        ui[id] = result.ui;
+        meta[id] = { node_id: id, display_node: id, parent_node: null, real_node_id: id };
+        run.sendToClient('executed', { node: id, display_node: id, output: result.ui, prompt_id: promptId });
+      }
+      const inputsTainted = Object.values((node.inputs ?? {}) as Record<string, unknown>).some((v) => {
+        const l = link(v);
+        return l !== null && tainted.has(l[0]);
+      });
+      if (run.takeFaulted() || inputsTainted) tainted.add(id);
+      else env.cache?.set(sig, result);
+      run.progressState(id, 1, 1, 'finished');
+      executed.push(id);
+    } catch (e) {
+      if (e instanceof ServerGone) throw e;
+      if (e instanceof InterruptProcessing) {
+        interrupted = true;
+        failure = { type: 'InterruptProcessingException', nodeType: classType };
+        run.message('execution_interrupted', { prompt_id: promptId, node_id: id, node_type: classType, executed: [...executed] }, true);
+        break;
+      }
+      const ex = e instanceof PythonException ? e : new PythonException('RuntimeError', e instanceof Error ? e.message : String(e), tracebackFor(classType));
+      if (ex.isOom) {
+        // "Got an OOM, unloading all loaded models."
+        env.vram.unloadAll();
+      }
+      failure = { type: ex.pyType, nodeType: classType };
+      const currentInputs: Record<string, unknown[]> = {};
+      for (const [k, v] of Object.entries(inputs)) currentInputs[k] = [repr(v)];
+      run.message('execution_error', {
+        prompt_id: promptId, node_id: id, node_type: classType, executed: [...executed],
+        exception_message: ex.isOom || ex.message.endsWith('\n') ? ex.message : `${ex.message}\n`,
+        exception_type: ex.pyType, traceback: ex.traceback, current_inputs: currentInputs, current_outputs: currentOutputs,
+      }, false);
+      break;
+    }
+  }
+  if (failure === null) run.message('execution_success', { prompt_id: promptId }, false);
+  env.setLastNode(null);
+  return { status: failure === null ? 'success' : 'error', interrupted, messages: run.messages, outputs: ui, meta, failure };
+}
