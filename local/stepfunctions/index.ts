@@ -1,0 +1,13 @@
+/** The local Step Functions service: see service.ts. */
+export { startLocalStepFunctions, LOCAL_SFN_DEFAULTS } from './service.ts';
+export type {
+  CreateStateMachineInput,
+  EventBridgeStepFunctionsStatusEvent,
+  ExecutionStatus,
+  LambdaHandler,
+  LambdaLikeContext,
+  LocalStepFunctions,
+  LocalStepFunctionsOptions,
+  SqsSender,
+} from './types.ts';
+export { waitForExecution, ExecutionWaitTimeout, type WaitOptions } from './wait-for-execution.ts';
