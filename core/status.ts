@@ -23,7 +23,8 @@ const JOB_TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
   segmenting: ['segmenting', 'inpainting', 'recovering', 'failed'],
   inpainting: ['inpainting', 'compositing', 'recovering', 'failed'],
   compositing: ['compositing', 'qa', 'recovering', 'failed'],
-  qa: ['complete', 'awaiting_fix', 'failed'],
+  // A QA call retried after a transient analyzer failure enters qa again.
+  qa: ['qa', 'complete', 'awaiting_fix', 'failed'],
   awaiting_fix: ['recovering', 'inpainting', 'failed'],
   recovering: [...WORKING, 'recovering', 'failed'],
   complete: [],

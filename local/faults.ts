@@ -111,7 +111,9 @@ const PROFILES = {
         blackOutput: { rate: 0.1 },
         diskFull: { rate: 0.1, calls: PERMANENT },
       },
-      segmentation: { http503: { rate: 0.1 }, http429: { rate: 0.08 }, degenerate: { rate: 0.18 } },
+      // degenerate × 3: the whole first pass of three prompts is unusable, so the vote fails
+      // and the job re-segments with alternative prompts.
+      segmentation: { http503: { rate: 0.1 }, http429: { rate: 0.08 }, degenerate: { rate: 0.18, calls: 3 } },
       analyzer: { malformed: { rate: 0.18 }, htmlError: { rate: 0.1 }, reject: { rate: 0.1 } },
       hosted: { http503: { rate: 0.12 }, malformed: { rate: 0.1 } },
     },

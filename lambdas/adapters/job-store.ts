@@ -4,7 +4,7 @@
  * that owns it (a stale execution can never overwrite a newer run).
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { DataCorruptionError, InvalidInputError, StoppedError } from '../../core/errors.ts';
 import type { JobRecord, PackRecord, RecoveryEntry, RecoveryOutcome } from '../../core/job.ts';
@@ -160,12 +160,66 @@ export async function resolveRecoveries(jobId: string, indexes: readonly number[
   }
 }
 
-export async function putPackWithJobs(pack: PackRecord, jobs: readonly JobRecord[]): Promise<void> {
-  // Jobs first, pack last: a pack item exists only once all its jobs do.
-  for (const job of jobs) {
-    await documentClient().send(new PutCommand({ TableName: config().jobsTable, Item: job, ConditionExpression: 'attribute_not_exists(jobId)' }));
+/** The pack item already exists: nothing of the new pack was kept. */
+export class PackExistsError extends Error {
+  override readonly name = 'PackExistsError';
+}
+
+/** BatchWriteItem takes at most 25 requests. */
+const BATCH = 25;
+/** Batches written side by side. */
+const BATCH_CONCURRENCY = 4;
+/** Rounds of re-sending unprocessed items before giving up. */
+const UNPROCESSED_ROUNDS = 5;
+
+async function batchWrite(table: string, requests: Record<string, unknown>[]): Promise<void> {
+  let pending = requests;
+  for (let round = 0; pending.length > 0; round++) {
+    if (round >= UNPROCESSED_ROUNDS) throw new Error(`BatchWriteItem left ${pending.length} items unprocessed after ${UNPROCESSED_ROUNDS} rounds`);
+    if (round > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** round));
+    const res = await documentClient().send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
+    pending = (res.UnprocessedItems?.[table] ?? []) as Record<string, unknown>[];
   }
-  await documentClient().send(new PutCommand({ TableName: config().packsTable, Item: pack, ConditionExpression: 'attribute_not_exists(packId)' }));
+}
+
+async function inBatches<T>(items: readonly T[], write: (batch: T[]) => Promise<void>): Promise<void> {
+  const batches: T[][] = [];
+  for (let i = 0; i < items.length; i += BATCH) batches.push(items.slice(i, i + BATCH));
+  let next = 0;
+  const worker = async () => {
+    while (next < batches.length) await write(batches[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(BATCH_CONCURRENCY, batches.length) }, worker));
+}
+
+/** Deletes jobs by id (compensation: jobs of a pack that was never committed). */
+export async function deleteJobs(jobIds: readonly string[]): Promise<void> {
+  const table = config().jobsTable;
+  await inBatches(jobIds, (batch) => batchWrite(table, batch.map((jobId) => ({ DeleteRequest: { Key: { jobId } } }))));
+}
+
+/**
+ * Writes a pack and its jobs so that nothing is half-written: jobs first, in batches, then
+ * the pack item as the commit marker (conditional: a pack id is used once). When any write
+ * fails, the jobs already written are deleted again; an existing pack throws PackExistsError.
+ */
+export async function putPackWithJobs(pack: PackRecord, jobs: readonly JobRecord[]): Promise<void> {
+  const c = config();
+  try {
+    await inBatches(jobs, (batch) => batchWrite(c.jobsTable, batch.map((job) => ({ PutRequest: { Item: job } }))));
+    await documentClient().send(new PutCommand({ TableName: c.packsTable, Item: pack, ConditionExpression: 'attribute_not_exists(packId)' }));
+  } catch (e) {
+    // Best effort: jobs without their pack item are unreachable (the pack is the commit marker).
+    await deleteJobs(jobs.map((j) => j.jobId)).catch(() => undefined);
+    if (e instanceof ConditionalCheckFailedException) throw new PackExistsError(`pack ${pack.packId} already exists`, { cause: e });
+    throw e;
+  }
+}
+
+/** Removes a pack that was committed but could not be started, pack item first so it vanishes at once. */
+export async function deletePackWithJobs(packId: string, jobIds: readonly string[]): Promise<void> {
+  await documentClient().send(new DeleteCommand({ TableName: config().packsTable, Key: { packId } }));
+  await deleteJobs(jobIds);
 }
 
 export async function updatePack(packId: string, set: Record<string, unknown>, opts: { status?: PackStatus; from?: readonly PackStatus[]; increment?: Record<string, number> } = {}): Promise<PackRecord> {

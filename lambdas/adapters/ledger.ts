@@ -8,7 +8,8 @@ import type { JobRecord, RecoveryEntry, RecoveryOutcome } from '../../core/job.t
 import { STAGES, type Stage } from '../../core/strategies.ts';
 import { entryFor } from '../../core/taxonomy.ts';
 import { putEvent, resolveRecoveries, updateJob } from './job-store.ts';
-import { logger } from './logging.ts';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logger, metrics } from './logging.ts';
 
 const stageIndex = (s: Stage | null) => (s === null ? -1 : STAGES.indexOf(s));
 const CAUSE_CHARS = 1000;
@@ -24,6 +25,14 @@ export async function resolve(job: JobRecord, indexes: number[], outcome: Recove
   if (indexes.length === 0) return;
   await resolveRecoveries(job.jobId, indexes, outcome);
   const now = new Date();
+  for (const i of indexes) {
+    const r = job.recoveries[i]!;
+    // Recoveries by error name and strategy, and time to recover: the dashboard's recovery rate.
+    const m = metrics.singleMetric();
+    m.addDimensions({ error: r.error, strategy: r.strategy, outcome });
+    m.addMetric('Recoveries', MetricUnit.Count, 1);
+    if (outcome === 'recovered') m.addMetric('TimeToRecover', MetricUnit.Milliseconds, now.getTime() - Date.parse(r.at));
+  }
   await Promise.all(indexes.map((i) => {
     const r = job.recoveries[i]!;
     return putEvent({

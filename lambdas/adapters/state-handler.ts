@@ -82,11 +82,13 @@ export function stateHandler<S extends z.ZodType>(
       const output: Record<string, unknown> = { ...envelope.data.state, ...patch };
       if (!opts.keepLastError) delete output['lastError'];
       if (job) await resolve(job, curedBy(job, opts.fn, opts.stage), 'recovered');
+      metrics.addMetric('StageSucceeded', MetricUnit.Count, 1);
       return output;
     } catch (e) {
       const err = toPipelineError(e);
-      metrics.addDimensions({ error: err.name });
-      metrics.addMetric('StageFailures', MetricUnit.Count, 1);
+      const failure = metrics.singleMetric();
+      failure.addDimensions({ function: opts.fn, error: err.name });
+      failure.addMetric('StageFailures', MetricUnit.Count, 1);
       if (job && opts.recordFailures !== false && err.name !== 'Control.Stopped') {
         await recordFailure(job, { error: err.name, cause: err.message, fn: opts.fn, stage: opts.stage });
       }

@@ -1,0 +1,263 @@
+/**
+ * The offline stack: everything `npm start` and the integration tests run, in one
+ * process tree. DynamoDB Local and fauxqs stand for DynamoDB, SQS and S3; the local Step
+ * Functions service runs the committed ASL with the real Lambda handlers in process; the
+ * simulated ComfyUI and providers stand for the GPU hosts and external APIs; GPU worker
+ * agents run as child processes. Everything reaches the emulators through the standard
+ * AWS_ENDPOINT_URL_* variables, so no handler or worker knows it is offline.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GPU_TASK, STATE_MACHINES } from '../core/resources.ts';
+import { DEFAULT_PARAMS } from '../core/params.ts';
+import { STATE_FUNCTION_DEFS } from '../lambdas/catalog.ts';
+import { STATE_FUNCTIONS, GPU_QUEUE_URL_KEY, JOB_STATE_MACHINE_ARN_KEY, functionArnKey } from '../statemachines/tasks.ts';
+import { startComfySim, type ComfySim } from './comfyui/server.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type Emulators } from './emulators.ts';
+import { startProviderSims, type ProviderSims } from './providers/server.ts';
+import { provision, type Provisioned } from './provision.ts';
+import { startLocalStepFunctions, type EventBridgeStepFunctionsStatusEvent, type LambdaHandler, type LocalStepFunctions } from './stepfunctions/index.ts';
+
+export const LOCAL_ACCOUNT = '000000000000';
+
+/** Models the simulated GPUs have installed: the head of the fallback chain is not among them for some demo jobs. */
+export const LOCAL_MODELS = [DEFAULT_PARAMS.model, 'sd15-inpaint.safetensors', 'realistic-vision-inpaint.safetensors'];
+
+export interface StackOptions {
+  /** Real seconds per simulated second: 1 is real time, 0.05 runs 20× faster. @default 0.05 */
+  readonly timeScale?: number;
+  /** GPU worker processes, each beside its own simulated ComfyUI. @default 2 */
+  readonly workers?: number;
+  /** Jobs each worker holds at once (ComfyUI queues all but one). @default 5 */
+  readonly poolSize?: number;
+  /** Fault profile of the simulators (local/faults.ts). @default 'default' */
+  readonly profile?: string;
+  /** Seed of the fault decisions. @default 1 */
+  readonly seed?: number;
+  /** Simulated GPU time per sampler step, in ms (before scaling). @default 20 */
+  readonly stepMs?: number;
+  /** Prefix of the resource names. @default 'vto' */
+  readonly prefix?: string;
+  /** Called with each execution status change, as EventBridge would deliver it. */
+  readonly onStatusChange?: (event: EventBridgeStepFunctionsStatusEvent) => void | Promise<void>;
+  /** Where worker and simulator logs go. @default 'ignore' */
+  readonly logs?: 'inherit' | 'ignore';
+}
+
+export interface WorkerProcess {
+  readonly id: string;
+  readonly process: ChildProcess;
+  readonly metricsUrl: string;
+  readonly comfy: ComfySim;
+}
+
+export interface Endpoints {
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  stepFunctions: string;
+  dynamodb: string;
+  sqs: string;
+  s3: string;
+  comfyui: string[];
+  providers: { segmentation: string; analyzer: string; hosted: string };
+  workers: { id: string; metricsUrl: string }[];
+  stateMachines: { pack: string; job: string };
+  queues: { gpu: string; gpuDlq: string };
+  bucket: string;
+  tables: Record<string, string>;
+  api?: string;
+  console?: string;
+}
+
+export interface OfflineStack {
+  readonly env: Record<string, string>;
+  readonly endpoints: Endpoints;
+  readonly resources: Provisioned;
+  readonly sfn: LocalStepFunctions;
+  readonly workers: WorkerProcess[];
+  readonly providers: ProviderSims;
+  /** Starts one more worker (e.g. after a chaos kill). */
+  addWorker(): Promise<WorkerProcess>;
+  stop(): Promise<void>;
+}
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const WORKER_BIN = fileURLToPath(new URL('../bin/worker.ts', import.meta.url));
+
+/** The local ARN a function id is bound to. */
+export const localFunctionArn = (id: string) => `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:vto-${id}`;
+
+async function loadHandlers(): Promise<Record<string, LambdaHandler>> {
+  const entries = await Promise.all(STATE_FUNCTIONS.map(async (id) => {
+    const mod = (await import(`${root}${STATE_FUNCTION_DEFS[id].entry}`)) as { handler: LambdaHandler };
+    return [localFunctionArn(id), mod.handler] as const;
+  }));
+  return Object.fromEntries(entries);
+}
+
+function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+export async function startOfflineStack(options: StackOptions = {}): Promise<OfflineStack> {
+  const timeScale = options.timeScale ?? 0.05;
+  const profile = options.profile ?? 'default';
+  const seed = options.seed ?? 1;
+  const stepMs = Math.max(1, Math.round((options.stepMs ?? 20) * Math.min(1, timeScale * 4)));
+  const cleanups: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    cleanups.length = 0;
+  };
+  try {
+    const emulators: Emulators = await startEmulators();
+    cleanups.push(() => emulators.stop());
+    const awsEnv = {
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamodbEndpoint,
+      AWS_ENDPOINT_URL_SQS: emulators.sqsEndpoint,
+      AWS_ENDPOINT_URL_S3: emulators.s3Endpoint,
+    };
+    Object.assign(process.env, awsEnv);
+
+    const ddb = new DynamoDBClient({});
+    const sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
+    const s3 = new S3Client({ forcePathStyle: true });
+    cleanups.push(async () => { ddb.destroy(); sqs.destroy(); s3.destroy(); });
+    const resources = await provision({ ddb, sqs, s3 }, options.prefix ?? 'vto');
+
+    const providers = await startProviderSims({ profile, seed, slowMs: Math.max(200, Math.round(15_000 * timeScale)) });
+    cleanups.push(() => providers.stop());
+
+    const handlerEnv: Record<string, string> = {
+      ...resources.env,
+      SEGMENTATION_URL: providers.urls.segmentation,
+      ANALYZER_URL: providers.urls.analyzer,
+      HOSTED_INPAINT_URL: providers.urls.hosted,
+      VTO_TIME_SCALE: String(timeScale),
+      PROVIDER_TIMEOUT_MS: String(Math.max(1000, Math.round(10_000 * Math.min(1, timeScale * 4)))),
+      VTO_MODEL_CHAIN: LOCAL_MODELS.join(','),
+      // Offline generations take well under a second: a hang is detected after a few.
+      VTO_GPU_DEADLINE_SECONDS: String(Math.max(3, Math.round(120 * timeScale))),
+      POWERTOOLS_LOG_LEVEL: process.env['POWERTOOLS_LOG_LEVEL'] ?? 'SILENT',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_DEV: 'false',
+    };
+    Object.assign(process.env, handlerEnv);
+
+    const sfn = await startLocalStepFunctions({
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT,
+      timeScale,
+      lambdaHandlers: await loadHandlers(),
+      sqs: {
+        async send(queueUrl, body) {
+          const res = await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
+          return res.MessageId === undefined ? {} : { MessageId: res.MessageId };
+        },
+      },
+      ...(options.onStatusChange && { onStatusChange: options.onStatusChange }),
+    });
+    cleanups.push(() => sfn.stop());
+
+    const substitutions: Record<string, string> = {
+      [GPU_QUEUE_URL_KEY]: resources.queues.gpu.url,
+      ...Object.fromEntries(STATE_FUNCTIONS.map((id) => [functionArnKey(id), localFunctionArn(id)])),
+    };
+    const asl = (key: keyof typeof STATE_MACHINES) =>
+      readFileSync(fileURLToPath(new URL(`../statemachines/${STATE_MACHINES[key].file}`, import.meta.url)), 'utf8');
+    const job = sfn.createStateMachine({ name: 'vto-job', definition: asl('job'), substitutions });
+    const pack = sfn.createStateMachine({
+      name: 'vto-pack', definition: asl('pack'),
+      substitutions: { ...substitutions, [JOB_STATE_MACHINE_ARN_KEY]: job.stateMachineArn },
+    });
+    const sfnEnv = {
+      AWS_ENDPOINT_URL_SFN: sfn.url,
+      [STATE_MACHINES.job.envVar]: job.stateMachineArn,
+      [STATE_MACHINES.pack.envVar]: pack.stateMachineArn,
+    };
+    Object.assign(process.env, sfnEnv);
+    const env = { ...awsEnv, ...handlerEnv, ...sfnEnv };
+
+    const workers: WorkerProcess[] = [];
+    let workerCount = 0;
+    const addWorker = async (): Promise<WorkerProcess> => {
+      const n = ++workerCount;
+      const comfy = await startComfySim({ profile, seed, stepMs, installedModels: LOCAL_MODELS, modelLoadMs: Math.round(2000 * timeScale) });
+      cleanups.push(() => comfy.stop());
+      const id = `worker-${n}`;
+      const heartbeatMs = Math.max(200, Math.round(GPU_TASK.heartbeatSeconds * 1000 * timeScale * GPU_TASK.heartbeatFraction));
+      const child = spawn(process.execPath, [WORKER_BIN, '--worker-id', id, '--metrics-port', '0'], {
+        env: {
+          ...process.env,
+          ...env,
+          COMFYUI_URL: comfy.url,
+          GPU_QUEUE_URL: resources.queues.gpu.url,
+          // ComfyUI queues prompts itself; holding several keeps every GPU task the pack has in
+          // flight heartbeated while it waits, and the GPU busy between jobs.
+          VTO_POOL_SIZE: String(options.poolSize ?? 5),
+          VTO_HEARTBEAT_INTERVAL_MS: String(heartbeatMs),
+          VTO_POLL_WAIT_SECONDS: '1',
+          VTO_REQUEST_TIMEOUT_MS: '10000',
+          VTO_WORKER_START_TIMEOUT_MS: '20000',
+          VTO_AUTO_SHUTDOWN_MS: 'off',
+          VTO_SHUTDOWN_GRACE_MS: '2000',
+          VTO_GENERATION_TIMEOUT_MS: String(Math.max(3000, Math.round(120_000 * timeScale))),
+        },
+        stdio: ['ignore', 'pipe', options.logs ?? 'ignore'],
+      });
+      cleanups.push(() => stopChild(child, 3000));
+      const metricsUrl = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${id} did not start within 30 s`)), 30_000);
+        child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${id} exited with code ${code} while starting`)); });
+        createInterface({ input: child.stdout! }).once('line', (line) => {
+          clearTimeout(timer);
+          try {
+            resolve((JSON.parse(line) as { metricsUrl: string }).metricsUrl);
+          } catch {
+            reject(new Error(`${id} printed an unexpected first line: ${line}`));
+          }
+        });
+      });
+      const w = { id, process: child, metricsUrl, comfy };
+      workers.push(w);
+      return w;
+    };
+    for (let i = 0; i < (options.workers ?? 2); i++) await addWorker();
+
+    const endpoints: Endpoints = {
+      region: LOCAL_REGION,
+      credentials: { ...LOCAL_CREDENTIALS },
+      stepFunctions: sfn.url,
+      dynamodb: emulators.dynamodbEndpoint,
+      sqs: emulators.sqsEndpoint,
+      s3: emulators.s3Endpoint,
+      comfyui: workers.map((w) => w.comfy.url),
+      providers: providers.urls,
+      workers: workers.map((w) => ({ id: w.id, metricsUrl: w.metricsUrl })),
+      stateMachines: { pack: pack.stateMachineArn, job: job.stateMachineArn },
+      queues: { gpu: resources.queues.gpu.url, gpuDlq: resources.queues.gpu.dlqUrl },
+      bucket: resources.buckets.artifacts,
+      tables: resources.tables,
+    };
+    return { env, endpoints, resources, sfn, workers, providers, addWorker, stop: stopAll };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
