@@ -43,7 +43,13 @@ export interface JobRunnerDeps {
 
 export interface JobRun {
   readonly message: GpuTaskMessage;
+  /** The generation's deadline, counted from when ComfyUI starts executing the prompt. */
   readonly deadlineMs: number;
+  /**
+   * How long the prompt may wait in ComfyUI's queue before it starts (the worker holds
+   * several jobs; ComfyUI runs one at a time). @default deadlineMs
+   */
+  readonly queueWaitMs?: number;
   /** Aborted with a JobStopped reason when the job must stop without an answer. */
   readonly stop: AbortSignal;
   readonly log: Logger;
@@ -101,12 +107,19 @@ export class JobRunner {
 
   async run(job: JobRun): Promise<GpuTaskOutput> {
     const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new GpuTimeoutError(
-      `generation deadline of ${job.deadlineMs} ms exceeded; the prompt was interrupted`)), job.deadlineMs);
+    // Time queued behind other prompts is not generation time: the generation deadline
+    // starts when ComfyUI starts the prompt; before that, the queue wait has its own bound.
+    let timer = setTimeout(() => deadline.abort(new GpuTimeoutError(
+      `the prompt waited ${job.queueWaitMs ?? job.deadlineMs} ms in ComfyUI's queue without starting; it was cancelled`)), job.queueWaitMs ?? job.deadlineMs);
+    const started = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => deadline.abort(new GpuTimeoutError(
+        `generation deadline of ${job.deadlineMs} ms exceeded; the prompt was interrupted`)), job.deadlineMs);
+    };
     const signal = AbortSignal.any([job.stop, deadline.signal]);
     const prompt = { id: null as string | null, ended: false };
     try {
-      return await this.#run(job, signal, prompt, (id) => job.onPromptQueued?.(id));
+      return await this.#run(job, signal, prompt, (id) => job.onPromptQueued?.(id), started);
     } catch (e) {
       // A prompt whose end we did not see may still run (a /prompt call that timed out may
       // have queued it): stop it so it does not hold the GPU for nobody.
@@ -128,7 +141,7 @@ export class JobRunner {
     }
   }
 
-  async #run(job: JobRun, signal: AbortSignal, prompt: { id: string | null; ended: boolean }, queued: (promptId: string) => void): Promise<GpuTaskOutput> {
+  async #run(job: JobRun, signal: AbortSignal, prompt: { id: string | null; ended: boolean }, queued: (promptId: string) => void, onStarted: () => void): Promise<GpuTaskOutput> {
     const { message: m, log } = job;
     const d = this.#d;
     const started = Date.now();
@@ -178,7 +191,7 @@ export class JobRunner {
         log.warn('ComfyUI dropped some outputs of the workflow as invalid', { promptId, nodeErrors: res.node_errors });
       }
       log.info('prompt queued on ComfyUI', { promptId, number: res.number });
-      const outcome = await watchPrompt({ comfy: d.comfy, socket, promptId, historyPollMs: d.historyPollMs, signal, log });
+      const outcome = await watchPrompt({ comfy: d.comfy, socket, promptId, historyPollMs: d.historyPollMs, signal, log, onStarted });
       prompt.ended = true;
       if (outcome.kind === 'error') throw new ExecutionError(outcome.error);
       if (outcome.kind === 'interrupted') {

@@ -23,6 +23,8 @@ export interface WatchOptions {
   readonly log: Logger;
   /** Consecutive failed /history reads tolerated once the socket is gone. */
   readonly maxPollFailures?: number;
+  /** Called once when ComfyUI starts executing the prompt (or it is seen running or done). */
+  readonly onStarted?: () => void;
 }
 
 /** What a history entry says about the end of the prompt; null while it is not over. */
@@ -74,6 +76,13 @@ export async function watchPrompt(o: WatchOptions): Promise<PromptOutcome> {
   let failures = 0;
   let checkNow = false;
   let nextPollAt = Date.now() + o.historyPollMs;
+  let startSeen = false;
+  const markStarted = () => {
+    if (!startSeen) {
+      startSeen = true;
+      o.onStarted?.();
+    }
+  };
 
   const checkHistory = async (): Promise<PromptOutcome | null> => {
     const entry = await o.comfy.history(o.promptId, { signal: o.signal });
@@ -96,6 +105,7 @@ export async function watchPrompt(o: WatchOptions): Promise<PromptOutcome> {
         }
         const { type, data } = s.event;
         if (data['prompt_id'] !== o.promptId) continue;
+        if (type === 'execution_start' || type === 'executing' || type === 'progress') markStarted();
         if (type === 'execution_error') return { kind: 'error', error: data };
         if (type === 'execution_interrupted') return { kind: 'interrupted', data };
         // History is written before `executing {node:null}`; after execution_success it follows shortly.
@@ -107,7 +117,10 @@ export async function watchPrompt(o: WatchOptions): Promise<PromptOutcome> {
         try {
           const outcome = await checkHistory();
           failures = 0;
-          if (outcome) return outcome;
+          if (outcome) {
+            markStarted();
+            return outcome;
+          }
         } catch (e) {
           if (o.signal.aborted) throw o.signal.reason;
           if (e instanceof TransientServiceUnavailableError) throw e;

@@ -322,6 +322,7 @@ export class GpuWorker {
 
   async #runActive(job: ActiveJob, action: string, receivedAt: number): Promise<void> {
     const c = this.config;
+    const deadlineMs = (seconds: number | undefined) => (seconds !== undefined ? Math.round(seconds * 1000) : c.generationTimeoutMs);
     const { task, log } = job;
     const stopExtending = repeat(Math.max(100, c.visibilityTimeoutSeconds * 500), async () => {
       await Promise.all([job.receipt, ...job.duplicates].map((r) => this.#setVisibility(r, c.visibilityTimeoutSeconds, log)));
@@ -340,7 +341,9 @@ export class GpuWorker {
         await this.#breaker.beforeCall();
         const output = await this.#runner.run({
           message: task,
-          deadlineMs: task.deadlineSeconds !== undefined ? Math.round(task.deadlineSeconds * 1000) : c.generationTimeoutMs,
+          deadlineMs: deadlineMs(task.deadlineSeconds),
+          // Each job held may wait behind the others in ComfyUI's queue.
+          queueWaitMs: deadlineMs(task.deadlineSeconds) * c.poolSize,
           stop: job.stop.signal,
           log,
           onPromptQueued: (id) => (job.promptId = id),
