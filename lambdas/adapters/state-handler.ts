@@ -89,6 +89,7 @@ export function stateHandler<S extends z.ZodType>(
       const failure = metrics.singleMetric();
       failure.addDimensions({ function: opts.fn, error: err.name });
       failure.addMetric('StageFailures', MetricUnit.Count, 1);
+      metrics.addMetric('StageFailed', MetricUnit.Count, 1);
       if (job && opts.recordFailures !== false && err.name !== 'Control.Stopped') {
         await recordFailure(job, { error: err.name, cause: err.message, fn: opts.fn, stage: opts.stage });
       }
