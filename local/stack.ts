@@ -33,7 +33,11 @@ export interface StackOptions {
   readonly timeScale?: number;
   /** GPU worker processes, each beside its own simulated ComfyUI. @default 2 */
   readonly workers?: number;
-  /** Jobs each worker holds at once (ComfyUI queues all but one). @default 5 */
+  /**
+   * Jobs each worker holds at once; ComfyUI queues all but the one it runs. A GPU task's
+   * heartbeat clock starts when Step Functions sends it, so the workers together must hold
+   * every GPU task the packs keep in flight (pack Map concurrency × packs running). @default 10
+   */
   readonly poolSize?: number;
   /** Fault profile of the simulators (local/faults.ts). @default 'default' */
   readonly profile?: string;
@@ -208,9 +212,9 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
           ...env,
           COMFYUI_URL: comfy.url,
           GPU_QUEUE_URL: resources.queues.gpu.url,
-          // ComfyUI queues prompts itself; holding several keeps every GPU task the pack has in
-          // flight heartbeated while it waits, and the GPU busy between jobs.
-          VTO_POOL_SIZE: String(options.poolSize ?? 5),
+          // ComfyUI queues prompts itself; holding several keeps every GPU task in flight
+          // heartbeated while it waits its turn, and the GPU busy between jobs.
+          VTO_POOL_SIZE: String(options.poolSize ?? 10),
           VTO_HEARTBEAT_INTERVAL_MS: String(heartbeatMs),
           VTO_POLL_WAIT_SECONDS: '1',
           VTO_REQUEST_TIMEOUT_MS: '10000',

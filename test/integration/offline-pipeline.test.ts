@@ -91,7 +91,10 @@ async function submitPack(scenarios: readonly Scenario[]): Promise<{ packId: str
 }
 
 beforeAll(async () => {
-  stack = await startOfflineStack({ timeScale: 0.05, workers: 1, profile: 'none', prefix: `it${randomUUID().slice(0, 6)}` });
+  // 0.1: ten times faster than real, with margins that hold while the rest of the suite
+  // shares the two cores (heartbeats of 6 s, generation deadlines of 12 s).
+  // One worker holds every job of the pack (a GPU task's heartbeat starts when it is sent).
+  stack = await startOfflineStack({ timeScale: 0.1, workers: 1, poolSize: 16, profile: 'none', prefix: `it${randomUUID().slice(0, 6)}` });
   sfn = new SFNClient({});
   s3 = new S3Client({ forcePathStyle: true });
 }, 120_000);
@@ -135,8 +138,7 @@ describe('a pack with one job per recovery path', () => {
 
   it('a clean job takes the shortest path: no recovery state, one GPU attempt', async () => {
     const j = job('a clean job');
-    expect(j.recoveries).toEqual([]);
-    expect(j.attempts.gpu).toBe(1);
+    expect({ gpuAttempts: j.attempts.gpu, recoveries: j.recoveries }).toEqual({ gpuAttempts: 1, recoveries: [] });
     const states = entered(await history(j.executionArn!));
     expect(states.filter((s) => RECOVERY_STATES.includes(s as (typeof RECOVERY_STATES)[number]))).toEqual([]);
   });
