@@ -19,6 +19,7 @@ import { StateFunctions, type ProviderEndpoints } from './functions.ts';
 import { secretView } from './cdk-types.ts';
 import { acknowledge } from './nag.ts';
 import { PipelineStateMachines } from './state-machines.ts';
+import { VtoApi } from './api.ts';
 
 export interface VtoStackProps extends StackProps, ProviderEndpoints {
   /**
@@ -72,6 +73,8 @@ export class VtoStack extends Stack {
   public readonly functions: StateFunctions;
   public readonly stateMachines: PipelineStateMachines;
   public readonly functionDefaults: FunctionDefaults;
+  /** The app's REST API (IAM-authorised). */
+  public readonly api: VtoApi;
 
   constructor(scope: Construct, id: string, props: VtoStackProps = {}) {
     const {
@@ -109,6 +112,13 @@ export class VtoStack extends Stack {
     this.stateMachines = new PipelineStateMachines(this, 'StateMachines', {
       functions: this.functions.lambdas(),
       gpuQueue: this.data.gpuQueue,
+      logRetention,
+      logRemovalPolicy: retained,
+    });
+    this.api = new VtoApi(this, 'Api', {
+      data: this.data,
+      stateMachines: this.stateMachines,
+      layers: this.functionDefaults.layers,
       logRetention,
       logRemovalPolicy: retained,
     });
@@ -171,6 +181,7 @@ export class VtoStack extends Stack {
       GpuDeadLetterQueueUrl: [gpuDeadLetterQueue.queueUrl, 'GPU messages nobody finished'],
       ArtifactsBucketName: [artifacts.bucketName, 'Images, masks and outputs (ARTIFACTS_BUCKET)'],
       HostedInpaintSecretArn: [this.hostedInpaintApiKey.secretArn, 'Put the hosted inpaint API key here'],
+      ApiUrl: [this.api.url, 'The app API (SigV4, service execute-api)'],
     };
     for (const [id, [value, description]] of Object.entries(out)) new CfnOutput(this, id, { value, description });
   }

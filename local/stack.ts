@@ -20,6 +20,7 @@ import { STATE_FUNCTIONS, GPU_QUEUE_URL_KEY, JOB_STATE_MACHINE_ARN_KEY, function
 import { startComfySim, type ComfySim } from './comfyui/server.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type Emulators } from './emulators.ts';
 import { startProviderSims, type ProviderSims } from './providers/server.ts';
+import { startLocalApi } from './api-server.ts';
 import { provision, type Provisioned } from './provision.ts';
 import { startLocalStepFunctions, type EventBridgeStepFunctionsStatusEvent, type LambdaHandler, type LocalStepFunctions } from './stepfunctions/index.ts';
 
@@ -39,6 +40,8 @@ export interface StackOptions {
    * every GPU task the packs keep in flight (pack Map concurrency × packs running). @default 10
    */
   readonly poolSize?: number;
+  /** The workers' requestTimeoutMs (each HTTP call to ComfyUI and S3); the load test sets it. @default 10000 */
+  readonly requestTimeoutMs?: number;
   /** Fault profile of the simulators (local/faults.ts). @default 'default' */
   readonly profile?: string;
   /** Seed of the fault decisions. @default 1 */
@@ -198,6 +201,11 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
     Object.assign(process.env, sfnEnv);
     const env = { ...awsEnv, ...handlerEnv, ...sfnEnv };
 
+    // The app API as API Gateway would serve it: SigV4-checked, the same Lambda handler in process.
+    const { handler: apiHandler } = await import('../lambdas/api/handler.ts');
+    const api = await startLocalApi({ handler: apiHandler, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    cleanups.push(() => api.stop());
+
     const workers: WorkerProcess[] = [];
     let workerCount = 0;
     const addWorker = async (): Promise<WorkerProcess> => {
@@ -217,7 +225,7 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
           VTO_POOL_SIZE: String(options.poolSize ?? 10),
           VTO_HEARTBEAT_INTERVAL_MS: String(heartbeatMs),
           VTO_POLL_WAIT_SECONDS: '1',
-          VTO_REQUEST_TIMEOUT_MS: '10000',
+          VTO_REQUEST_TIMEOUT_MS: String(options.requestTimeoutMs ?? 10_000),
           VTO_WORKER_START_TIMEOUT_MS: '20000',
           VTO_AUTO_SHUTDOWN_MS: 'off',
           VTO_SHUTDOWN_GRACE_MS: '2000',
@@ -258,6 +266,7 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       queues: { gpu: resources.queues.gpu.url, gpuDlq: resources.queues.gpu.dlqUrl },
       bucket: resources.buckets.artifacts,
       tables: resources.tables,
+      api: api.url,
     };
     return { env, endpoints, resources, sfn, workers, providers, addWorker, stop: stopAll };
   } catch (e) {

@@ -124,7 +124,8 @@ describe('the default stack', () => {
     const functions = resourcesOf(template, 'AWS::Lambda::Function');
 
     // Assess
-    expect(functions).toHaveLength(STATE_FUNCTIONS.length);
+    // One function per state function, plus the API's.
+    expect(functions).toHaveLength(STATE_FUNCTIONS.length + 1);
     for (const [id, { Properties: p }] of functions) {
       expect(p, id).toMatchObject({
         Runtime: 'nodejs24.x',

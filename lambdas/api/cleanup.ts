@@ -1,0 +1,76 @@
+/**
+ * DELETE /cleanup?hours=N: for complete and failed jobs last updated more than N hours
+ * ago, delete the recovery data kept to resume them — the objects under the job's prefix
+ * that are not its outputs (checkpoints, masks, GPU attempts) — and drop the checkpoint
+ * map. The job's record and recovery history stay; recovery events expire by TTL.
+ * Bounded per call; `more` says to call again.
+ */
+import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { JobRecord } from '../../core/job.ts';
+import { s3Keys } from '../../core/resources.ts';
+import { documentClient, s3Client } from '../adapters/aws-clients.ts';
+import { config } from '../adapters/config.ts';
+import { CLEANUP } from './limits.ts';
+import { mapLimit } from './map-limit.ts';
+import type { Operation } from './operation.ts';
+import { jobsByStatus } from './store.ts';
+
+const JOB_CONCURRENCY = 8;
+const DELETE_CONCURRENCY = 16;
+
+async function keysUnder(prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const res = await s3Client().send(new ListObjectsV2Command({ Bucket: config().bucket, Prefix: prefix, ...(token && { ContinuationToken: token }) }));
+    for (const o of res.Contents ?? []) if (o.Key) keys.push(o.Key);
+    token = res.IsTruncated ? res.NextContinuationToken : undefined;
+  } while (token);
+  return keys;
+}
+
+/** Cleans one job; returns the objects deleted, or undefined if the job changed meanwhile. */
+async function cleanJob(job: JobRecord): Promise<number | undefined> {
+  const keep = new Set(Object.values(job.outputs ?? {}).filter((k): k is string => typeof k === 'string'));
+  const doomed = (await keysUnder(s3Keys.jobPrefix(job.packId, job.jobId))).filter((k) => !keep.has(k));
+  await mapLimit(doomed, DELETE_CONCURRENCY, (key) => s3Client().send(new DeleteObjectCommand({ Bucket: config().bucket, Key: key })));
+  try {
+    // Not through updateJob: cleaning must not make the job look recently updated.
+    await documentClient().send(new UpdateCommand({
+      TableName: config().jobsTable, Key: { jobId: job.jobId },
+      UpdateExpression: 'SET checkpoints = :empty, cleanedAt = :now',
+      ConditionExpression: '#s = :s',
+      ExpressionAttributeNames: { '#s': 'status' },
+      ExpressionAttributeValues: { ':empty': {}, ':now': new Date().toISOString(), ':s': job.status },
+    }));
+  } catch (e) {
+    if (e instanceof ConditionalCheckFailedException) return undefined;
+    throw e;
+  }
+  return doomed.length;
+}
+
+export const cleanup: Operation<'cleanup'> = async (req) => {
+  const hours = req.query.hours;
+  const cutoff = new Date(Date.now() - hours * 3_600_000).toISOString();
+  const limit = CLEANUP.maxJobsPerCall;
+  const candidates: JobRecord[] = [];
+  for (const status of ['complete', 'failed'] as const) {
+    const found = await jobsByStatus(status, { before: cutoff, uncleanedOnly: true, max: limit + 1 - candidates.length });
+    candidates.push(...found);
+    if (candidates.length > limit) break;
+  }
+  const batch = candidates.slice(0, limit);
+  const deleted = await mapLimit(batch, JOB_CONCURRENCY, cleanJob);
+  return {
+    status: 200,
+    body: {
+      hours, cutoff,
+      jobsCleaned: deleted.filter((n) => n !== undefined).length,
+      objectsDeleted: deleted.reduce<number>((sum, n) => sum + (n ?? 0), 0),
+      more: candidates.length > limit,
+    },
+  };
+};

@@ -1,0 +1,81 @@
+/**
+ * GET /health: each dependency checked with a bounded call (DynamoDB, SQS queue and
+ * dead-letter depth, Step Functions), the emergency flag, stuck jobs counted through the
+ * byStatus index, circuit breakers from their hook; folded into status and score.
+ */
+import { HeadBucketCommand } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand, type QueueAttributeName } from '@aws-sdk/client-sqs';
+import { DescribeStateMachineCommand } from '@aws-sdk/client-sfn';
+import { healthOf, type DependencyCheck } from '../../core/health.ts';
+import { JOB_STATUSES, TERMINAL_JOB_STATUSES } from '../../core/status.ts';
+import { s3Client, sfnClient, sqsClient } from '../adapters/aws-clients.ts';
+import { config } from '../adapters/config.ts';
+import { EMERGENCY_STOP_FLAG, getFlag } from '../adapters/job-store.ts';
+import { breakerStates } from './health-hooks.ts';
+import type { Operation } from './operation.ts';
+import { apiSettings } from './settings.ts';
+import { countByStatus } from './store.ts';
+
+const CHECK_TIMEOUT_MS = 3000;
+const UNFINISHED = JOB_STATUSES.filter((s) => !TERMINAL_JOB_STATUSES.includes(s));
+
+async function check<T>(name: string, probe: () => Promise<T>): Promise<{ check: DependencyCheck; value: T | undefined }> {
+  const started = performance.now();
+  try {
+    const value = await probe();
+    return { check: { name, ok: true, latencyMs: Math.round(performance.now() - started) }, value };
+  } catch (e) {
+    const detail = e instanceof Error ? `${e.name}: ${e.message}`.slice(0, 300) : String(e);
+    return { check: { name, ok: false, latencyMs: Math.round(performance.now() - started), detail }, value: undefined };
+  }
+}
+
+const timeout = () => ({ abortSignal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
+
+async function queueDepth(url: string) {
+  const res = await sqsClient().send(new GetQueueAttributesCommand({
+    QueueUrl: url,
+    AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+  }), timeout());
+  const n = (k: QueueAttributeName) => Number(res.Attributes?.[k] ?? 0) || 0;
+  return { visible: n('ApproximateNumberOfMessages'), inFlight: n('ApproximateNumberOfMessagesNotVisible'), delayed: n('ApproximateNumberOfMessagesDelayed') };
+}
+
+export const getHealth: Operation<'getHealth'> = async () => {
+  const c = config();
+  const s = apiSettings();
+  const cutoff = new Date(Date.now() - s.stuckAfterSeconds * 1000).toISOString();
+  const [dynamo, gpu, dlq, sfn, s3, stuck, breakers] = await Promise.all([
+    check('dynamodb', () => getFlag(EMERGENCY_STOP_FLAG)),
+    c.gpuQueueUrl === undefined ? undefined : check('sqs', () => queueDepth(c.gpuQueueUrl as string)),
+    s.deadLetterQueueUrl === undefined ? undefined : check('sqs-dead-letter', () => queueDepth(s.deadLetterQueueUrl as string)),
+    c.packStateMachineArn === undefined ? undefined
+      : check('stepfunctions', () => sfnClient().send(new DescribeStateMachineCommand({ stateMachineArn: c.packStateMachineArn }), timeout())),
+    check('s3', () => s3Client().send(new HeadBucketCommand({ Bucket: c.bucket }), timeout())),
+    Promise.all(UNFINISHED.map(async (status) => [status, await countByStatus(status, cutoff).catch(() => 0)] as const)),
+    breakerStates().catch(() => []),
+  ]);
+  const flag = dynamo.value;
+  const emergencyStopped = flag?.['active'] === true;
+  const dependencies = [dynamo, gpu, dlq, sfn, s3].flatMap((x) => (x === undefined ? [] : [x.check]));
+  const byStatus = Object.fromEntries(stuck.filter(([, n]) => n > 0));
+  const stuckCount = stuck.reduce((n, [, k]) => n + k, 0);
+  const deadLetterDepth = dlq?.value?.visible ?? null;
+  const { status, score } = healthOf({ dependencies, breakers, emergencyStopped, stuckJobs: stuckCount, deadLetterDepth });
+  return {
+    status: 200,
+    body: {
+      status, score, checkedAt: new Date().toISOString(), emergencyStopped,
+      ...(emergencyStopped && {
+        emergencyStop: {
+          since: typeof flag?.['since'] === 'string' ? flag['since'] : String(flag?.['updatedAt'] ?? ''),
+          ...(typeof flag?.['reason'] === 'string' && { reason: flag['reason'] }),
+        },
+      }),
+      dependencies,
+      queues: { gpu: gpu?.value ?? null, deadLetter: dlq?.value ? { visible: dlq.value.visible } : null },
+      stuckJobs: { count: stuckCount, thresholdSeconds: s.stuckAfterSeconds, byStatus },
+      circuitBreakers: [...breakers],
+    },
+  };
+};

@@ -1,0 +1,50 @@
+/**
+ * Putting a job back to pending for another run (restart, retry, resume), and undoing
+ * that when its run cannot start. Checkpoints stay unless the job is run from scratch.
+ */
+import type { JobRecord } from '../../core/job.ts';
+import { PipelineError } from '../../core/errors.ts';
+import { findJob, updateJob } from '../adapters/job-store.ts';
+import { conflict } from './errors.ts';
+
+export interface ResetOptions {
+  /** Attempt counters, recovery budget and tried models start again. */
+  readonly resetBounds: boolean;
+  /** Checkpoints, outputs and QA report are dropped: the job runs from its first stage. */
+  readonly fromScratch?: boolean;
+}
+
+/** Fields a reset may change, so an undo can put them back. */
+const RESET_FIELDS = ['error', 'needsIntervention', 'executionArn', 'attempts', 'recoveriesUsed', 'triedModels', 'watchdogRestarts', 'checkpoints', 'outputs', 'qaReport'] as const;
+
+export async function resetToPending(job: JobRecord, o: ResetOptions): Promise<JobRecord> {
+  const set: Record<string, unknown> = {};
+  // Without its owner, a run that was stopped but whose function is still finishing can no
+  // longer write to the job (updateJob's owner condition); the next run claims it afresh.
+  const remove: string[] = ['error', 'needsIntervention', 'executionArn'];
+  if (o.resetBounds) Object.assign(set, { attempts: {}, recoveriesUsed: 0, triedModels: [], watchdogRestarts: 0 });
+  if (o.fromScratch) {
+    Object.assign(set, { checkpoints: {}, outputs: {} });
+    remove.push('qaReport');
+  }
+  try {
+    // Only from the status the caller saw: a job that moved meanwhile is not reset blindly.
+    return await updateJob(job.jobId, { to: 'pending', from: [job.status], set, remove });
+  } catch (e) {
+    if (!(e instanceof PipelineError)) throw e;
+    const now = await findJob(job.jobId);
+    if (now?.status === 'pending') return now;
+    throw conflict('JobChanged', `Job ${job.jobId} changed while being reset (now ${now?.status ?? 'gone'}); read it again`);
+  }
+}
+
+/** Puts a job back as it was before resetToPending (best effort: its run did not start). */
+export async function undoReset(before: JobRecord): Promise<void> {
+  const set: Record<string, unknown> = {};
+  const remove: string[] = [];
+  for (const f of RESET_FIELDS) {
+    if (before[f] === undefined) remove.push(f);
+    else set[f] = before[f];
+  }
+  await updateJob(before.jobId, { to: before.status, from: ['pending'], set, remove });
+}

@@ -1,0 +1,52 @@
+/** POST /jobs/{id}/retry: run one job again by starting the job machine for it. */
+import { jobExecutionName } from '../../core/job.ts';
+import { entryFor } from '../../core/taxonomy.ts';
+import { ConfigError } from '../adapters/config.ts';
+import { getPack, updateJob } from '../adapters/job-store.ts';
+import { logger } from '../adapters/logging.ts';
+import { conflict, unavailable } from './errors.ts';
+import { startNamedRun } from './executions.ts';
+import { resetToPending, undoReset } from './job-reset.ts';
+import type { Operation } from './operation.ts';
+import { RUNNING_PACK_STATUSES } from './pack-run.ts';
+import { jobOr404 } from './read-job.ts';
+import { apiSettings } from './settings.ts';
+
+export const retryJob: Operation<'retryJob'> = async (req) => {
+  const job = await jobOr404(req.pathParams.id);
+  const force = req.body.force === true;
+  if (job.status !== 'pending' && job.status !== 'complete' && job.status !== 'failed') {
+    throw conflict('JobRunning', `Job ${job.jobId} is ${job.status}; retry it once its run has ended`);
+  }
+  if (job.status === 'complete' && !force) {
+    throw conflict('JobComplete', `Job ${job.jobId} is complete; send {"force": true} to run it again from scratch`);
+  }
+  const notRecoverable = job.needsIntervention === true || (job.error !== undefined && !entryFor(job.error.name).recoverable);
+  if (job.status === 'failed' && notRecoverable && !force) {
+    throw conflict('JobNotRecoverable', `Job ${job.jobId} failed with ${job.error?.name ?? 'an unrecoverable error'}, which a retry does not cure; fix the cause, then send {"force": true}`);
+  }
+  const pack = await getPack(job.packId);
+  if (RUNNING_PACK_STATUSES.includes(pack.status)) {
+    throw conflict('PackRunning', `Pack ${pack.packId} is ${pack.status}; its run will take the job, or retry once it has ended`);
+  }
+  const reset = await resetToPending(job, { resetBounds: force, fromScratch: job.status === 'complete' });
+  let runs = reset.runs ?? 0;
+  let executionArn: string;
+  try {
+    executionArn = await startNamedRun('job', () => jobExecutionName({ jobId: job.jobId, runs }), { packId: job.packId, jobId: job.jobId }, async () => {
+      await updateJob(job.jobId, { increment: { runs: 1 } });
+      runs++;
+    });
+  } catch (e) {
+    logger.error('the job execution could not start', { jobId: job.jobId, error: e as Error });
+    await undoReset(job).catch(() => undefined);
+    if (e instanceof ConfigError) throw e;
+    throw unavailable('ServiceUnavailable', `Job ${job.jobId} could not be started (Step Functions unreachable); retry`, apiSettings().retryAfterSeconds, e);
+  }
+  const statusUrl = `${req.baseUrl}/jobs/${job.jobId}`;
+  return {
+    status: 202,
+    body: { jobId: job.jobId, packId: job.packId, status: 'pending', forced: force, executionArn, statusUrl },
+    headers: { location: statusUrl },
+  };
+};

@@ -1,0 +1,194 @@
+/**
+ * The route table: every route of the API with its schemas and the statuses it answers.
+ * The Lambda router, the OpenAPI document (openapi.ts), the API Gateway RestApi
+ * (lib/api.ts) and the local gateway (local/api-server.ts) are all built from it. It holds
+ * no handler code, so infrastructure can import it without the AWS SDK.
+ */
+import type { z } from 'zod';
+import * as s from './schemas.ts';
+
+export type HttpMethod = 'GET' | 'POST' | 'DELETE';
+
+export interface RouteSpec {
+  readonly method: HttpMethod;
+  /** API Gateway resource path, e.g. `/packs/{id}`. */
+  readonly path: string;
+  readonly operationId: string;
+  readonly summary: string;
+  readonly description?: string;
+  readonly tag: 'packs' | 'jobs' | 'uploads' | 'operations' | 'meta';
+  readonly pathParams?: z.ZodType;
+  readonly query: z.ZodType;
+  /** Request body; `bodyRequired: false` lets an empty body stand for `{}`. */
+  readonly body?: z.ZodType;
+  readonly bodyRequired?: boolean;
+  readonly success: { readonly status: 200 | 202; readonly schema: z.ZodType; readonly description: string };
+  /** Error statuses besides those every route may answer (403, 429, 500, 503 unavailable). */
+  readonly errors: readonly number[];
+  /** Starts work: refused with 503 and Retry-After while emergency-stopped. */
+  readonly startsWork?: boolean;
+  /** Honours the Idempotency-Key header. */
+  readonly idempotent?: boolean;
+}
+
+const route = <R extends RouteSpec>(r: R) => r;
+
+export const ROUTES = {
+  createPack: route({
+    method: 'POST', path: '/packs', operationId: 'createPack', tag: 'packs',
+    summary: 'Create a pack from uploaded images and start it',
+    description: 'Validates the body, writes the pack and its jobs, starts the pack execution and answers 202 at once. ' +
+      'The images must have been uploaded with URLs from POST /uploads, under the same pack id. ' +
+      'With an Idempotency-Key header, a retry with the same key and body gets the same answer; the same key with another body gets 409.',
+    query: s.emptyQuerySchema, body: s.createPackBodySchema, bodyRequired: true,
+    success: { status: 202, schema: s.packCreatedSchema, description: 'Pack created and started' },
+    errors: [400, 409, 413, 415], startsWork: true, idempotent: true,
+  }),
+  listPacks: route({
+    method: 'GET', path: '/packs', operationId: 'listPacks', tag: 'packs',
+    summary: 'List packs, newest first',
+    query: s.listPacksQuerySchema,
+    success: { status: 200, schema: s.packListSchema, description: 'A page of packs' },
+    errors: [400],
+  }),
+  getPack: route({
+    method: 'GET', path: '/packs/{id}', operationId: 'getPack', tag: 'packs',
+    summary: 'A pack: status, counts per status, progress and console link',
+    pathParams: s.idPathSchema, query: s.emptyQuerySchema,
+    success: { status: 200, schema: s.packViewSchema, description: 'The pack' },
+    errors: [400, 404],
+  }),
+  listPackJobs: route({
+    method: 'GET', path: '/packs/{id}/jobs', operationId: 'listPackJobs', tag: 'packs',
+    summary: 'Jobs of a pack, optionally of one status, paginated',
+    pathParams: s.idPathSchema, query: s.listJobsQuerySchema,
+    success: { status: 200, schema: s.jobListSchema, description: 'A page of jobs' },
+    errors: [400, 404],
+  }),
+  restartIncomplete: route({
+    method: 'POST', path: '/packs/{id}/restart-incomplete', operationId: 'restartIncomplete', tag: 'packs',
+    summary: 'Run every job that is not complete again',
+    description: 'Every job not complete goes back to pending (checkpoints kept, error cleared, attempt bounds start again) and the pack runs again under a new execution. 409 while the pack runs.',
+    pathParams: s.idPathSchema, query: s.emptyQuerySchema, body: s.emptyBodySchema, bodyRequired: false,
+    success: { status: 202, schema: s.packRestartedSchema, description: 'Pack restarted' },
+    errors: [400, 404, 409, 413, 415], startsWork: true,
+  }),
+  refinePack: route({
+    method: 'POST', path: '/packs/{id}/refine', operationId: 'refinePack', tag: 'packs',
+    summary: 'Create a new pack that refines this one',
+    description: 'successful_only: the complete jobs again, with the same inputs and nudged parameters (new seed, more steps). ' +
+      'all_completed: the failed jobs too, for a corrective pass. The new pack links to its source (sourcePackId, refineScope). 409 while the source runs.',
+    pathParams: s.idPathSchema, query: s.emptyQuerySchema, body: s.refineBodySchema, bodyRequired: true,
+    success: { status: 202, schema: s.packCreatedSchema, description: 'Refinement pack created and started' },
+    errors: [400, 404, 409, 413, 415], startsWork: true, idempotent: true,
+  }),
+  getJob: route({
+    method: 'GET', path: '/jobs/{id}', operationId: 'getJob', tag: 'jobs',
+    summary: 'A job with its parameters, checkpoints, QA report, recovery history and pre-signed outputs',
+    pathParams: s.idPathSchema, query: s.emptyQuerySchema,
+    success: { status: 200, schema: s.jobViewSchema, description: 'The job' },
+    errors: [400, 404],
+  }),
+  retryJob: route({
+    method: 'POST', path: '/jobs/{id}/retry', operationId: 'retryJob', tag: 'jobs',
+    summary: 'Run one job again',
+    description: 'Starts the job machine for the job. A complete job, or one whose failure is not recoverable, needs {"force": true}, ' +
+      'which also resets its attempt counters. 409 while the job or its pack runs.',
+    pathParams: s.idPathSchema, query: s.emptyQuerySchema, body: s.retryBodySchema, bodyRequired: false,
+    success: { status: 202, schema: s.jobRetriedSchema, description: 'Job started' },
+    errors: [400, 404, 409, 413, 415], startsWork: true,
+  }),
+  getStatistics: route({
+    method: 'GET', path: '/statistics', operationId: 'getStatistics', tag: 'operations',
+    summary: 'Errors, recoveries, recovery rate, distributions and time to recover, with an hourly series',
+    query: s.statisticsQuerySchema,
+    success: { status: 200, schema: s.statisticsSchema, description: 'Statistics of the window' },
+    errors: [400],
+  }),
+  emergencyStop: route({
+    method: 'POST', path: '/emergency-stop', operationId: 'emergencyStop', tag: 'operations',
+    summary: 'Stop all running executions and pause GPU consumption; nothing is lost',
+    description: 'Sets the emergency-stop flag (workers, stage functions and the watchdog honour it) and stops the running executions of both machines. ' +
+      'Packs that were running become stopped; jobs keep their state and checkpoints until POST /resume.',
+    query: s.emptyQuerySchema, body: s.emergencyStopBodySchema, bodyRequired: false,
+    success: { status: 202, schema: s.emergencyStoppedSchema, description: 'Stopped' },
+    errors: [400, 413, 415],
+  }),
+  resume: route({
+    method: 'POST', path: '/resume', operationId: 'resume', tag: 'operations',
+    summary: 'Clear the emergency stop and resume what it stopped',
+    description: 'Clears the flag, puts the unfinished jobs of stopped packs back to pending (checkpoints kept, so they resume where they were) and starts those packs again. 409 when not stopped.',
+    query: s.emptyQuerySchema, body: s.emptyBodySchema, bodyRequired: false,
+    success: { status: 202, schema: s.resumedSchema, description: 'Resumed' },
+    errors: [400, 409, 413, 415],
+  }),
+  getHealth: route({
+    method: 'GET', path: '/health', operationId: 'getHealth', tag: 'operations',
+    summary: 'Dependencies, queue depths, stuck jobs, emergency stop and circuit breakers',
+    query: s.emptyQuerySchema,
+    success: { status: 200, schema: s.healthSchema, description: 'Health report' },
+    errors: [400],
+  }),
+  createUploads: route({
+    method: 'POST', path: '/uploads', operationId: 'createUploads', tag: 'uploads',
+    summary: 'Pre-signed PUT URLs for input images',
+    description: 'Reserves a pack id (unless one is given) and returns one pre-signed PUT URL per file under packs/{packId}/uploads/. ' +
+      'Content-Type and Content-Length are signed: S3 refuses a PUT with another type or size. Allowed types: image/png, image/jpeg, image/webp.',
+    query: s.emptyQuerySchema, body: s.uploadsBodySchema, bodyRequired: true,
+    success: { status: 200, schema: s.uploadsCreatedSchema, description: 'Upload URLs' },
+    errors: [400, 409, 413, 415],
+  }),
+  cleanup: route({
+    method: 'DELETE', path: '/cleanup', operationId: 'cleanup', tag: 'operations',
+    summary: 'Delete recovery data and checkpoints of terminal jobs older than N hours',
+    description: 'For complete and failed jobs last updated more than `hours` ago: deletes their intermediate checkpoint objects (outputs are kept) and their checkpoint map. ' +
+      'Recovery events expire by TTL on the same principle. Bounded per call; `more` says when to call again.',
+    query: s.cleanupQuerySchema,
+    success: { status: 200, schema: s.cleanupResultSchema, description: 'What was cleaned' },
+    errors: [400],
+  }),
+  getOpenApi: route({
+    method: 'GET', path: '/openapi.json', operationId: 'getOpenApi', tag: 'meta',
+    summary: 'This API\'s OpenAPI 3 document',
+    query: s.emptyQuerySchema,
+    success: { status: 200, schema: s.openApiDocumentSchema, description: 'The document' },
+    errors: [],
+  }),
+} as const satisfies Record<string, RouteSpec>;
+
+export type OperationId = keyof typeof ROUTES;
+export const OPERATION_IDS = Object.keys(ROUTES) as OperationId[];
+
+/** Statuses every route may answer. */
+export const COMMON_ERRORS = [403, 429, 500, 503] as const;
+
+/**
+ * Matches a request path to a route as API Gateway matches resources (`{id}` is one
+ * non-empty segment). Returns the allowed methods when only the method is wrong.
+ */
+export function matchRoute(method: string, path: string): { operationId: OperationId; pathParameters: Record<string, string> } | { allowed: HttpMethod[] } | undefined {
+  if (!path.startsWith('/')) return undefined;
+  const segments = path.split('/').slice(1);
+  const allowed: HttpMethod[] = [];
+  for (const id of OPERATION_IDS) {
+    const r: RouteSpec = ROUTES[id];
+    const parts = r.path.split('/').slice(1);
+    if (parts.length !== segments.length) continue;
+    const params: Record<string, string> = {};
+    const ok = parts.every((p, i) => {
+      const seg = segments[i] ?? '';
+      if (!p.startsWith('{')) return p === seg;
+      params[p.slice(1, -1)] = seg;
+      return seg !== '';
+    });
+    if (!ok) continue;
+    if (r.method === method) return { operationId: id, pathParameters: params };
+    allowed.push(r.method);
+  }
+  return allowed.length > 0 ? { allowed } : undefined;
+}
+
+/** The route of an API Gateway event's resource and method. */
+export function routeOfResource(method: string, resource: string): OperationId | undefined {
+  return OPERATION_IDS.find((id) => ROUTES[id].method === method && ROUTES[id].path === resource);
+}

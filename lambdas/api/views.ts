@@ -1,0 +1,73 @@
+/**
+ * Records as the API shows them: packs with counts, progress and console link; jobs with
+ * their history and pre-signed output URLs.
+ */
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { JobRecord, PackRecord } from '../../core/job.ts';
+import { emptyCounts, JOB_STATUSES, type StatusCounts } from '../../core/status.ts';
+import { s3Client } from '../adapters/aws-clients.ts';
+import { config } from '../adapters/config.ts';
+import type { JobSummary, JobView, PackView } from './schemas.ts';
+import { apiSettings, consoleUrl } from './settings.ts';
+
+export function countsOf(jobs: readonly Pick<JobRecord, 'status'>[]): StatusCounts {
+  const counts = emptyCounts();
+  for (const j of jobs) if (j.status in counts) counts[j.status]++;
+  return counts;
+}
+
+export function progressOf(counts: StatusCounts): { done: number; total: number; percent: number } {
+  const total = JOB_STATUSES.reduce((n, s) => n + counts[s], 0);
+  const done = counts.complete + counts.failed;
+  return { done, total, percent: total === 0 ? 100 : Math.round((done / total) * 1000) / 10 };
+}
+
+/** A pack; `counts` from its jobs when given, else as stored at the last finalize. */
+export function packView(p: PackRecord, counts?: StatusCounts): PackView {
+  const c = counts ?? p.counts;
+  return {
+    packId: p.packId, name: p.name, status: p.status, createdAt: p.createdAt, updatedAt: p.updatedAt,
+    inpaint: p.inpaint, jobCount: p.jobCount, runs: p.runs ?? 0,
+    ...(c !== undefined && { counts: c, progress: progressOf(c) }),
+    ...(p.executionArn !== undefined && { executionArn: p.executionArn, consoleUrl: consoleUrl(p.executionArn) }),
+    ...(p.sourcePackId !== undefined && { sourcePackId: p.sourcePackId }),
+    ...(p.refineScope !== undefined && { refineScope: p.refineScope }),
+    ...(p.error !== undefined && { error: { name: p.error.name, cause: p.error.cause } }),
+  };
+}
+
+export function jobSummary(j: JobRecord): JobSummary {
+  return {
+    jobId: j.jobId, packId: j.packId, status: j.status, createdAt: j.createdAt, updatedAt: j.updatedAt,
+    inpaint: j.inpaint, inputs: { person: j.inputs.person, garment: j.inputs.garment }, params: j.params,
+    runs: j.runs ?? 0, recoveriesUsed: j.recoveriesUsed ?? 0,
+    ...(j.error !== undefined && { error: j.error }),
+    needsIntervention: j.needsIntervention === true,
+  };
+}
+
+async function presign(key: string): Promise<{ key: string; url: string }> {
+  const url = await getSignedUrl(s3Client(), new GetObjectCommand({ Bucket: config().bucket, Key: key }), { expiresIn: apiSettings().outputUrlTtlSeconds });
+  return { key, url };
+}
+
+export async function jobView(j: JobRecord): Promise<JobView> {
+  const outputs: JobView['outputs'] = {};
+  for (const name of ['result', 'mask', 'inpainted'] as const) {
+    const key = j.outputs?.[name];
+    if (typeof key === 'string' && key !== '') outputs[name] = await presign(key);
+  }
+  return {
+    ...jobSummary(j),
+    originalParams: j.originalParams,
+    attempts: Object.fromEntries(Object.entries(j.attempts ?? {}).filter((e): e is [string, number] => typeof e[1] === 'number')),
+    triedModels: j.triedModels ?? [],
+    checkpoints: Object.fromEntries(Object.entries(j.checkpoints ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string')),
+    ...(j.qaReport !== undefined && { qaReport: j.qaReport }),
+    recoveries: (j.recoveries ?? []).map((r) => ({ ...r })),
+    outputs,
+    ...(j.executionArn !== undefined && { executionArn: j.executionArn, consoleUrl: consoleUrl(j.executionArn) }),
+    ...(j.gpuSeconds !== undefined && { gpuSeconds: j.gpuSeconds }),
+  };
+}

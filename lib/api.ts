@@ -1,0 +1,271 @@
+/**
+ * The REST API: API Gateway in front of one Lambda function (lambdas/api/handler.ts)
+ * that serves every route of lambdas/api/spec.ts. Every method needs IAM authorization
+ * (SigV4, execute-api); request bodies and parameters are validated at the gateway with
+ * models generated from the same zod schemas as the handler's; the stage is throttled,
+ * access-logged and traced; CORS answers only the origins given (none by default);
+ * gateway refusals use the API's error shape.
+ */
+import { ArnFormat, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import {
+  AccessLogFormat, AuthorizationType, EndpointType, JsonSchemaVersion, LambdaIntegration, LogGroupLogDestination,
+  MethodLoggingLevel, ResponseType, RestApi, type JsonSchema, type Model,
+} from 'aws-cdk-lib/aws-apigateway';
+import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import type { ILayerVersion } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { CfnStateMachine, type IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { z } from 'zod';
+import { BUCKETS, QUEUES, STATE_MACHINES, TABLES } from '../core/resources.ts';
+import { OPERATION_IDS, ROUTES, type RouteSpec } from '../lambdas/api/spec.ts';
+import type { PipelineData, TableKey } from './data.ts';
+import { PACKS_PREFIX } from './data.ts';
+import { acknowledge, nagRef, wildcardResource } from './nag.ts';
+import { PipelineFunction } from './pipeline-function.ts';
+
+/** The handler's entry, from the project root. */
+export const API_HANDLER_ENTRY = 'lambdas/api/handler.ts';
+
+export interface VtoApiProps {
+  /** Tables, bucket and queues the API reads and writes. */
+  readonly data: PipelineData;
+  /** The machines the API starts, lists and stops. */
+  readonly stateMachines: { readonly pack: IStateMachine; readonly job: IStateMachine };
+  /**
+   * Browser origins allowed by CORS (preflight and response headers).
+   * @default - none: no CORS at all (the console signs on its server, not in the browser)
+   */
+  readonly corsOrigins?: readonly string[];
+  /**
+   * Stage throttling: steady requests per second and burst.
+   * @default { rateLimit: 50, burstLimit: 100 }
+   */
+  readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * Stage name; the URL ends in it.
+   * @default 'v1'
+   */
+  readonly stageName?: string;
+  /**
+   * Extra settings for the API function, e.g. `VTO_MODEL_CHAIN` (the installed models; see
+   * lambdas/adapters/config.ts) or `VTO_STUCK_AFTER_SECONDS` (lambdas/api/settings.ts).
+   * @default - none
+   */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** @default - none */
+  readonly layers?: readonly ILayerVersion[];
+  /** How long function, access and execution logs are kept. @default RetentionDays.THREE_MONTHS */
+  readonly logRetention?: RetentionDays;
+  /** @default RemovalPolicy.RETAIN */
+  readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+export class VtoApiError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'VtoApiError';
+  }
+}
+
+/** API Gateway's refusals (signature, throttling, validation) in the API's error shape. */
+const GATEWAY_ERROR_TEMPLATE =
+  '{"message":$context.error.messageString,"error":{"code":"$context.error.responseType","message":$context.error.messageString},"requestId":"$context.requestId"}';
+const GATEWAY_VALIDATION_TEMPLATE =
+  '{"message":$context.error.messageString,"error":{"code":"$context.error.responseType","message":$context.error.messageString,' +
+  '"issues":[{"path":"body","message":"$util.escapeJavaScript($context.error.validationErrorString).replaceAll("\\\\\'","\'")"}]},"requestId":"$context.requestId"}';
+
+/** A zod schema as an API Gateway model (JSON Schema draft 4, `$schema` as CDK spells it). */
+export function gatewayModelSchema(schema: z.ZodType): JsonSchema {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { target: 'draft-4', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  // JsonSchema's keys are JSON Schema's; only `$schema`/`$ref` are spelled differently, and the generated schemas hold no `$ref`.
+  return { schema: JsonSchemaVersion.DRAFT4, ...rest } as JsonSchema;
+}
+
+/** A machine's name as known at synth time (its execution ARNs are granted by name). */
+function machineName(sm: IStateMachine): string {
+  const cfn = sm.node.defaultChild;
+  if (cfn instanceof CfnStateMachine && typeof cfn.stateMachineName === 'string' && !Token.isUnresolved(cfn.stateMachineName)) return cfn.stateMachineName;
+  const fromArn = Token.isUnresolved(sm.stateMachineArn) ? undefined : /:stateMachine:([^:]+)$/.exec(sm.stateMachineArn)?.[1];
+  if (fromArn !== undefined) return fromArn;
+  throw new VtoApiError(`State machine ${sm.node.path} needs a name known at synth time (stateMachineName)`);
+}
+
+const capital = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+function requestParameters(r: RouteSpec): Record<string, boolean> {
+  const out: Record<string, boolean> = {};
+  const names = (schema: z.ZodType | undefined) => {
+    if (!schema) return { properties: {}, required: [] as string[] };
+    const js = z.toJSONSchema(schema, { target: 'draft-4', io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, unknown>; required?: string[] };
+    return { properties: js.properties ?? {}, required: js.required ?? [] };
+  };
+  for (const p of Object.keys(names(r.pathParams).properties)) out[`method.request.path.${p}`] = true;
+  const q = names(r.query);
+  for (const p of Object.keys(q.properties)) out[`method.request.querystring.${p}`] = q.required.includes(p);
+  if (r.idempotent) out['method.request.header.Idempotency-Key'] = false;
+  return out;
+}
+
+export class VtoApi extends Construct {
+  public readonly api: RestApi;
+  public readonly handler: PipelineFunction;
+  public readonly accessLogs: LogGroup;
+
+  constructor(scope: Construct, id: string, props: VtoApiProps) {
+    super(scope, id);
+    const { data, stateMachines } = props;
+    const throttle = props.throttle ?? { rateLimit: 50, burstLimit: 100 };
+    if (throttle.rateLimit <= 0 || throttle.burstLimit <= 0) throw new VtoApiError('throttle limits must be positive');
+    const cors = [...(props.corsOrigins ?? [])];
+    for (const origin of cors) {
+      if (origin === '*' || !/^https?:\/\/[^/]+$/.test(origin)) throw new VtoApiError(`corsOrigins must be origins like https://console.example.com, got ${origin}`);
+    }
+    const logRetention = props.logRetention ?? RetentionDays.THREE_MONTHS;
+    const logRemovalPolicy = props.logRemovalPolicy ?? RemovalPolicy.RETAIN;
+
+    // ------------------------------------------------------------ the function
+    const environment: Record<string, string> = {
+      ...props.environment,
+      [BUCKETS.artifacts.envVar]: data.artifacts.bucketName,
+      [QUEUES.gpu.envVar]: data.gpuQueue.queueUrl,
+      [QUEUES.gpu.deadLetter.envVar]: data.gpuDeadLetterQueue.queueUrl,
+      [STATE_MACHINES.pack.envVar]: stateMachines.pack.stateMachineArn,
+      [STATE_MACHINES.job.envVar]: stateMachines.job.stateMachineArn,
+      ...(cors.length > 0 && { VTO_API_CORS_ORIGINS: cors.join(',') }),
+    };
+    for (const key of Object.keys(TABLES) as TableKey[]) environment[TABLES[key].envVar] = data.tables[key].tableName;
+    this.handler = new PipelineFunction(this, 'Handler', {
+      entry: API_HANDLER_ENTRY,
+      description: 'VTO REST API: packs, jobs, uploads, statistics, health, emergency stop',
+      memoryMiB: 1024,
+      timeoutSeconds: 29,
+      environment,
+      layers: props.layers ?? [],
+      logRetention,
+      logRemovalPolicy,
+    });
+    this.grantAccess(props);
+
+    // ------------------------------------------------------------ the REST API
+    this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: logRetention, removalPolicy: logRemovalPolicy });
+    const stageName = props.stageName ?? 'v1';
+    this.api = new RestApi(this, 'Api', {
+      description: 'VTO pipeline API (IAM-authorised)',
+      endpointConfiguration: { types: [EndpointType.REGIONAL] },
+      // Execution logging (loggingLevel) needs the account-level CloudWatch role.
+      cloudWatchRole: true,
+      cloudWatchRoleRemovalPolicy: logRemovalPolicy,
+      defaultMethodOptions: { authorizationType: AuthorizationType.IAM },
+      deployOptions: {
+        stageName,
+        throttlingRateLimit: throttle.rateLimit,
+        throttlingBurstLimit: throttle.burstLimit,
+        accessLogDestination: new LogGroupLogDestination(this.accessLogs),
+        accessLogFormat: AccessLogFormat.jsonWithStandardFields({
+          caller: true, httpMethod: true, ip: true, protocol: true, requestTime: true, resourcePath: true, responseLength: true, status: true, user: true,
+        }),
+        loggingLevel: MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        metricsEnabled: true,
+        tracingEnabled: true,
+      },
+      ...(cors.length > 0 && {
+        defaultCorsPreflightOptions: {
+          allowOrigins: cors,
+          allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+          allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'x-amz-date', 'x-amz-security-token', 'x-amz-content-sha256'],
+        },
+      }),
+    });
+    this.gatewayResponses(cors);
+
+    const integration = new LambdaIntegration(this.handler.function, { proxy: true, allowTestInvoke: false, scopePermissionToMethod: false });
+    const validator = this.api.addRequestValidator('Validator', { validateRequestBody: true, validateRequestParameters: true });
+    for (const opId of OPERATION_IDS) {
+      const r: RouteSpec = ROUTES[opId];
+      // Optional bodies are checked by the function: the gateway would validate an empty body against the model.
+      let model: Model | undefined;
+      if (r.body !== undefined && r.bodyRequired === true) {
+        model = this.api.addModel(`${capital(opId)}Model`, {
+          contentType: 'application/json', modelName: `${capital(opId)}Request`, schema: gatewayModelSchema(r.body),
+        });
+      }
+      this.api.root.resourceForPath(r.path).addMethod(r.method, integration, {
+        operationName: opId,
+        authorizationType: AuthorizationType.IAM,
+        requestValidator: validator,
+        requestParameters: requestParameters(r),
+        ...(model && { requestModels: { 'application/json': model } }),
+      });
+    }
+    acknowledge(this.api, {
+      id: 'AwsSolutions-COG4',
+      reason: 'Every method uses IAM authorization (SigV4): callers are AWS principals (the app, the CLI, the console server), not Cognito users.',
+    });
+    acknowledge(this.api, {
+      id: 'AwsSolutions-APIG3',
+      reason: 'A regional, IAM-authorised API: unsigned requests are refused before the integration and the stage is throttled. Attach a WAF web ACL to the stage if the account requires one.',
+    });
+    acknowledge(this.api, {
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      reason: 'API Gateway\'s account-level logging role uses the AWS-managed policy written for exactly this purpose.',
+    });
+  }
+
+  /** The stage URL, ending in the stage name. */
+  public get url(): string {
+    return this.api.url;
+  }
+
+  /** Lets a principal call every method of the API (execute-api:Invoke). */
+  public grantInvoke(grantee: IGrantable): Grant {
+    return Grant.addToPrincipal({ grantee, actions: ['execute-api:Invoke'], resourceArns: [this.api.arnForExecuteApi()] });
+  }
+
+  private gatewayResponses(cors: readonly string[]): void {
+    const headers = cors.length === 1 ? { 'Access-Control-Allow-Origin': `'${cors[0]}'` } : undefined;
+    const add = (id: string, type: ResponseType, template: string) =>
+      this.api.addGatewayResponse(id, { type, templates: { 'application/json': template }, ...(headers && { responseHeaders: headers }) });
+    add('Default4xx', ResponseType.DEFAULT_4XX, GATEWAY_ERROR_TEMPLATE);
+    add('Default5xx', ResponseType.DEFAULT_5XX, GATEWAY_ERROR_TEMPLATE);
+    add('BadRequestBody', ResponseType.BAD_REQUEST_BODY, GATEWAY_VALIDATION_TEMPLATE);
+    add('BadRequestParameters', ResponseType.BAD_REQUEST_PARAMETERS, GATEWAY_VALIDATION_TEMPLATE);
+  }
+
+  private grantAccess(props: VtoApiProps): void {
+    const { data, stateMachines } = props;
+    const fn = this.handler;
+    const tables: Record<TableKey, 'read' | 'readWrite'> = { packs: 'readWrite', jobs: 'readWrite', events: 'read', control: 'readWrite' };
+    for (const [key, level] of Object.entries(tables) as [TableKey, 'read' | 'readWrite'][]) data.grantTable(key, fn, level);
+
+    const bucket = data.artifacts;
+    // Pre-signed uploads are signed with this role, so it may put under packs/*/uploads/ only.
+    Grant.addToPrincipal({ grantee: fn, actions: ['s3:PutObject'], resourceArns: [bucket.arnForObjects(`${PACKS_PREFIX}*/uploads/*`)] });
+    // HeadObject and pre-signed output URLs; cleanup deletes job artifacts.
+    Grant.addToPrincipal({ grantee: fn, actions: ['s3:GetObject'], resourceArns: [bucket.arnForObjects(`${PACKS_PREFIX}*`)] });
+    Grant.addToPrincipal({ grantee: fn, actions: ['s3:DeleteObject'], resourceArns: [bucket.arnForObjects(`${PACKS_PREFIX}*/jobs/*`)] });
+    Grant.addToPrincipal({ grantee: fn, actions: ['s3:ListBucket'], resourceArns: [bucket.bucketArn] });
+    const s3Reason = 'Uploads, artifacts and checkpoints are keyed per pack and job (packs/{packId}/…), unknown at deploy time; each grant is limited to its prefix and action.';
+    acknowledge(fn.role,
+      { id: wildcardResource(`${nagRef(bucket, 'Arn')}/${PACKS_PREFIX}*/uploads/*`), reason: s3Reason },
+      { id: wildcardResource(`${nagRef(bucket, 'Arn')}/${PACKS_PREFIX}*`), reason: s3Reason },
+      { id: wildcardResource(`${nagRef(bucket, 'Arn')}/${PACKS_PREFIX}*/jobs/*`), reason: s3Reason });
+
+    const stack = Stack.of(this);
+    const nagText = (v: string, pseudo: string) => (Token.isUnresolved(v) ? `<${pseudo}>` : v);
+    for (const sm of [stateMachines.pack, stateMachines.job]) {
+      sm.grantStartExecution(fn);
+      Grant.addToPrincipal({ grantee: fn, actions: ['states:ListExecutions', 'states:DescribeStateMachine'], resourceArns: [sm.stateMachineArn] });
+      // The emergency stop stops this machine's executions, whose names are per pack and job.
+      const name = machineName(sm);
+      const executions = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${name}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+      Grant.addToPrincipal({ grantee: fn, actions: ['states:StopExecution', 'states:DescribeExecution'], resourceArns: [executions] });
+      acknowledge(fn.role, {
+        id: wildcardResource(`arn:<AWS::Partition>:states:${nagText(stack.region, 'AWS::Region')}:${nagText(stack.account, 'AWS::AccountId')}:execution:${name}:*`),
+        reason: `The emergency stop stops running executions of ${name}; execution names are per pack and job, unknown at deploy time.`,
+      });
+    }
+    for (const q of [data.gpuQueue, data.gpuDeadLetterQueue]) q.grant(fn, 'sqs:GetQueueAttributes');
+  }
+}
