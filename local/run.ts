@@ -71,13 +71,14 @@ export async function followPack(packId: string, opts: { quiet: boolean; deadlin
 
 export async function runOffline(opts: OfflineRunOptions): Promise<number> {
   const say = (s: string) => { if (!opts.json) process.stderr.write(`${s}\n`); };
-  let stack: OfflineStack | undefined;
+  // The shutdown handler may run before the stack exists.
+  const running: { stack?: OfflineStack } = {};
   let stopping = false;
   const shutdown = async (code: number) => {
     if (stopping) return;
     stopping = true;
     say('stopping the offline stack…');
-    await stack?.stop();
+    await running.stack?.stop();
     if (opts.serve) rmSync(ENDPOINTS_FILE, { force: true });
     process.exit(code);
   };
@@ -86,7 +87,8 @@ export async function runOffline(opts: OfflineRunOptions): Promise<number> {
 
   const started = Date.now();
   say(`starting DynamoDB Local, fauxqs, local Step Functions, simulators and ${opts.workers} GPU worker(s)…`);
-  stack = await startOfflineStack({ timeScale: opts.timeScale, workers: opts.workers, profile: opts.profile, seed: opts.seed });
+  const stack = await startOfflineStack({ timeScale: opts.timeScale, workers: opts.workers, profile: opts.profile, seed: opts.seed });
+  running.stack = stack;
   say(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s (time scale ${opts.timeScale}, profile ${opts.profile}, seed ${opts.seed})`);
   if (opts.serve) {
     writeEndpoints(stack.endpoints);
