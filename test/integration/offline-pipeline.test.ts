@@ -71,7 +71,7 @@ async function history(executionArn: string): Promise<HistoryEvent[]> {
 
 const entered = (events: HistoryEvent[]) => events.flatMap((e) => (e.stateEnteredEventDetails?.name ? [e.stateEnteredEventDetails.name] : []));
 
-async function submitPack(scenarios: readonly Scenario[]): Promise<{ packId: string; jobs: Map<string, Scenario> }> {
+async function submitPack(scenarios: readonly Scenario[], inpaint: 'comfyui' | 'hosted' = 'comfyui'): Promise<{ packId: string; jobs: Map<string, Scenario> }> {
   const packId = randomUUID();
   const now = new Date().toISOString();
   const person = await putObject(s3Keys.upload(packId, 'person.png'), await personImage(320, 320));
@@ -79,12 +79,12 @@ async function submitPack(scenarios: readonly Scenario[]): Promise<{ packId: str
   const corrupt = await putObject(s3Keys.upload(packId, 'corrupt.png'), Buffer.from('truncated upload, not an image'));
   const jobs = new Map<string, Scenario>();
   const records: JobRecord[] = scenarios.map((sc) => {
-    const j = newJobRecord({ packId, jobId: randomUUID(), inpaint: 'comfyui', now, inputs: { person, garment: sc.corruptGarment ? corrupt : garment }, params: resolveParams(sc.params) });
+    const j = newJobRecord({ packId, jobId: randomUUID(), inpaint, now, inputs: { person, garment: sc.corruptGarment ? corrupt : garment }, params: resolveParams(sc.params) });
     jobs.set(j.jobId, sc);
     sc.faults?.(stack, j.jobId);
     return j;
   });
-  const pack = newPackRecord({ packId, name: 'integration', inpaint: 'comfyui', jobCount: records.length, now });
+  const pack = newPackRecord({ packId, name: 'integration', inpaint, jobCount: records.length, now });
   await putPackWithJobs(pack, records);
   await sfn.send(new StartExecutionCommand({ stateMachineArn: stack.endpoints.stateMachines.pack, name: packExecutionName(pack), input: JSON.stringify({ packId }) }));
   return { packId, jobs };
@@ -162,6 +162,29 @@ describe('a pack with one job per recovery path', () => {
       expect({ job: j.jobId, status: d.status }).toEqual({ job: j.jobId, status: j.status === 'complete' ? 'SUCCEEDED' : 'FAILED' });
     }
   });
+});
+
+describe('a pack on the hosted inpaint API', () => {
+  it('submits, polls until done, and recovers a hosted 503 by retrying in place', async () => {
+    // Prepare
+    const { packId, jobs } = await submitPack([
+      { name: 'hosted clean', status: 'complete' },
+      { name: 'hosted 503', faults: (s, id) => s.providers.setFault('hosted', id, 'http503', 1), status: 'complete' },
+    ], 'hosted');
+    // Act
+    const { jobs: done, timedOut } = await followPack(packId, { quiet: true, deadlineMs: 120_000 });
+    // Assess
+    expect(timedOut).toBe(false);
+    for (const j of done) {
+      expect(j.status).toBe('complete');
+      const states = entered(await history(j.executionArn!));
+      expect(states).toContain(JOB_STATES.hostedSubmit);
+      expect(states).toContain(JOB_STATES.hostedPoll);
+      expect(states).not.toContain(JOB_STATES.runGpu);
+    }
+    const faulted = done.find((j) => jobs.get(j.jobId)?.name === 'hosted 503')!;
+    expect(faulted.recoveries).toEqual([expect.objectContaining({ error: 'Transient.ServiceUnavailable', strategy: 'RETRY_BACKOFF', outcome: 'recovered' })]);
+  }, 150_000);
 });
 
 describe('a GPU worker killed mid-job', () => {
