@@ -2,6 +2,8 @@
 /** The operator CLI: `npx vto <command>`. */
 import { Command, CommanderError } from 'commander';
 import { UsageError, classifyText, readStdin } from '../cli/classify.ts';
+import { registerApiCommands } from '../cli/commands.ts';
+import { registerConsoleCommand } from '../cli/console.ts';
 import { ERROR_NAMES, entryFor } from '../core/taxonomy.ts';
 
 const program = new Command()
@@ -27,6 +29,11 @@ program
     const text = opts.text ?? (await readStdin(process.stdin));
     process.stdout.write(`${JSON.stringify(classifyText(text, opts.patterns))}\n`);
   });
+
+// packs, jobs, stats, health, emergency-stop, resume: the API, signed (cli/commands.ts).
+registerApiCommands(program);
+// console: the operator web console on 127.0.0.1 (cli/console.ts).
+registerConsoleCommand(program);
 
 async function main(): Promise<void> {
   try {

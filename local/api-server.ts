@@ -119,6 +119,19 @@ const decodeSegment = (s: string) => {
   }
 };
 
+// ---------------------------------------------------------------- server timing
+/**
+ * Server-Timing of an answer the handler gave: `handler` is the Lambda handler's own time
+ * (what the API's server-time figure measures, bench/api-latency.ts), `gateway` the whole
+ * stay in this server (body read, SigV4 check, event building, handler). Local only: API
+ * Gateway adds no such header.
+ */
+function serverTiming(arrived: number, invoked: number): { 'server-timing': string } {
+  const now = performance.now();
+  return { 'server-timing': `handler;dur=${(now - invoked).toFixed(2)}, gateway;dur=${(now - arrived).toFixed(2)}` };
+}
+// ----------------------------------------------------------------
+
 export async function startLocalApi(o: LocalApiOptions): Promise<LocalApi> {
   const stage = o.stage ?? 'v1';
   const accountId = o.accountId ?? '000000000000';
@@ -132,6 +145,7 @@ export async function startLocalApi(o: LocalApiOptions): Promise<LocalApi> {
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const arrived = performance.now();
     const requestId = randomUUID();
     const rawUrl = req.url ?? '/';
     const q = rawUrl.indexOf('?');
@@ -242,6 +256,7 @@ export async function startLocalApi(o: LocalApiOptions): Promise<LocalApi> {
       },
     };
     let result: APIGatewayProxyResult;
+    const invoked = performance.now();
     try {
       result = await o.handler(event, lambdaContext('vto-api', o.timeoutSeconds ?? 29, accountId, o.region));
     } catch {
@@ -251,7 +266,7 @@ export async function startLocalApi(o: LocalApiOptions): Promise<LocalApi> {
     const out = result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body ?? '', 'utf8');
     const resultHeaders: Record<string, string> = {};
     for (const [k, v] of Object.entries(result.headers ?? {})) resultHeaders[k] = String(v);
-    res.writeHead(result.statusCode, { ...resultHeaders, 'x-amzn-requestid': requestId, 'content-length': String(out.length) });
+    res.writeHead(result.statusCode, { ...resultHeaders, 'x-amzn-requestid': requestId, 'content-length': String(out.length), ...serverTiming(arrived, invoked) });
     res.end(out);
   };
 

@@ -9,6 +9,8 @@ import cliProgress from 'cli-progress';
 import { packExecutionName, type JobRecord } from '../core/job.ts';
 import { JOB_STATUSES, TERMINAL_PACK_STATUSES, isTerminalJob } from '../core/status.ts';
 import { getPack, jobsOfPack } from '../lambdas/adapters/job-store.ts';
+import { startStackConsole } from '../console/server/stack-console.ts';
+import type { ConsoleServer } from '../console/server/server.ts';
 import { createDemoPack } from './demo.ts';
 import { buildReport, formatReport } from './report.ts';
 import { startOfflineStack, type Endpoints, type OfflineStack } from './stack.ts';
@@ -72,12 +74,13 @@ export async function followPack(packId: string, opts: { quiet: boolean; deadlin
 export async function runOffline(opts: OfflineRunOptions): Promise<number> {
   const say = (s: string) => { if (!opts.json) process.stderr.write(`${s}\n`); };
   // The shutdown handler may run before the stack exists.
-  const running: { stack?: OfflineStack } = {};
+  const running: { stack?: OfflineStack; console?: ConsoleServer } = {};
   let stopping = false;
   const shutdown = async (code: number) => {
     if (stopping) return;
     stopping = true;
     say('stopping the offline stack…');
+    await running.console?.stop();
     await running.stack?.stop();
     if (opts.serve) rmSync(ENDPOINTS_FILE, { force: true });
     process.exit(code);
@@ -91,8 +94,12 @@ export async function runOffline(opts: OfflineRunOptions): Promise<number> {
   running.stack = stack;
   say(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s (time scale ${opts.timeScale}, profile ${opts.profile}, seed ${opts.seed})`);
   if (opts.serve) {
+    // The operator console for this stack (console/), listed in the endpoints file.
+    running.console = await startStackConsole(stack.endpoints);
+    stack.endpoints.console = running.console.url;
     writeEndpoints(stack.endpoints);
     say(`endpoints written to ${ENDPOINTS_FILE}`);
+    say(`operator console: ${running.console.url}`);
   }
   let code = 0;
   if (opts.demo) {

@@ -196,6 +196,7 @@ export const jobViewSchema = jobSummarySchema.extend({
   qaReport: z.unknown().optional(),
   recoveries: z.array(recoveryEntrySchema),
   outputs: z.object({ result: artifactLinkSchema.optional(), mask: artifactLinkSchema.optional(), inpainted: artifactLinkSchema.optional() }),
+  inputLinks: z.object({ person: artifactLinkSchema, garment: artifactLinkSchema }).describe('Pre-signed GET links of the input images'),
   executionArn: z.string().optional(),
   consoleUrl: z.string().optional(),
   gpuSeconds: z.number().optional(),

@@ -67,6 +67,7 @@ export async function jobView(j: JobRecord): Promise<JobView> {
     ...(j.qaReport !== undefined && { qaReport: j.qaReport }),
     recoveries: (j.recoveries ?? []).map((r) => ({ ...r })),
     outputs,
+    inputLinks: { person: await presign(j.inputs.person), garment: await presign(j.inputs.garment) },
     ...(j.executionArn !== undefined && { executionArn: j.executionArn, consoleUrl: consoleUrl(j.executionArn) }),
     ...(j.gpuSeconds !== undefined && { gpuSeconds: j.gpuSeconds }),
   };

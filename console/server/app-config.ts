@@ -1,0 +1,25 @@
+/**
+ * What the app needs to know about its server and the domain, served as
+ * /console/api/config: whether execution histories are local, and the taxonomy
+ * (family, recoverability, strategy, description of each error name) and status lists,
+ * so the pages explain an error name without a copy of the table.
+ */
+import { ERROR_NAMES, STRATEGIES, entryFor } from '../../core/taxonomy.ts';
+import { JOB_STATUSES, PACK_STATUSES } from '../../core/status.ts';
+import type { ConsoleTarget } from './target.ts';
+
+export function appConfig(target: ConsoleTarget) {
+  return {
+    mode: target.mode,
+    region: target.region,
+    api: target.apiUrl,
+    localHistory: target.stepFunctionsUrl !== undefined,
+    jobStatuses: JOB_STATUSES,
+    packStatuses: PACK_STATUSES,
+    strategies: STRATEGIES,
+    taxonomy: Object.fromEntries(ERROR_NAMES.map((name) => {
+      const e = entryFor(name);
+      return [name, { family: e.family, recoverable: e.recoverable, strategy: e.strategy, maxAttempts: e.maxStrategyAttempts, description: e.description }];
+    })),
+  };
+}
