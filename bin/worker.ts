@@ -6,9 +6,10 @@
  * SIGINT (drained) or an idle auto-shutdown, 1 on a configuration or start-up error.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { loadWorkerConfig } from '../worker/config.ts';
-import { createLogger } from '../worker/logger.ts';
-import { GpuWorker } from '../worker/worker.ts';
+import { BreakerStore, breakerSettingsFromEnv } from '../lambdas/adapters/breaker-store.ts';
+import { loadWorkerConfig, type WorkerConfig } from '../worker/config.ts';
+import { createLogger, type Logger } from '../worker/logger.ts';
+import { GpuWorker, type CircuitBreakerHook } from '../worker/worker.ts';
 
 const log = createLogger({ level: 'info' });
 
@@ -16,6 +17,26 @@ const int = (v: string) => {
   if (!/^\d+$/.test(v.trim())) throw new InvalidArgumentError('must be a whole number');
   return Number(v);
 };
+
+/** The ComfyUI fleet's breaker in the control table, when it is on and the table is known. */
+function fleetBreaker(config: WorkerConfig, workerLog: Logger): CircuitBreakerHook | undefined {
+  if (!config.circuitBreaker) return undefined;
+  if (config.controlTable === undefined) {
+    workerLog.warn('circuit breaker off: CONTROL_TABLE is not set (set it, or VTO_CIRCUIT_BREAKER=off to silence this)');
+    return undefined;
+  }
+  const store = new BreakerStore({
+    table: config.controlTable,
+    settings: breakerSettingsFromEnv(),
+    onTransition: (t) => workerLog.warn('circuit breaker changed state', { ...t }),
+  });
+  return store.hook('comfyui', {
+    waitWhileOpenMs: config.circuitBreakerWaitMs ?? store.settings.openMs,
+    onWait: (retryAt) => workerLog.warn('the ComfyUI circuit breaker is open; the task waits for it', {
+      ...(retryAt !== null && { admitsAt: new Date(retryAt).toISOString() }),
+    }),
+  });
+}
 
 async function main(): Promise<void> {
   const program = new Command('vto-worker')
@@ -41,7 +62,9 @@ async function main(): Promise<void> {
       workerStartTimeoutMs: o['workerStartTimeoutMs'], workerId: o['workerId'],
     },
   });
-  const worker = new GpuWorker({ config, log: createLogger({ level: config.logLevel, bound: { workerId: config.workerId } }) });
+  const workerLog = createLogger({ level: config.logLevel, bound: { workerId: config.workerId } });
+  const breaker = fleetBreaker(config, workerLog);
+  const worker = new GpuWorker({ config, log: workerLog, ...(breaker && { breaker }) });
   const onSignal = (signal: NodeJS.Signals) => {
     log.info('signal received; draining', { signal });
     void worker.stop('signal');

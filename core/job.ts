@@ -53,6 +53,12 @@ export interface JobRecord {
   gpuSeconds?: number;
   /** Watchdog restarts so far (anti-loop). */
   watchdogRestarts?: number;
+  /** When the watchdog (or reconciler) last restarted the job; the next restart waits out its gap from here. */
+  watchdogRestartedAt?: string;
+  /** A restart decided but held back by the anti-loop schedule: due at this time (the job waits in `recovering`). */
+  watchdogDueAt?: string;
+  /** The status the job was stuck in when that restart was decided. */
+  watchdogStuckIn?: JobStatus;
 }
 
 export interface PackRecord {
@@ -71,6 +77,8 @@ export interface PackRecord {
   sourcePackId?: string;
   refineScope?: 'successful_only' | 'all_completed';
   error?: { name: string; cause: string };
+  /** Pack runs restarted by the reconciler after the pack machine died (anti-loop). */
+  watchdogRestarts?: number;
 }
 
 export const jobExecutionName = (job: Pick<JobRecord, 'jobId' | 'runs'>) => `${job.jobId}-${job.runs + 1}`;

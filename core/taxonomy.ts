@@ -69,8 +69,11 @@ export interface TaxonomyEntry {
 /** The default bound of a strategy (design §3: "each strategy has a maximum number of attempts (default 3)"). */
 export const DEFAULT_STRATEGY_ATTEMPTS = 3;
 
-/** Recoveries one job may spend across all strategies before it fails with its history. */
-export const JOB_RECOVERY_BUDGET = 8;
+/**
+ * Recoveries one job may spend across all strategies before it fails with its history;
+ * no single strategy's bound exceeds it (Transient.CircuitOpen's 10 waits are the largest).
+ */
+export const JOB_RECOVERY_BUDGET = 12;
 
 const backoff = (over: Partial<RetryPolicy> = {}): RetryPolicy => ({
   IntervalSeconds: 2,
@@ -107,9 +110,11 @@ const TABLE = [
     description: 'HTTP 429, "Too Many Requests", S3 "503 Slow Down".' }),
   entry({ name: 'Transient.Throttled', family: 'Transient', recoverable: true, strategy: 'RETRY_BACKOFF', retry: backoff(),
     description: 'AWS throttling: ThrottlingException, ProvisionedThroughputExceededException, RequestLimitExceeded.' }),
-  // An open breaker half-opens after 300 s: 30+60+120+120 s of waiting spans that window.
+  // An open breaker half-opens after 300 s and then admits only 3 trial calls, so waiters
+  // must both outlast the window and arrive spread out: with full jitter, 10 attempts wait
+  // 525 s on average (σ ≈ 100 s), so about 1 % of waiters give up before it half-opens.
   entry({ name: 'Transient.CircuitOpen', family: 'Transient', recoverable: true, strategy: 'RETRY_BACKOFF',
-    retry: backoff({ IntervalSeconds: 30, MaxAttempts: 4, MaxDelaySeconds: 120 }),
+    retry: backoff({ IntervalSeconds: 30, MaxAttempts: 10, MaxDelaySeconds: 120 }),
     description: 'The circuit breaker of a provider is open; calls are refused until it half-opens.' }),
 
   // Lambda service faults (AWS's recommended retrier for Lambda tasks: 2 s, backoff 2, 6 attempts).

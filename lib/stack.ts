@@ -20,6 +20,7 @@ import { secretView } from './cdk-types.ts';
 import { acknowledge } from './nag.ts';
 import { PipelineStateMachines } from './state-machines.ts';
 import { VtoApi } from './api.ts';
+import { PipelineObservability, type PipelineObservabilityProps } from './observability.ts';
 
 export interface VtoStackProps extends StackProps, ProviderEndpoints {
   /**
@@ -50,6 +51,11 @@ export interface VtoStackProps extends StackProps, ProviderEndpoints {
    * @default RetentionDays.THREE_MONTHS
    */
   readonly logRetention?: RetentionDays;
+  /**
+   * Watchdog schedule, alarm thresholds and the alarm email (lib/observability.ts).
+   * @default - a sweep every minute, the seed thresholds, no email subscription
+   */
+  readonly observability?: Omit<PipelineObservabilityProps, 'data' | 'stateMachines' | 'layers' | 'logRetention' | 'logRemovalPolicy'>;
 }
 
 export class VtoStackError extends Error {
@@ -75,11 +81,13 @@ export class VtoStack extends Stack {
   public readonly functionDefaults: FunctionDefaults;
   /** The app's REST API (IAM-authorised). */
   public readonly api: VtoApi;
+  /** Watchdog, reconciler, dashboard and alarms. */
+  public readonly observability: PipelineObservability;
 
   constructor(scope: Construct, id: string, props: VtoStackProps = {}) {
     const {
       deletionProtection, hostedInpaintSecretArn, sharpLayerArn, sharpLayerDir, logRetention: retention,
-      segmentationUrl, analyzerUrl, hostedInpaintUrl, ...stackProps
+      segmentationUrl, analyzerUrl, hostedInpaintUrl, observability, ...stackProps
     } = props;
     const protect = deletionProtection ?? true;
     super(scope, id, { terminationProtection: protect, ...stackProps });
@@ -116,6 +124,14 @@ export class VtoStack extends Stack {
       logRemovalPolicy: retained,
     });
     this.api = new VtoApi(this, 'Api', {
+      data: this.data,
+      stateMachines: this.stateMachines,
+      layers: this.functionDefaults.layers,
+      logRetention,
+      logRemovalPolicy: retained,
+    });
+    this.observability = new PipelineObservability(this, 'Observability', {
+      ...observability,
       data: this.data,
       stateMachines: this.stateMachines,
       layers: this.functionDefaults.layers,
@@ -182,6 +198,8 @@ export class VtoStack extends Stack {
       ArtifactsBucketName: [artifacts.bucketName, 'Images, masks and outputs (ARTIFACTS_BUCKET)'],
       HostedInpaintSecretArn: [this.hostedInpaintApiKey.secretArn, 'Put the hosted inpaint API key here'],
       ApiUrl: [this.api.url, 'The app API (SigV4, service execute-api)'],
+      AlarmTopicArn: [this.observability.alarmTopic.topicArn, 'Subscribe here to the pipeline alarms'],
+      DashboardName: [this.observability.dashboard.dashboardName, 'The pipeline dashboard in CloudWatch'],
     };
     for (const [id, [value, description]] of Object.entries(out)) new CfnOutput(this, id, { value, description });
   }

@@ -21,6 +21,8 @@ import { startComfySim, type ComfySim } from './comfyui/server.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type Emulators } from './emulators.ts';
 import { startProviderSims, type ProviderSims } from './providers/server.ts';
 import { startLocalApi } from './api-server.ts';
+import { reconcilerListener, startWatchdogTimer, type WatchdogTimer } from './recovery.ts';
+import { watchdogSettingsFromEnv } from '../lambdas/adapters/watchdog-settings.ts';
 import { provision, type Provisioned } from './provision.ts';
 import { startLocalStepFunctions, type EventBridgeStepFunctionsStatusEvent, type LambdaHandler, type LocalStepFunctions } from './stepfunctions/index.ts';
 
@@ -52,6 +54,8 @@ export interface StackOptions {
   readonly prefix?: string;
   /** Called with each execution status change, as EventBridge would deliver it. */
   readonly onStatusChange?: (event: EventBridgeStepFunctionsStatusEvent) => void | Promise<void>;
+  /** Run the watchdog on a timer standing for its schedule (the reconciler always hears status changes). @default true */
+  readonly watchdog?: boolean;
   /** Where worker and simulator logs go. @default 'ignore' */
   readonly logs?: 'inherit' | 'ignore';
 }
@@ -88,6 +92,8 @@ export interface OfflineStack {
   readonly sfn: LocalStepFunctions;
   readonly workers: WorkerProcess[];
   readonly providers: ProviderSims;
+  /** The watchdog's timer; undefined when the stack runs without it. */
+  readonly watchdog: WatchdogTimer | undefined;
   /** Starts one more worker (e.g. after a chaos kill). */
   addWorker(): Promise<WorkerProcess>;
   stop(): Promise<void>;
@@ -167,6 +173,8 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
     };
     Object.assign(process.env, handlerEnv);
 
+    let machineArns: string[] = [];
+    const reconciler = await reconcilerListener(() => machineArns);
     const sfn = await startLocalStepFunctions({
       region: LOCAL_REGION,
       accountId: LOCAL_ACCOUNT,
@@ -178,7 +186,10 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
           return res.MessageId === undefined ? {} : { MessageId: res.MessageId };
         },
       },
-      ...(options.onStatusChange && { onStatusChange: options.onStatusChange }),
+      // EventBridge's status-change rule: the caller's listener and the reconciler both hear each event.
+      onStatusChange: async (event) => {
+        await Promise.allSettled([options.onStatusChange?.(event), reconciler(event)]);
+      },
     });
     cleanups.push(() => sfn.stop());
 
@@ -193,6 +204,7 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       name: 'vto-pack', definition: asl('pack'),
       substitutions: { ...substitutions, [JOB_STATE_MACHINE_ARN_KEY]: job.stateMachineArn },
     });
+    machineArns = [job.stateMachineArn, pack.stateMachineArn];
     const sfnEnv = {
       AWS_ENDPOINT_URL_SFN: sfn.url,
       [STATE_MACHINES.job.envVar]: job.stateMachineArn,
@@ -252,6 +264,14 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
     };
     for (let i = 0; i < (options.workers ?? 2); i++) await addWorker();
 
+    // The watchdog's EventBridge schedule (every minute), scaled like every other wait; stopped first on stop().
+    let watchdog: WatchdogTimer | undefined;
+    if (options.watchdog ?? true) {
+      const timer = await startWatchdogTimer(watchdogSettingsFromEnv().sweepPeriodMs);
+      cleanups.push(() => timer.stop());
+      watchdog = timer;
+    }
+
     const endpoints: Endpoints = {
       region: LOCAL_REGION,
       credentials: { ...LOCAL_CREDENTIALS },
@@ -268,7 +288,7 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       tables: resources.tables,
       api: api.url,
     };
-    return { env, endpoints, resources, sfn, workers, providers, addWorker, stop: stopAll };
+    return { env, endpoints, resources, sfn, workers, providers, watchdog, addWorker, stop: stopAll };
   } catch (e) {
     await stopAll();
     throw e;

@@ -52,6 +52,14 @@ const msOrOff = (what: string) =>
       .nullable(),
   );
 
+/** on/off switches: true, false, "on", "off", "true", "false", 1, 0. */
+const onOff = z.preprocess((v) => {
+  if (typeof v === 'number') return v !== 0;
+  if (typeof v !== 'string') return v;
+  const t = v.trim().toLowerCase();
+  return ['on', 'true', '1', 'yes'].includes(t) ? true : ['off', 'false', '0', 'no'].includes(t) ? false : v;
+}, z.boolean({ error: 'must be on or off (true/false)' }));
+
 const httpUrl = (envVar: string) =>
   z.url({ protocol: /^https?$/, error: (iss) => (iss.input === undefined ? `is required (env ${envVar})` : 'must be an http(s) URL') });
 
@@ -97,6 +105,19 @@ export const workerConfigSchema = z.strictObject({
     .default('info'),
   /** Extra classifier patterns (core/classifier.ts), tried before the built-in rules. */
   classifierPatterns: customPatternsSchema.default([]),
+  /**
+   * The ComfyUI fleet's circuit breaker, shared with every worker through the control table
+   * (VTO_BREAKER_* settings). Needs controlTable; without it the worker runs unguarded.
+   */
+  circuitBreaker: onOff.default(true),
+  /**
+   * How long a task waits for an open breaker to let it through (ComfyUI back, trial
+   * passed) before it fails with Transient.CircuitOpen; 0 fails at once. Default: one
+   * open period (VTO_BREAKER_OPEN_SECONDS), so a short outage delays jobs instead of failing them.
+   */
+  circuitBreakerWaitMs: int(0).optional(),
+  /** The control table holding the breakers (CONTROL_TABLE). */
+  controlTable: z.string().min(3, { error: 'must be a table name' }).optional(),
 });
 
 export type WorkerConfig = z.output<typeof workerConfigSchema>;
@@ -124,6 +145,9 @@ export const ENV_VARS = {
   VTO_WS_RECONNECT_ATTEMPTS: 'wsReconnectAttempts',
   VTO_WS_RECONNECT_DELAY_MS: 'wsReconnectDelayMs',
   VTO_LOG_LEVEL: 'logLevel',
+  VTO_CIRCUIT_BREAKER: 'circuitBreaker',
+  VTO_CIRCUIT_BREAKER_WAIT_MS: 'circuitBreakerWaitMs',
+  CONTROL_TABLE: 'controlTable',
 } as const satisfies Record<string, Field>;
 
 export const CONFIG_PATH_ENV = 'VTO_WORKER_CONFIG';

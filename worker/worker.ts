@@ -42,8 +42,11 @@ import { TaskAnswerer, TokenGoneError } from './task-answer.ts';
 
 /** The shared circuit breaker of the ComfyUI fleet (DynamoDB-backed, plugged in by the caller). */
 export interface CircuitBreakerHook {
-  /** Throws (e.g. a Transient.CircuitOpen error) when calls are refused. */
-  beforeCall(): Promise<void>;
+  /**
+   * Throws (e.g. a Transient.CircuitOpen error) when calls are refused. May wait for the
+   * breaker to admit calls; `signal` aborts that wait (with the job's stop reason).
+   */
+  beforeCall(signal?: AbortSignal): Promise<void>;
   onSuccess(): Promise<void>;
   onFailure(): Promise<void>;
 }
@@ -338,7 +341,7 @@ export class GpuWorker {
 
       let result: { ok: true; output: GpuTaskOutput } | { ok: false; failure: TaskFailure };
       try {
-        await this.#breaker.beforeCall();
+        await this.#breaker.beforeCall(job.stop.signal);
         const output = await this.#runner.run({
           message: task,
           deadlineMs: deadlineMs(task.deadlineSeconds),

@@ -1,18 +1,26 @@
 /**
  * Typed HTTP clients of the external providers: segmentation, analyzer and the hosted
  * inpaint API. Every call has a timeout; every failure leaves as a taxonomy-named error
- * (the classifier reads the status and body); every answer is checked by a schema.
+ * (the classifier reads the status and body); every answer is checked by a schema; every
+ * call goes through its provider's circuit breaker (provider-breakers.ts).
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
 import { classify } from '../../core/classifier.ts';
 import { MalformedResponseError, pipelineError } from '../../core/errors.ts';
+import type { BreakerProvider } from '../../core/breaker.ts';
 import type { InpaintParams } from '../../core/params.ts';
 import { config, required } from './config.ts';
+import { guarded } from './provider-breakers.ts';
 
 const BODY_SNIPPET = 500;
 
-async function call<T extends z.ZodType>(url: string, init: RequestInit, schema: T): Promise<z.infer<T>> {
+/** One call under the provider's breaker: refused at once while it is open. */
+function call<T extends z.ZodType>(provider: BreakerProvider, url: string, init: RequestInit, schema: T): Promise<z.infer<T>> {
+  return guarded(provider, () => exchange(url, init, schema));
+}
+
+async function exchange<T extends z.ZodType>(url: string, init: RequestInit, schema: T): Promise<z.infer<T>> {
   let res: Response;
   let text: string;
   try {
@@ -55,7 +63,7 @@ const base64Png = z.string().min(8).regex(/^[A-Za-z0-9+/=]+$/, 'must be base64')
 export const segmentationAnswer = z.object({ mask: base64Png, confidence: z.number().min(0).max(1).optional() });
 export async function segment(req: { jobId: string; image: Buffer; prompt: string; model?: string }): Promise<Buffer> {
   const url = `${required(config().segmentationUrl, 'SEGMENTATION_URL')}/segment`;
-  const res = await call(url, json({ jobId: req.jobId, image: req.image.toString('base64'), prompt: req.prompt, ...(req.model && { model: req.model }) }), segmentationAnswer);
+  const res = await call('segmentation', url, json({ jobId: req.jobId, image: req.image.toString('base64'), prompt: req.prompt, ...(req.model && { model: req.model }) }), segmentationAnswer);
   return Buffer.from(res.mask, 'base64');
 }
 
@@ -68,7 +76,7 @@ export type AnalyzerVerdict = z.infer<typeof analyzerAnswer>;
 export async function analyze(req: { jobId: string; original: Buffer; result: Buffer; mask: Buffer }): Promise<AnalyzerVerdict | undefined> {
   const baseUrl = config().analyzerUrl;
   if (baseUrl === undefined) return undefined;
-  return call(`${baseUrl}/analyze`, json({
+  return call('analyzer', `${baseUrl}/analyze`, json({
     jobId: req.jobId, original: req.original.toString('base64'), result: req.result.toString('base64'), mask: req.mask.toString('base64'),
   }), analyzerAnswer);
 }
@@ -98,7 +106,7 @@ const auth = async (): Promise<Record<string, string>> => {
 export const hostedSubmitAnswer = z.object({ taskId: z.string().min(1) });
 export async function hostedSubmit(req: { jobId: string; image: Buffer; mask: Buffer; garment: Buffer; params: InpaintParams }): Promise<string> {
   const url = `${required(config().hostedUrl, 'HOSTED_INPAINT_URL')}/inpaint`;
-  const res = await call(url, json({
+  const res = await call('hosted-inpaint', url, json({
     jobId: req.jobId, image: req.image.toString('base64'), mask: req.mask.toString('base64'), garment: req.garment.toString('base64'), params: req.params,
   }, await auth()), hostedSubmitAnswer);
   return res.taskId;
@@ -114,7 +122,7 @@ export const hostedPollAnswer = z.object({
 export type HostedPoll = z.infer<typeof hostedPollAnswer>;
 export async function hostedPoll(taskId: string): Promise<HostedPoll> {
   const url = `${required(config().hostedUrl, 'HOSTED_INPAINT_URL')}/inpaint/${encodeURIComponent(taskId)}`;
-  return call(url, { method: 'GET', headers: await auth() }, hostedPollAnswer);
+  return call('hosted-inpaint', url, { method: 'GET', headers: await auth() }, hostedPollAnswer);
 }
 
 /** Only for tests that change the environment between cases. */

@@ -7,7 +7,12 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { logger } from '../adapters/logging.ts';
+import { breakerStates } from '../adapters/provider-breakers.ts';
+import { useBreakerSource } from './health-hooks.ts';
 import { dispatch } from './router.ts';
+
+// GET /health reads the providers' circuit breakers from the control table.
+useBreakerSource(breakerStates);
 
 export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 

@@ -91,6 +91,8 @@ export interface ComfySim {
   /** Forces `kind` on the next `calls` prompts of `key` (a jobId or prompt_id); null clears. */
   setFault(key: string, kind: ComfyFaultKind | null, calls?: number): void;
   setInstalledModels(models: readonly string[]): void;
+  /** Read-only record of every accepted prompt (see PromptRecord); benchmarks read GPU busy intervals from it. */
+  promptLog(): readonly PromptRecord[];
 }
 
 /** [number, prompt_id, prompt, extra_data, outputs_to_execute] */
@@ -160,6 +162,7 @@ export async function startComfySim(options: ComfySimOptions = {}): Promise<Comf
   };
   const faultsFired: Record<string, number> = {};
   const errors: Record<string, number> = {};
+  const prompts = new PromptLog();
 
   const defs = (): Readonly<Record<string, NodeDef>> => nodeDefs({ checkpoints: [...installed].sort(), inputFiles: files.inputList() });
   const queueRemaining = () => pending.length + (running === null ? 0 : 1);
@@ -228,6 +231,8 @@ export async function startComfySim(options: ComfySimOptions = {}): Promise<Comf
     interruptFlag = false;
     executingClient = clientId;
     const started = performance.now();
+    prompts.started(promptId);
+    let outcome: PromptOutcome = 'lost';
     const env: RunEnv = {
       defs: defs(), files, vram, cache, stepMs, modelLoadMs, previews: preview !== null,
       installedModels: () => installed,
@@ -258,11 +263,13 @@ export async function startComfySim(options: ComfySimOptions = {}): Promise<Comf
     let result: RunResult;
     try {
       result = await executePrompt(env, { promptId, prompt, outputs, clientId, fault: job.fault });
+      if (gen === generation && !stopped) outcome = result.status === 'success' ? 'success' : result.interrupted ? 'interrupted' : 'error';
     } catch (e) {
       if (e instanceof ServerGone) return;
       throw e;
     } finally {
       counters.busyMs += performance.now() - started;
+      prompts.ended(promptId, outcome);
     }
     if (gen !== generation || stopped) return;
     counters.promptsRun += 1;
@@ -326,6 +333,7 @@ export async function startComfySim(options: ComfySimOptions = {}): Promise<Comf
       return;
     }
     counters.promptsAccepted += 1;
+    prompts.queued(promptId, extraData);
     pending.push({ item: [number, promptId, data['prompt'] as PromptGraph, extraData, v.outputs], fault });
     sortPending();
     queueUpdated();
@@ -561,7 +569,60 @@ export async function startComfySim(options: ComfySimOptions = {}): Promise<Comf
     setInstalledModels: (models) => {
       installed = [...models];
     },
+    promptLog: () => prompts.all(),
   };
+}
+
+// ---------------------------------------------------------------------------------------
+// Prompt log (read-only, for benchmarks): when each accepted prompt was queued, started and
+// ended on the simulated GPU, and for which job attempt (extra_data.vto). Nothing here
+// changes how the simulator behaves.
+
+export type PromptOutcome = 'success' | 'error' | 'interrupted' | 'lost';
+
+export interface PromptRecord {
+  readonly promptId: string;
+  /** extra_data.vto.jobId / attempt as the worker sent them; null when absent. */
+  readonly jobId: string | null;
+  readonly attempt: number | null;
+  /** Epoch milliseconds. */
+  readonly queuedAt: number;
+  readonly startedAt: number | null;
+  readonly endedAt: number | null;
+  /** 'lost': the run ended with the server (crash or stop) and left no history. Null while queued or running. */
+  readonly outcome: PromptOutcome | null;
+}
+
+class PromptLog {
+  readonly #records = new Map<string, { -readonly [K in keyof PromptRecord]: PromptRecord[K] }>();
+
+  queued(promptId: string, extraData: Record<string, unknown>): void {
+    const vto = extraData['vto'];
+    const tag = vto !== null && typeof vto === 'object' ? (vto as Record<string, unknown>) : {};
+    this.#records.set(promptId, {
+      promptId,
+      jobId: typeof tag['jobId'] === 'string' ? tag['jobId'] : null,
+      attempt: typeof tag['attempt'] === 'number' ? tag['attempt'] : null,
+      queuedAt: Date.now(), startedAt: null, endedAt: null, outcome: null,
+    });
+  }
+
+  started(promptId: string): void {
+    const r = this.#records.get(promptId);
+    if (r !== undefined) r.startedAt = Date.now();
+  }
+
+  ended(promptId: string, outcome: PromptOutcome): void {
+    const r = this.#records.get(promptId);
+    if (r !== undefined && r.endedAt === null) {
+      r.endedAt = Date.now();
+      r.outcome = outcome;
+    }
+  }
+
+  all(): readonly PromptRecord[] {
+    return [...this.#records.values()].map((r) => ({ ...r }));
+  }
 }
 
 /** A small PNG for PREVIEW_IMAGE frames: event 1, image type 2 (PNG), then the bytes. */

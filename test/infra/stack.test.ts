@@ -124,8 +124,8 @@ describe('the default stack', () => {
     const functions = resourcesOf(template, 'AWS::Lambda::Function');
 
     // Assess
-    // One function per state function, plus the API's.
-    expect(functions).toHaveLength(STATE_FUNCTIONS.length + 1);
+    // One function per state function, plus the API's, the watchdog's and the reconciler's.
+    expect(functions).toHaveLength(STATE_FUNCTIONS.length + 3);
     for (const [id, { Properties: p }] of functions) {
       expect(p, id).toMatchObject({
         Runtime: 'nodejs24.x',

@@ -1,0 +1,81 @@
+/**
+ * The stage functions' circuit breakers: every provider call goes through `guarded`, which
+ * asks the provider's breaker first (an open one refuses with Transient.CircuitOpen) and
+ * reports the outcome after. Only failures that indict the provider count against it
+ * (Transient.*, Provider.MalformedResponse); a Fatal answer proves the provider is up.
+ * Transitions are EMF metrics (BreakerTransitions by provider and state) and log lines.
+ */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { BreakerProvider } from '../../core/breaker.ts';
+import { isPipelineError } from '../../core/errors.ts';
+import type { BreakerState } from '../../core/health.ts';
+import { BreakerStore, breakerSettingsFromEnv, breakersEnabled, type BreakerTransitionEvent } from './breaker-store.ts';
+import { config } from './config.ts';
+import { logger, metrics } from './logging.ts';
+
+/** Failures that say the provider itself is unwell; an open breaker's own refusal is not one. */
+export function indictsProvider(e: unknown): boolean {
+  const name = (e as { name?: unknown } | null)?.name;
+  if (typeof name !== 'string') return false;
+  return (name.startsWith('Transient.') && name !== 'Transient.CircuitOpen') || name === 'Provider.MalformedResponse';
+}
+
+/** EMF metric and a log line for a breaker's state change. */
+export function reportTransition(t: BreakerTransitionEvent): void {
+  const m = metrics.singleMetric();
+  m.addDimensions({ provider: t.provider, state: t.to });
+  m.addMetric('BreakerTransitions', MetricUnit.Count, 1);
+  const log = t.to === 'open' ? logger.warn.bind(logger) : logger.info.bind(logger);
+  log('circuit breaker changed state', { ...t });
+}
+
+let store: BreakerStore | undefined;
+
+/** The process's breaker store on the control table, with settings from the environment. */
+export function lambdaBreakers(): BreakerStore {
+  store ??= new BreakerStore({ table: config().controlTable, settings: breakerSettingsFromEnv(), onTransition: reportTransition });
+  return store;
+}
+
+/** Forgets the store (tests that change breaker settings between cases). */
+export function resetLambdaBreakers(): void {
+  store = undefined;
+}
+
+/** Every provider's breaker, for GET /health (lambdas/api registers it as its breaker source). */
+export function breakerStates(): Promise<BreakerState[]> {
+  return lambdaBreakers().states();
+}
+
+/**
+ * Runs one provider call under the provider's breaker. The breaker's own failures (its
+ * table unreachable) never fail the call: the stage would fail on the job store anyway,
+ * and a call refused for want of a breaker would be a failure the provider did not cause.
+ */
+export async function guarded<T>(provider: BreakerProvider, call: () => Promise<T>): Promise<T> {
+  if (!breakersEnabled()) return call();
+  const breakers = lambdaBreakers();
+  try {
+    await breakers.beforeCall(provider);
+  } catch (e) {
+    if (isPipelineError(e)) throw e;
+    logger.warn('the circuit breaker could not be read; calling anyway', { provider, error: e as Error });
+  }
+  let result: T;
+  try {
+    result = await call();
+  } catch (e) {
+    await report(() => (indictsProvider(e) ? breakers.onFailure(provider) : breakers.onSuccess(provider)), provider);
+    throw e;
+  }
+  await report(() => breakers.onSuccess(provider), provider);
+  return result;
+}
+
+async function report(write: () => Promise<void>, provider: BreakerProvider): Promise<void> {
+  try {
+    await write();
+  } catch (e) {
+    logger.warn('the circuit breaker could not record an outcome', { provider, error: e as Error });
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The watchdog's and reconciler's settings from the environment, read on each invocation
+ * (cheap, and an operator's change applies at the next sweep). Every duration is real time,
+ * scaled by VTO_TIME_SCALE like every wait of the pipeline.
+ */
+import { z } from 'zod';
+import { WATCHED_STATUSES, watchdogSettings, type WatchdogSettings, type WatchedStatus } from '../../core/watchdog.ts';
+
+const numbers = z.string().transform((s, ctx) => {
+  const parts = s.split(',').map((x) => x.trim()).filter(Boolean).map(Number);
+  if (parts.length === 0 || parts.some((n) => !Number.isFinite(n) || n < 0)) {
+    ctx.addIssue({ code: 'custom', message: 'must be comma-separated numbers ≥ 0, e.g. "5,15,45"' });
+    return z.NEVER;
+  }
+  return parts;
+});
+
+const deadlines = z.string().transform((s, ctx) => {
+  const out: Partial<Record<WatchedStatus, number>> = {};
+  for (const pair of s.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const [status, seconds] = pair.split('=').map((x) => x.trim());
+    if (!WATCHED_STATUSES.includes(status as WatchedStatus) || !(Number(seconds) > 0)) {
+      ctx.addIssue({ code: 'custom', message: `"${pair}" is not status=seconds (statuses: ${WATCHED_STATUSES.join(', ')})` });
+      return z.NEVER;
+    }
+    out[status as WatchedStatus] = Number(seconds);
+  }
+  return out;
+});
+
+const schema = z.object({
+  /** Per-status deadlines in seconds overriding the defaults, e.g. "inpainting=2400,qa=900". */
+  VTO_WATCHDOG_DEADLINES: deadlines.optional(),
+  /** Re-runs per job before it fails with Recovery.Exhausted. */
+  VTO_WATCHDOG_MAX_RESTARTS: z.coerce.number().int().min(0).max(20).optional(),
+  /** Minutes between re-runs: the gap before re-run k+1 is the k-th (the last repeats). */
+  VTO_WATCHDOG_RESTART_GAPS_MINUTES: numbers.optional(),
+  /** The schedule's period in seconds (the CDK rule and the offline timer use the same). */
+  VTO_WATCHDOG_PERIOD_SECONDS: z.coerce.number().positive().optional(),
+  /** Most stale jobs one sweep acts on; the rest wait for the next sweep. */
+  VTO_WATCHDOG_MAX_JOBS: z.coerce.number().int().positive().max(10_000).default(200),
+  VTO_TIME_SCALE: z.coerce.number().positive().max(1).default(1),
+});
+
+export class WatchdogSettingsError extends Error {
+  override readonly name = 'WatchdogSettingsError';
+}
+
+export interface WatchdogRuntimeSettings extends WatchdogSettings {
+  readonly maxJobsPerSweep: number;
+}
+
+export function watchdogSettingsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): WatchdogRuntimeSettings {
+  const blank = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v);
+  const r = schema.safeParse(Object.fromEntries(Object.keys(schema.shape).map((k) => [k, blank(env[k])])));
+  if (!r.success) throw new WatchdogSettingsError(`Invalid watchdog settings: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const e = r.data;
+  try {
+    return {
+      ...watchdogSettings({
+        timeScale: e.VTO_TIME_SCALE,
+        ...(e.VTO_WATCHDOG_DEADLINES !== undefined && { deadlineSeconds: e.VTO_WATCHDOG_DEADLINES }),
+        ...(e.VTO_WATCHDOG_MAX_RESTARTS !== undefined && { maxRestarts: e.VTO_WATCHDOG_MAX_RESTARTS }),
+        ...(e.VTO_WATCHDOG_RESTART_GAPS_MINUTES !== undefined && { restartGapMinutes: e.VTO_WATCHDOG_RESTART_GAPS_MINUTES }),
+        ...(e.VTO_WATCHDOG_PERIOD_SECONDS !== undefined && { sweepPeriodSeconds: e.VTO_WATCHDOG_PERIOD_SECONDS }),
+      }),
+      maxJobsPerSweep: e.VTO_WATCHDOG_MAX_JOBS,
+    };
+  } catch (err) {
+    throw new WatchdogSettingsError(`Invalid watchdog settings: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The watchdog and the reconciler offline, as EventBridge runs them on AWS: the reconciler
+ * handler hears the local Step Functions service's status-change events through the same
+ * filter as the CDK rule, and the watchdog handler runs on a timer standing for the schedule
+ * (its period scaled like every wait), one sweep at a time.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'aws-lambda';
+import type { SweepReport } from '../lambdas/adapters/watchdog-sweep.ts';
+import type { EventBridgeStepFunctionsStatusEvent } from './stepfunctions/index.ts';
+
+/** The statuses the CDK rule forwards to the reconciler. */
+export const RECONCILED_STATUSES: readonly string[] = ['FAILED', 'TIMED_OUT', 'ABORTED'];
+
+type Handler<E, R> = (event: E, context: Context) => Promise<R>;
+
+function context(functionName: string, timeoutMs: number): Context {
+  const requestId = randomUUID();
+  const deadline = Date.now() + timeoutMs;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+    memoryLimitInMB: '512',
+    awsRequestId: requestId,
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: `local/${requestId}`,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** Forwards the events the CDK rule matches (these machines, these statuses) to the reconciler handler. */
+export async function reconcilerListener(stateMachineArns: () => readonly string[]): Promise<(e: EventBridgeStepFunctionsStatusEvent) => Promise<void>> {
+  const { handler } = (await import('../lambdas/handlers/reconciler.ts')) as { handler: Handler<unknown, unknown> };
+  return async (e) => {
+    if (!RECONCILED_STATUSES.includes(e.detail.status) || !stateMachineArns().includes(e.detail.stateMachineArn)) return;
+    await handler(e, context('vto-reconciler', 60_000));
+  };
+}
+
+export interface WatchdogTimer {
+  /** Sweeps finished so far. */
+  readonly sweeps: number;
+  /** The report of the next sweep to finish (one that starts after this call). */
+  next(): Promise<SweepReport>;
+  /** Stops the timer and waits for a sweep in progress. */
+  stop(): Promise<void>;
+}
+
+/** Runs the watchdog handler every `periodMs`, never two sweeps at once; a failed sweep is logged by the handler and the timer goes on. */
+export async function startWatchdogTimer(periodMs: number): Promise<WatchdogTimer> {
+  const { handler } = (await import('../lambdas/handlers/watchdog.ts')) as { handler: Handler<unknown, SweepReport> };
+  let sweeps = 0;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let waiters: { started: number; resolve: (r: SweepReport) => void; reject: (e: Error) => void }[] = [];
+
+  const run = async () => {
+    const started = sweeps;
+    try {
+      const report = await handler({ source: 'aws.events', 'detail-type': 'Scheduled Event', time: new Date().toISOString() }, context('vto-watchdog', periodMs * 10));
+      sweeps++;
+      const ready = waiters.filter((w) => w.started <= started);
+      waiters = waiters.filter((w) => w.started > started);
+      for (const w of ready) w.resolve(report);
+    } catch {
+      sweeps++;
+    }
+  };
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      running = run().finally(() => {
+        running = undefined;
+        schedule();
+      });
+    }, periodMs);
+  };
+  schedule();
+  return {
+    get sweeps() {
+      return sweeps;
+    },
+    next() {
+      // A sweep already under way may have read the tables before the caller's change.
+      const after = running === undefined ? sweeps : sweeps + 1;
+      return new Promise<SweepReport>((resolve, reject) => waiters.push({ started: after, resolve, reject }));
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+      for (const w of waiters) w.reject(new Error('the watchdog timer stopped'));
+      waiters = [];
+    },
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * Circuit breakers on the offline stack: the segmentation provider failing five times opens
+ * its breaker, the stage calls meet Transient.CircuitOpen while it is open, it half-opens
+ * after its (scaled) timeout and closes on a success, and the job completes. The GPU worker
+ * processes share the ComfyUI fleet's breaker through the same table (its refusals are
+ * tested with an injected clock in worker-breaker.test.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jobExecutionName, newJobRecord, newPackRecord, type JobRecord } from '../../core/job.ts';
+import { DEFAULT_PARAMS } from '../../core/params.ts';
+import { s3Keys } from '../../core/resources.ts';
+import { putObject } from '../../lambdas/adapters/artifacts.ts';
+import { BreakerStore } from '../../lambdas/adapters/breaker-store.ts';
+import { getJob, putPackWithJobs } from '../../lambdas/adapters/job-store.ts';
+import { startOfflineStack, type OfflineStack } from '../../local/stack.ts';
+import { garmentImage, personImage } from '../support/images.ts';
+
+/** Real seconds the breakers stay open, before the stack's time scale (0.05): 1 s offline. */
+const OPEN_SECONDS = 20;
+const OPEN_MS = OPEN_SECONDS * 1000 * 0.05;
+
+let stack: OfflineStack;
+let sfn: SFNClient;
+let breakers: BreakerStore;
+
+beforeAll(async () => {
+  process.env['VTO_BREAKER_OPEN_SECONDS'] = String(OPEN_SECONDS);
+  stack = await startOfflineStack({ timeScale: 0.05, workers: 1, profile: 'none', watchdog: false, prefix: `br${randomUUID().slice(0, 6)}` });
+  sfn = new SFNClient({});
+  breakers = new BreakerStore({ table: stack.resources.tables.control, settings: { failureThreshold: 5, openMs: OPEN_MS, halfOpenMaxCalls: 3 } });
+}, 120_000);
+
+afterAll(async () => {
+  sfn?.destroy();
+  await stack?.stop();
+  delete process.env['VTO_BREAKER_OPEN_SECONDS'];
+}, 60_000);
+
+async function until<T>(probe: () => Promise<T>, accept: (v: T) => boolean, what: string, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (accept(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v).slice(0, 800)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** One job run on its own (its pack has ended), as POST /jobs/{id}/retry runs it. */
+async function runJob(prepare: (jobId: string) => void | Promise<void>): Promise<JobRecord> {
+  const packId = randomUUID();
+  const now = new Date().toISOString();
+  const person = await putObject(s3Keys.upload(packId, 'person.png'), await personImage(256, 256));
+  const garment = await putObject(s3Keys.upload(packId, 'garment.png'), await garmentImage(256, 256, [30, 90, 200]));
+  const job = newJobRecord({ packId, jobId: randomUUID(), inpaint: 'comfyui', inputs: { person, garment }, params: { ...DEFAULT_PARAMS, width: 512, height: 512, steps: 20 }, now });
+  await putPackWithJobs({ ...newPackRecord({ packId, name: 'breakers', inpaint: 'comfyui', jobCount: 1, now }), status: 'stopped' }, [job]);
+  await prepare(job.jobId);
+  await sfn.send(new StartExecutionCommand({ stateMachineArn: stack.endpoints.stateMachines.job, name: jobExecutionName(job), input: JSON.stringify({ packId, jobId: job.jobId }) }));
+  return until(() => getJob(job.jobId), (j) => j.status === 'complete' || j.status === 'failed', 'the job to end');
+}
+
+const transitions = async (provider: 'segmentation') => (await breakers.read(provider)).recent;
+
+describe('the segmentation breaker', () => {
+  it('opens after 5 failures, refuses calls while open, half-opens after its timeout and closes on a success', async () => {
+    // Act: the provider answers 503 to the job's first five calls.
+    const job = await runJob((jobId) => stack.providers.setFault('segmentation', jobId, 'http503', 5));
+
+    // Assess
+    expect(job.status).toBe('complete');
+    const recent = await transitions('segmentation');
+    expect(recent.map((t) => `${t.from}→${t.to}`)).toEqual(['closed→open', 'open→half_open', 'half_open→closed']);
+    const [opened, halfOpened] = recent;
+    expect(Date.parse(halfOpened!.at) - Date.parse(opened!.at)).toBeGreaterThanOrEqual(OPEN_MS);
+    const errors = job.recoveries.filter((r) => r.fn === 'SegmentationCall').map((r) => r.error);
+    expect(errors.filter((e) => e === 'Transient.ServiceUnavailable')).toHaveLength(5);
+    expect(errors).toContain('Transient.CircuitOpen');
+    expect(job.recoveries.every((r) => r.outcome === 'recovered')).toBe(true);
+    expect((await breakers.read('segmentation')).breaker).toMatchObject({ state: 'closed', failures: 0 });
+  }, 90_000);
+});
+
+describe('the ComfyUI fleet breaker in the GPU worker process', () => {
+  it('counts ComfyUI failures in the shared breaker item, and a success starts the count again', async () => {
+    // Prepare
+    const before = await breakers.read('comfyui');
+
+    // Act: ComfyUI answers the job's first prompt with 503.
+    const job = await runJob((jobId) => {
+      for (const w of stack.workers) w.comfy.setFault(jobId, 'http503', 1);
+    });
+
+    // Assess: one failure written, then reset by the retried prompt's success; never opened.
+    expect(job.status).toBe('complete');
+    expect(job.recoveries).toContainEqual(expect.objectContaining({ fn: 'GPU', error: 'Transient.ServiceUnavailable', outcome: 'recovered' }));
+    const after = await breakers.read('comfyui');
+    expect(after.version - before.version).toBe(2);
+    expect(after).toMatchObject({ breaker: { state: 'closed', failures: 0 }, recent: [] });
+  }, 90_000);
+});
