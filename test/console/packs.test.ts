@@ -81,12 +81,12 @@ describe('the job page', () => {
     const width = page.getByRole('row', { name: /^Width/ });
     expect(await width.getAttribute('class')).toBe('changed');
     expect(await width.locator('td').allTextContents()).toEqual(['1232 changed', '1536']);
-    // Images: the result and mask load from their pre-signed URLs
-    for (const alt of ['Composited result', 'Expanded garment mask']) {
+    // Images: inputs and outputs load side by side from their pre-signed URLs
+    for (const alt of ['Person image', 'Garment image', 'Expanded garment mask', 'Inpainted image', 'Composited result']) {
       const img = page.locator(`img[alt^="${alt}"]`);
       await expect.poll(() => img.evaluate((el) => (el as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
     }
-    expect(await page.locator('.img-fig.missing').count()).toBe(2);
+    expect(await page.locator('.img-fig.missing').count()).toBe(0);
     expect(await page.locator('.qa-score').textContent()).toBe('Score 100 / threshold 70');
     await world.shot(page, 'job');
   });
