@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { STATE_MACHINES } from '../core/resources.ts';
 import type { StateMachineDefinition } from './asl-types.ts';
+import { buildBaselineJobMachine } from './baseline.ts';
 import { buildJobMachine } from './job.ts';
 import { buildPackMachine } from './pack.ts';
 
@@ -19,18 +20,27 @@ export const aslPath = (key: keyof typeof STATE_MACHINES) =>
 
 export const renderAsl = (def: StateMachineDefinition) => `${JSON.stringify(def, null, 2)}\n`;
 
+/** Machines that are rendered and checked but not deployed (file name → builder). */
+export const BENCH_BUILDERS: Record<string, () => StateMachineDefinition> = {
+  'baseline.asl.json': buildBaselineJobMachine,
+};
+
+const outputs = (): { file: string; path: string; build: () => StateMachineDefinition }[] => [
+  ...(Object.keys(BUILDERS) as (keyof typeof STATE_MACHINES)[]).map((key) => ({ file: STATE_MACHINES[key].file, path: aslPath(key), build: BUILDERS[key] })),
+  ...Object.entries(BENCH_BUILDERS).map(([file, build]) => ({ file, path: fileURLToPath(new URL(`./${file}`, import.meta.url)), build })),
+];
+
 function main(): void {
   const check = process.argv.includes('--check');
   let drift = false;
-  for (const key of Object.keys(BUILDERS) as (keyof typeof STATE_MACHINES)[]) {
-    const text = renderAsl(BUILDERS[key]());
-    const path = aslPath(key);
+  for (const { file, path, build } of outputs()) {
+    const text = renderAsl(build());
     if (check) {
       let current = '';
       try { current = readFileSync(path, 'utf8'); } catch { /* missing counts as drift */ }
       if (current !== text) {
         drift = true;
-        console.error(`${STATE_MACHINES[key].file} is out of date: run \`npm run render\` and commit it.`);
+        console.error(`${file} is out of date: run \`npm run render\` and commit it.`);
       }
     } else {
       writeFileSync(path, text);
