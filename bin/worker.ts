@@ -7,6 +7,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { BreakerStore, breakerSettingsFromEnv } from '../lambdas/adapters/breaker-store.ts';
+import { AttemptClaims } from '../lambdas/adapters/attempt-claims.ts';
 import { loadWorkerConfig, type WorkerConfig } from '../worker/config.ts';
 import { createLogger, type Logger } from '../worker/logger.ts';
 import { GpuWorker, type CircuitBreakerHook } from '../worker/worker.ts';
@@ -64,7 +65,10 @@ async function main(): Promise<void> {
   });
   const workerLog = createLogger({ level: config.logLevel, bound: { workerId: config.workerId } });
   const breaker = fleetBreaker(config, workerLog);
-  const worker = new GpuWorker({ config, log: workerLog, ...(breaker && { breaker }) });
+  // Copies of one attempt run on one worker only: the claim outlives a few missed heartbeats.
+  const claims = config.controlTable === undefined ? undefined
+    : new AttemptClaims({ table: config.controlTable, workerId: config.workerId, ttlMs: config.heartbeatIntervalMs * 4 });
+  const worker = new GpuWorker({ config, log: workerLog, ...(breaker && { breaker }), ...(claims && { claims }) });
   const onSignal = (signal: NodeJS.Signals) => {
     log.info('signal received; draining', { signal });
     void worker.stop('signal');

@@ -58,11 +58,22 @@ const DEPENDENCY_FAILURES: ReadonlySet<ErrorName> = new Set<ErrorName>([
   'Transient.Network', 'Transient.ServiceUnavailable', 'Transient.RateLimited', 'Gpu.Timeout',
 ]);
 
+export interface AttemptClaimHook {
+  claim(jobId: string, attempt: number): Promise<boolean>;
+  renew(jobId: string, attempt: number): Promise<boolean>;
+}
+
 export interface GpuWorkerOptions {
   readonly config: WorkerConfig;
   /** Defaults: the process-wide clients of lambdas/adapters/aws-clients.ts. */
   readonly clients?: { readonly sqs?: SQSClient; readonly s3?: S3Client; readonly sfn?: SFNClient };
   readonly breaker?: CircuitBreakerHook;
+  /**
+   * Claims on (jobId, attempt) shared by every worker (lambdas/adapters/attempt-claims.ts),
+   * so copies of one attempt never run on two workers at once. None: this worker's own
+   * duplicate guard only.
+   */
+  readonly claims?: AttemptClaimHook;
   readonly log?: Logger;
   readonly classifier?: Classifier;
 }
@@ -89,6 +100,7 @@ export class GpuWorker {
   readonly #sfn: TaskAnswerer;
   readonly #runner: JobRunner;
   readonly #breaker: CircuitBreakerHook;
+  readonly #claims: AttemptClaimHook | undefined;
   readonly #classifier: Classifier;
   readonly #active = new Map<string, ActiveJob>();
   readonly #answered = new RecentKeys(10_000);
@@ -111,6 +123,7 @@ export class GpuWorker {
     this.#sqs = options.clients?.sqs ?? sqsClient();
     this.#sfn = new TaskAnswerer(options.clients?.sfn ?? sfnClient(), c.requestTimeoutMs);
     this.#breaker = options.breaker ?? NO_BREAKER;
+    this.#claims = options.claims;
     this.#classifier = options.classifier ?? createClassifier({ patterns: c.classifierPatterns });
     this.metrics = new WorkerMetrics({ poolSize: c.poolSize, log: this.#log, sampleQueueSize: () => this.#sampleQueueSize() });
     this.#runner = new JobRunner({
@@ -337,7 +350,15 @@ export class GpuWorker {
         await this.#settleDropped(job, 'the task was already closed before it started');
         return;
       }
-      stopHeartbeat = repeat(c.heartbeatIntervalMs, async () => void (await this.#heartbeat(job)));
+      if (!(await this.#claim(job))) {
+        // Another worker runs this very attempt; if it dies, the task's heartbeat timeout
+        // starts a new attempt, so this copy is not needed.
+        await this.#settleDropped(job, 'another worker holds this attempt');
+        return;
+      }
+      stopHeartbeat = repeat(c.heartbeatIntervalMs, async () => {
+        if (await this.#heartbeat(job)) await this.#renewClaim(job);
+      });
 
       let result: { ok: true; output: GpuTaskOutput } | { ok: false; failure: TaskFailure };
       try {
@@ -369,6 +390,25 @@ export class GpuWorker {
     } finally {
       stopHeartbeat();
       stopExtending();
+    }
+  }
+
+  /** Takes the attempt's shared claim; a claim store that cannot answer does not stop GPU work. */
+  async #claim(job: ActiveJob): Promise<boolean> {
+    if (this.#claims === undefined) return true;
+    try {
+      return await this.#claims.claim(job.task.jobId, job.task.attempt);
+    } catch (e) {
+      job.log.warn('could not claim the attempt; running it anyway', { err: e });
+      return true;
+    }
+  }
+
+  async #renewClaim(job: ActiveJob): Promise<void> {
+    try {
+      await this.#claims?.renew(job.task.jobId, job.task.attempt);
+    } catch (e) {
+      job.log.warn('could not renew the attempt claim', { err: e });
     }
   }
 
