@@ -24,7 +24,7 @@ export const SERVICES = ['comfyui', 'segmentation', 'analyzer', 'hosted'] as con
 export type ServiceName = (typeof SERVICES)[number];
 
 export const FAULT_KINDS = {
-  comfyui: ['http503', 'hang', 'wsDrop', 'crash', 'blackOutput', 'diskFull'],
+  comfyui: ['http503', 'hang', 'wsDrop', 'crash', 'blackOutput', 'truncatedOutput', 'diskFull'],
   segmentation: ['http503', 'http429', 'malformed', 'htmlError', 'slow', 'degenerate'],
   analyzer: ['http503', 'http429', 'malformed', 'htmlError', 'slow', 'reject'],
   hosted: ['http503', 'http429', 'malformed', 'htmlError', 'slow'],
@@ -64,6 +64,7 @@ export const FAULT_CATALOG: { readonly [S in ServiceName]: { readonly [K in Faul
     wsDrop: { description: "the server drops the client's WebSocket mid-run; the run still completes and /history has it", expected: null },
     crash: { description: 'ComfyUI dies mid-run (child process: exits 137; in-process: every socket closed, no answers until restart())', expected: 'Transient.Network' },
     blackOutput: { description: 'VAEDecode yields an all-black image (the fp16 VAE NaN failure); QA must reject it', expected: 'Qa.Rejected' },
+    truncatedOutput: { description: 'SaveImage writes only half of the PNG, and the run still succeeds; compositing cannot decode it', expected: 'Compositing.Failed' },
     diskFull: { description: 'SaveImage fails with OSError "[Errno 28] No space left on device"', expected: 'Fatal.DiskFull' },
   },
   segmentation: {
@@ -109,6 +110,7 @@ const PROFILES = {
         hang: { rate: 0.15 },
         wsDrop: { rate: 0.08 },
         blackOutput: { rate: 0.1 },
+        truncatedOutput: { rate: 0.08 },
         diskFull: { rate: 0.1, calls: PERMANENT },
       },
       // degenerate × 3: the whole first pass of three prompts is unusable, so the vote fails

@@ -167,6 +167,9 @@ export function buildJobMachine(): StateMachineDefinition {
       next: S.qa, failure, stop,
       routes: { RESUME_CHECKPOINT: S.resume },
       retries: (n) => n === 'Compositing.Failed',
+      // An inpaint output that stays undecodable after the retries is regenerated: the
+      // inpaint is not checkpointed until compositing succeeds, so resuming re-runs it.
+      afterRetries: { 'Compositing.Failed': S.resume },
     }),
     [S.qa]: lambdaTask('QaCheck', {
       comment: 'Scores the result (blank output, mask coverage, change outside the mask, analyzer verdict) and completes the job when it passes.',

@@ -44,12 +44,12 @@ export function retriersFor(only: (name: ErrorName) => boolean = () => true): Re
  * this state cannot run) is listed for `failure`, and the catch-all States.ALL comes
  * last, alone, as ASL requires, for anything outside the taxonomy.
  */
-export function catchersFor(routes: Routes, failure: string, extra: { stop?: string } = {}): Catcher[] {
+export function catchersFor(routes: Routes, failure: string, extra: { stop?: string; afterRetries?: Partial<Record<ErrorName, string>> } = {}): Catcher[] {
   const byTarget = new Map<string, ErrorName[]>();
   const add = (target: string, name: ErrorName) => byTarget.set(target, [...(byTarget.get(target) ?? []), name]);
   for (const name of ERROR_NAMES) {
     const { strategy } = entryFor(name);
-    const routed = routes[strategy];
+    const routed = extra.afterRetries?.[name] ?? routes[strategy];
     if (routed !== undefined) add(routed, name);
     else if (strategy === 'STOP' && extra.stop !== undefined) add(extra.stop, name);
     else add(failure, name);

@@ -29,6 +29,8 @@ export interface LambdaTaskOptions {
   readonly stop?: string;
   /** Which retried names this state can meet, beyond Lambda's and transport's. */
   readonly retries?: (name: ErrorName) => boolean;
+  /** Where a retried name goes once its retries are spent, instead of the failure. */
+  readonly afterRetries?: Partial<Record<ErrorName, string>>;
 }
 
 /** Names every Lambda task may meet: Lambda's own service errors and transport hiccups. */
@@ -50,7 +52,10 @@ export function lambdaTask(fn: StateFunctionId, o: LambdaTaskOptions): State {
     },
     OutputPath: '$.Payload',
     Retry: retriersFor((n) => baseRetries(n) || (o.retries?.(n) ?? false)),
-    Catch: catchersFor(o.routes ?? {}, o.failure, o.stop === undefined ? {} : { stop: o.stop }),
+    Catch: catchersFor(o.routes ?? {}, o.failure, {
+      ...(o.stop !== undefined && { stop: o.stop }),
+      ...(o.afterRetries !== undefined && { afterRetries: o.afterRetries }),
+    }),
     ...(o.next === undefined ? { End: true } : { Next: o.next }),
   };
 }

@@ -264,7 +264,7 @@ async function decodeOrRaise<T>(classType: string, name: string, decode: () => P
   }
 }
 
-async function saveImages(run: Run, images: Frame[], prefix: string, type: FileType): Promise<NodeResult> {
+async function saveImages(run: Run, images: Frame[], prefix: string, type: FileType, truncate = false): Promise<NodeResult> {
   const files = run.env.files;
   const dir = posix.dirname(prefix);
   const subfolder = dir === '.' ? '' : dir;
@@ -273,7 +273,10 @@ async function saveImages(run: Run, images: Frame[], prefix: string, type: FileT
   const ui: UiImage[] = [];
   for (const f of images) {
     const filename = `${base}_${String(counter).padStart(5, '0')}_.png`;
-    files.put(type, subfolder, filename, await encodePng(f));
+    const png = await encodePng(f);
+    // A write cut short (a full page cache flushed late, a network volume hiccup): the file
+    // exists and ComfyUI reports success, but its bytes stop halfway.
+    files.put(type, subfolder, filename, truncate ? png.subarray(0, Math.floor(png.length / 2)) : png);
     ui.push({ filename, subfolder, type });
     counter += 1;
   }
@@ -421,7 +424,7 @@ const EVALUATORS: Record<string, Evaluate> = {
 
   async SaveImage(run, inputs) {
     if (run.fault('diskFull')) throw new PythonException('OSError', '[Errno 28] No space left on device', tracebackFor('SaveImage'));
-    return saveImages(run, frames(inputs['images']), String(inputs['filename_prefix'] ?? 'ComfyUI'), 'output');
+    return saveImages(run, frames(inputs['images']), String(inputs['filename_prefix'] ?? 'ComfyUI'), 'output', run.fault('truncatedOutput'));
   },
 
   async PreviewImage(run, inputs) {

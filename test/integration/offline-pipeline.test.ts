@@ -38,7 +38,7 @@ interface Scenario {
   readonly ledgerError?: string;
 }
 
-const comfy = (kind: 'hang' | 'http503' | 'blackOutput' | 'diskFull', calls?: number) => (s: OfflineStack, jobId: string) => {
+const comfy = (kind: 'hang' | 'http503' | 'blackOutput' | 'truncatedOutput' | 'diskFull', calls?: number) => (s: OfflineStack, jobId: string) => {
   for (const w of s.workers) w.comfy.setFault(jobId, kind, calls);
 };
 
@@ -48,6 +48,7 @@ const SCENARIOS: Scenario[] = [
   { name: 'a model no GPU has installed', params: { model: MISSING_MODEL }, status: 'complete', recoveryState: JOB_STATES.switchModel, strategy: 'SWITCH_MODEL', ledgerError: 'Gpu.ModelMissing' },
   { name: 'a generation that hangs', faults: comfy('hang'), status: 'complete', recoveryState: JOB_STATES.resume, strategy: 'RESUME_CHECKPOINT', ledgerError: 'Gpu.Timeout' },
   { name: 'ComfyUI answering 503', faults: comfy('http503'), status: 'complete', recoveryState: JOB_STATES.backoff, strategy: 'RETRY_BACKOFF', ledgerError: 'Transient.ServiceUnavailable' },
+  { name: 'a truncated GPU output that compositing cannot decode', faults: comfy('truncatedOutput'), status: 'complete', recoveryState: JOB_STATES.resume, strategy: 'RETRY_BACKOFF', ledgerError: 'Compositing.Failed' },
   { name: 'a black output that QA rejects', faults: comfy('blackOutput'), status: 'complete', recoveryState: JOB_STATES.planFix, strategy: 'FIX_AND_RETRY', ledgerError: 'Qa.Rejected' },
   { name: 'a degenerate first segmentation pass', faults: (s, id) => s.providers.setFault('segmentation', id, 'degenerate', 3), status: 'complete', recoveryState: JOB_STATES.resegment, strategy: 'RESEGMENT', ledgerError: 'Segmentation.DegenerateMask' },
   { name: 'a malformed analyzer answer', faults: (s, id) => s.providers.setFault('analyzer', id, 'malformed', 1), status: 'complete', strategy: 'RETRY_BACKOFF', ledgerError: 'Provider.MalformedResponse' },

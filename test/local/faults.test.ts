@@ -109,7 +109,7 @@ describe('the named profiles', () => {
       drawnFaults(profile, DEFAULT_FAULT_SEED, s, k).map((kind) => (FAULT_CATALOG[s] as Record<string, { expected: string | null }>)[kind]!.expected))));
     const families = new Set([...expected].flatMap((n) => (n === null ? [] : [entryFor(n).family + (entryFor(n).recoverable ? '' : ':fatal')])));
 
-    expect([...families].sort()).toEqual(['Fatal:fatal', 'Gpu', 'Provider', 'Qa', 'Segmentation', 'Transient']);
+    expect([...families].sort()).toEqual(['Compositing', 'Fatal:fatal', 'Gpu', 'Provider', 'Qa', 'Segmentation', 'Transient']);
   });
 
   it("'default' keeps its one permanent fault permanent and every other one finite", () => {
