@@ -24,7 +24,7 @@ export const SERVICES = ['comfyui', 'segmentation', 'analyzer', 'hosted'] as con
 export type ServiceName = (typeof SERVICES)[number];
 
 export const FAULT_KINDS = {
-  comfyui: ['http503', 'hang', 'wsDrop', 'crash', 'blackOutput', 'truncatedOutput', 'diskFull'],
+  comfyui: ['http503', 'hang', 'truncatedOutput', 'wsDrop', 'crash', 'blackOutput', 'diskFull'],
   segmentation: ['http503', 'http429', 'malformed', 'htmlError', 'slow', 'degenerate'],
   analyzer: ['http503', 'http429', 'malformed', 'htmlError', 'slow', 'reject'],
   hosted: ['http503', 'http429', 'malformed', 'htmlError', 'slow'],
@@ -110,7 +110,7 @@ const PROFILES = {
         hang: { rate: 0.15 },
         wsDrop: { rate: 0.08 },
         blackOutput: { rate: 0.1 },
-        truncatedOutput: { rate: 0.08 },
+        truncatedOutput: { rate: 0.15 },
         diskFull: { rate: 0.1, calls: PERMANENT },
       },
       // degenerate × 3: the whole first pass of three prompts is unusable, so the vote fails
