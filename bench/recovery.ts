@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
+import { intOption, timeScaleOption } from '../cli/options.ts';
 import { getProfile, PROFILE_NAMES } from '../local/faults.ts';
 import { LOCAL_MODELS } from '../local/stack.ts';
 import { CHAOS_ACTIONS, planChaos, type ChaosAction } from './chaos-plan.ts';
@@ -55,16 +56,6 @@ export function runVariantProcess(options: Omit<VariantOptions, 'log'>, opts: { 
   });
 }
 
-const int = (name: string, min: number, max: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
-  return n;
-};
-const scale = (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0 || n > 1) throw new InvalidArgumentError('--time-scale must be a number in (0, 1]');
-  return n;
-};
 const chaosActions = (v: string): ChaosAction[] => {
   const list = v.split(',').map((a) => a.trim()).filter(Boolean);
   const unknown = list.filter((a) => !(CHAOS_ACTIONS as readonly string[]).includes(a));
@@ -95,13 +86,13 @@ async function main(): Promise<void> {
   const program = new Command('npm run bench:recovery --')
     .description('Fault-injection benchmark: our recovery against a blanket-retry baseline, on the same seeded workload and faults')
     .option('--profile <name>', `fault profile (${PROFILE_NAMES.join(', ')}); chaos also kills workers, duplicates deliveries, downs a provider and pulls the emergency stop`, profileName, 'default')
-    .option('--jobs <n>', 'jobs in the workload', int('--jobs', 1, 500), 24)
-    .option('--seed <n>', 'seed of the workload and every fault decision', int('--seed', 0, 2 ** 31 - 1), 1)
+    .option('--jobs <n>', 'jobs in the workload', intOption('--jobs', 1, 500), 24)
+    .option('--seed <n>', 'seed of the workload and every fault decision', intOption('--seed', 0, 2 ** 31 - 1), 1)
     .option('--json', 'print one JSON document', false)
-    .option('--time-scale <f>', 'real seconds per simulated second (1 = real time)', scale, 0.05)
-    .option('--workers <n>', 'GPU worker processes', int('--workers', 1, 16), 2)
-    .option('--pool-size <n>', 'jobs each worker holds at once', int('--pool-size', 1, 64))
-    .option('--deadline-seconds <n>', 'longest a variant may run before it is read as it stands', int('--deadline-seconds', 10, 86_400))
+    .option('--time-scale <f>', 'real seconds per simulated second (1 = real time)', timeScaleOption, 0.05)
+    .option('--workers <n>', 'GPU worker processes', intOption('--workers', 1, 16), 2)
+    .option('--pool-size <n>', 'jobs each worker holds at once', intOption('--pool-size', 1, 64))
+    .option('--deadline-seconds <n>', 'longest a variant may run before it is read as it stands', intOption('--deadline-seconds', 10, 86_400))
     .option('--verbose', "pass the stack's logs through", false)
     .option('--chaos-actions <list>', `with --profile chaos: which of ${CHAOS_ACTIONS.join(',')} to carry out`, chaosActions, [...CHAOS_ACTIONS])
     .option('--from-json <file>', 'print a report saved with --json as tables (runs nothing)')

@@ -3,28 +3,19 @@
  * `npm start`: runs a whole demo pack offline on real emulators, shows it live, and ends
  * with a report. `--serve` keeps the stack up and writes .vto/endpoints.json.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { intOption, timeScaleOption } from '../cli/options.ts';
 import { runOffline, type OfflineRunOptions } from '../local/run.ts';
 
-const int = (name: string, min: number, max: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
-  return n;
-};
-const scale = (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0 || n > 1) throw new InvalidArgumentError('--time-scale must be a number in (0, 1] (1 = real time, 0.05 = 20× faster)');
-  return n;
-};
 
 const program = new Command()
   .name('npm start --')
   .description('Run a demo pack through the whole pipeline offline: DynamoDB Local, fauxqs, local Step Functions, simulated ComfyUI and providers, GPU workers')
-  .option('--jobs <n>', 'jobs in the demo pack', int('--jobs', 1, 1000), 24)
+  .option('--jobs <n>', 'jobs in the demo pack', intOption('--jobs', 1, 1000), 24)
   .option('--profile <name>', 'fault profile of the simulators (none, default, chaos, flaky-providers)', 'default')
-  .option('--seed <n>', 'seed of the fault decisions', int('--seed', 0, 2 ** 31 - 1), 1)
-  .option('--time-scale <f>', 'real seconds per pipeline second: 1 = real time, 0.05 = 20× faster', scale, 0.05)
-  .option('--workers <n>', 'GPU worker processes', int('--workers', 1, 16), 2)
+  .option('--seed <n>', 'seed of the fault decisions', intOption('--seed', 0, 2 ** 31 - 1), 1)
+  .option('--time-scale <f>', 'real seconds per pipeline second: 1 = real time, 0.05 = 20× faster', timeScaleOption, 0.05)
+  .option('--workers <n>', 'GPU worker processes', intOption('--workers', 1, 16), 2)
   .option('--json', 'print the final report as one JSON document instead of tables', false)
   .option('--serve', 'keep the stack up until Ctrl-C and write .vto/endpoints.json', false)
   .option('--no-demo', 'with --serve: start the stack without running the demo pack')

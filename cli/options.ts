@@ -33,6 +33,13 @@ export const intOption = (name: string, min: number, max: number) => (v: string)
   return n;
 };
 
+/** commander parser of the offline time scale: real seconds per pipeline second, in (0, 1]. */
+export const timeScaleOption = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || n > 1) throw new InvalidArgumentError('--time-scale must be a number in (0, 1] (1 = real time, 0.05 = 20× faster)');
+  return n;
+};
+
 /** commander collector of a repeatable option. */
 export const collect = (v: string, previous: string[] = []): string[] => [...previous, v];
 

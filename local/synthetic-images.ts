@@ -5,6 +5,7 @@
  */
 import sharp from 'sharp';
 import { encodeMask, type Mask } from '../core/images/mask.ts';
+import { mulberry32 } from './faults.ts';
 
 export type Rgb = readonly [number, number, number];
 
@@ -15,17 +16,8 @@ export interface Rect {
   height: number;
 }
 
-/** A small seeded PRNG (mulberry32), so "random" pixels are the same on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded PRNG, so "random" pixels are the same on every run. */
+export const prng = mulberry32;
 
 /** Where personImage draws the torso: the region a garment mask should cover. */
 export function torsoRect(width: number, height: number): Rect {
