@@ -3,18 +3,13 @@
  * come from the records (`${packId}-${runs + 1}`, `${jobId}-${runs + 1}`), so a name says
  * which pack or job an execution runs.
  */
-import {
-  ExecutionAlreadyExists, ExecutionDoesNotExist, ListExecutionsCommand, StartExecutionCommand, StopExecutionCommand,
-} from '@aws-sdk/client-sfn';
+import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { STATE_MACHINES } from '../../core/resources.ts';
 import { sfnClient } from '../adapters/aws-clients.ts';
 import { config, required } from '../adapters/config.ts';
+import { startRun, stopExecution as stopRun } from '../adapters/job-executions.ts';
 
 export type MachineKey = keyof typeof STATE_MACHINES;
-
-export class ExecutionNameTakenError extends Error {
-  override readonly name = 'ExecutionNameTakenError';
-}
 
 export function machineArn(machine: MachineKey): string {
   const c = config();
@@ -25,43 +20,17 @@ export function machineArn(machine: MachineKey): string {
 
 const CALL_TIMEOUT_MS = 10_000;
 
-/** Starts an execution; a name already used by another execution throws ExecutionNameTakenError. */
-export async function startExecution(machine: MachineKey, name: string, input: Record<string, unknown>): Promise<string> {
-  try {
-    const res = await sfnClient().send(
-      new StartExecutionCommand({ stateMachineArn: machineArn(machine), name, input: JSON.stringify(input) }),
-      { abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS) },
-    );
-    if (!res.executionArn) throw new Error(`StartExecution of ${name} returned no executionArn`);
-    return res.executionArn;
-  } catch (e) {
-    if (e instanceof ExecutionAlreadyExists || (e as { name?: string }).name === 'ExecutionAlreadyExists') {
-      throw new ExecutionNameTakenError(`execution name ${name} is taken`, { cause: e });
-    }
-    throw e;
-  }
-}
-
 /**
- * Starts an execution named after a record's next run. When the name is taken (an earlier
- * start never reached the step that counts runs), `bump` counts that run and the next
- * name is tried, a bounded number of times.
+ * Starts an execution named after a record's next run; a taken name is counted by `bump`
+ * and the next one tried (the loop is the watchdog's, lambdas/adapters/job-executions.ts).
  */
-export async function startNamedRun(
+export function startNamedRun(
   machine: MachineKey,
   nextName: () => string,
   input: Record<string, unknown>,
   bump: () => Promise<void>,
-  attempts = 3,
 ): Promise<string> {
-  for (let i = 1; ; i++) {
-    try {
-      return await startExecution(machine, nextName(), input);
-    } catch (e) {
-      if (!(e instanceof ExecutionNameTakenError) || i >= attempts) throw e;
-      await bump();
-    }
-  }
+  return startRun(machineArn(machine), nextName, input, bump);
 }
 
 export interface RunningExecution {
@@ -84,17 +53,9 @@ export async function runningExecutions(machine: MachineKey): Promise<RunningExe
   return out;
 }
 
-/** Stops an execution; one that already ended is fine. */
-export async function stopExecution(executionArn: string, cause: string): Promise<void> {
-  try {
-    await sfnClient().send(
-      new StopExecutionCommand({ executionArn, error: 'Control.Stopped', cause: cause.slice(0, 32_768) }),
-      { abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS) },
-    );
-  } catch (e) {
-    if (e instanceof ExecutionDoesNotExist || (e as { name?: string }).name === 'ExecutionDoesNotExist') return;
-    throw e;
-  }
+/** Stops an execution for an emergency stop; one that already ended is fine. */
+export function stopExecution(executionArn: string, cause: string): Promise<void> {
+  return stopRun(executionArn, 'Control.Stopped', cause);
 }
 
 /** The record id in an execution name: `${id}-${run}` → id. */
