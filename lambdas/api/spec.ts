@@ -109,10 +109,11 @@ export const ROUTES = {
     method: 'POST', path: '/emergency-stop', operationId: 'emergencyStop', tag: 'operations',
     summary: 'Stop all running executions and pause GPU consumption; nothing is lost',
     description: 'Sets the emergency-stop flag (workers, stage functions and the watchdog honour it) and stops the running executions of both machines. ' +
-      'Packs that were running become stopped; jobs keep their state and checkpoints until POST /resume.',
+      'Packs that were running become stopped; jobs keep their state and checkpoints until POST /resume. ' +
+      '409 when already stopped: the standing stop keeps its time and reason.',
     query: s.emptyQuerySchema, body: s.emergencyStopBodySchema, bodyRequired: false,
     success: { status: 202, schema: s.emergencyStoppedSchema, description: 'Stopped' },
-    errors: [400, 413, 415],
+    errors: [400, 409, 413, 415],
   }),
   resume: route({
     method: 'POST', path: '/resume', operationId: 'resume', tag: 'operations',

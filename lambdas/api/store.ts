@@ -4,12 +4,12 @@
  * Every lookup is a Query on a key or an index, never a scan.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, QueryCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { JobRecord, PackRecord } from '../../core/job.ts';
 import type { JobStatus } from '../../core/status.ts';
 import { documentClient } from '../adapters/aws-clients.ts';
 import { config } from '../adapters/config.ts';
-import { EMERGENCY_STOP_FLAG } from '../adapters/job-store.ts';
+import { EMERGENCY_STOP_FLAG, getFlag } from '../adapters/job-store.ts';
 
 export interface Page<T> {
   readonly items: T[];
@@ -140,6 +140,25 @@ export async function eventsOfBucket(bucket: string, fromSk?: string): Promise<R
     start = res.LastEvaluatedKey;
   } while (start);
   return out;
+}
+
+/**
+ * Sets the emergency stop only if it is not set, so a second stop cannot rewrite the first
+ * one's time and reason. Returns the flag as it stands when it was already set.
+ */
+export async function setEmergencyStopIfClear(value: Record<string, unknown>): Promise<Record<string, unknown> | undefined> {
+  try {
+    await documentClient().send(new PutCommand({
+      TableName: config().controlTable,
+      Item: { ...value, id: EMERGENCY_STOP_FLAG, active: true, updatedAt: new Date().toISOString() },
+      ConditionExpression: 'attribute_not_exists(id) OR active <> :on',
+      ExpressionAttributeValues: { ':on': true },
+    }));
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof ConditionalCheckFailedException)) throw e;
+    return (await getFlag(EMERGENCY_STOP_FLAG)) ?? {};
+  }
 }
 
 /**

@@ -89,13 +89,17 @@ describe('emergency stop, then resume', () => {
     expect(h.status).toBe('degraded');
   });
 
-  it('keeps the first stop\'s time and stopped packs when stopped again', async () => {
+  it('refuses a second stop while stopped with 409, and keeps the first stop as it was', async () => {
     const before = await getFlag(EMERGENCY_STOP_FLAG);
-    const res = await world.call('POST', '/emergency-stop');
-    expect(res.status).toBe(202);
-    expect(res.body['since']).toBe(before?.['since']);
-    expect(res.body['executionsStopped']).toBe(0);
-    expect((await getFlag(EMERGENCY_STOP_FLAG))?.['stoppedPacks']).toEqual([s.apiPack.packId]);
+    // Act
+    const res = await world.call('POST', '/emergency-stop', { body: { reason: 'a second opinion' } });
+    // Assess
+    expect(res.status, res.text).toBe(409);
+    expect(res.body.error?.code).toBe('AlreadyEmergencyStopped');
+    expect(res.body.error?.message).toContain(String(before?.['since']));
+    expect(res.body.error?.message).toContain('GPU fleet drill');
+    const after = await getFlag(EMERGENCY_STOP_FLAG);
+    expect(after).toMatchObject({ reason: 'GPU fleet drill', since: before?.['since'], by: before?.['by'], stoppedPacks: [s.apiPack.packId] });
   });
 
   it('resume clears the flag and runs again every pack and job the stop left unfinished, from where each was', async () => {
@@ -125,5 +129,15 @@ describe('emergency stop, then resume', () => {
     const res = await world.call('POST', '/resume');
     expect(res.status).toBe(409);
     expect(res.body.error?.code).toBe('NotEmergencyStopped');
+  });
+
+  it('lets one of two simultaneous stops set the flag and refuses the other with 409', async () => {
+    // Act
+    const answers = await Promise.all(['first', 'second'].map((reason) => world.call('POST', '/emergency-stop', { body: { reason } })));
+    // Assess
+    expect(answers.map((a) => a.status).sort()).toEqual([202, 409]);
+    const winner = answers.find((a) => a.status === 202)!;
+    expect((await getFlag(EMERGENCY_STOP_FLAG))?.['reason']).toBe(winner.body['reason']);
+    expect((await world.call('POST', '/resume')).status).toBe(202);
   });
 });
