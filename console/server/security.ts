@@ -56,16 +56,27 @@ export function checkHost(req: IncomingMessage, hosts: ReadonlySet<string>): voi
   }
 }
 
+/** The console is served over plain HTTP on loopback, so its page's origin is `http://` + its Host. */
+function isOwnOrigin(origin: string, host: string | undefined): boolean {
+  if (host === undefined) return false;
+  try {
+    // Scheme, host and port, each normalised (case, default port) the way browsers send them.
+    return new URL(origin).origin === new URL(`http://${host}`).origin;
+  } catch {
+    return false;
+  }
+}
+
 /** Data requests must come from the console's own page. */
 export function checkSameOrigin(req: IncomingMessage): void {
   if (req.headers[CONSOLE_HEADER] !== '1') {
     throw new ConsoleError(403, 'ConsoleHeaderMissing', `Data requests must come from the console's own page (header ${CONSOLE_HEADER}: 1).`);
   }
   const origin = req.headers.origin;
-  if (origin !== undefined && origin !== 'null' && `${origin.replace(/^https?:\/\//, '')}` !== req.headers.host) {
+  if (origin === 'null') throw new ConsoleError(403, 'CrossOriginRefused', 'Requests from an opaque origin are refused.');
+  if (origin !== undefined && !isOwnOrigin(origin, req.headers.host)) {
     throw new ConsoleError(403, 'CrossOriginRefused', `Requests from ${origin.slice(0, 100)} are refused: only the console's own page may call it.`);
   }
-  if (origin === 'null') throw new ConsoleError(403, 'CrossOriginRefused', 'Requests from an opaque origin are refused.');
   const site = req.headers['sec-fetch-site'];
   if (site !== undefined && site !== 'same-origin' && site !== 'none') {
     throw new ConsoleError(403, 'CrossOriginRefused', `Cross-site requests (${String(site).slice(0, 30)}) are refused.`);

@@ -171,6 +171,26 @@ describe('the console server', () => {
     expect(seen).toHaveLength(0);
   });
 
+  it.each([
+    ['https', () => `https://127.0.0.1:${port}`],
+    ['another port', () => `http://127.0.0.1:${port + 1}`],
+    ['another host on the same port', () => `http://localhost.evil.example:${port}`],
+    ['a malformed origin', () => `http//127.0.0.1:${port}`],
+  ])('refuses a data request whose Origin differs from the console\'s in its scheme, host or port (%s)', async (_what, origin) => {
+    seen.length = 0;
+    const res = await send('POST', '/api/emergency-stop', { ...fromApp, origin: origin() }, '{}');
+    expect(res.status).toBe(403);
+    expect(errorOf(res).error.code).toBe('CrossOriginRefused');
+    expect(seen).toHaveLength(0);
+  });
+
+  it('accepts a data request from the console\'s own origin', async () => {
+    seen.length = 0;
+    const res = await send('GET', '/api/packs', { ...fromApp, origin: `http://127.0.0.1:${port}` });
+    expect(res.status).toBe(200);
+    expect(seen).toHaveLength(1);
+  });
+
   it('answers 504 in the API\'s error shape when the API is too slow', async () => {
     const res = await send('GET', '/api/health', fromApp);
     expect(res.status).toBe(504);
