@@ -1,10 +1,10 @@
 /**
  * A local API Gateway for the REST API: a node:http server on 127.0.0.1 that does what
- * the deployed stage does before the Lambda runs — match the resource (unknown routes get
- * 403 Missing Authentication Token), verify the SigV4 signature (IAM authorization),
- * refuse oversize bodies (413) and non-JSON bodies (415) — then turns the request into a
- * REST proxy event (v1), invokes the same handler in process with a Lambda-like context,
- * and writes its answer back. Gateway refusals have the body the CDK gateway responses
+ * the deployed stage does before the Lambda runs — refuse a repeated Host (400), match the
+ * resource (unknown routes get 403 Missing Authentication Token), verify the SigV4
+ * signature (IAM authorization), refuse oversize bodies (413) and non-JSON bodies (415) —
+ * then turns the request into a REST proxy event (v1), invokes the same handler in process
+ * with a Lambda-like context, and writes its answer back. Gateway refusals have the body the CDK gateway responses
  * give them: {"message", "error": {"code", "message"}, "requestId"}.
  */
 import { randomUUID } from 'node:crypto';
@@ -14,7 +14,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { GATEWAY_MAX_BODY_BYTES } from '../lambdas/api/limits.ts';
 import { isJsonContentType } from '../lambdas/api/request.ts';
 import { ROUTES, matchRoute, type RouteSpec } from '../lambdas/api/spec.ts';
-import { verifySigV4, type VerifierCredentials } from './sigv4-verify.ts';
+import { flatHeaders, hasRepeatedHost, verifySigV4, type VerifierCredentials } from './sigv4-verify.ts';
 
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
@@ -91,15 +91,6 @@ function lambdaContext(functionName: string, timeoutSeconds: number, accountId: 
   };
 }
 
-/** Header values as one string each (Node joins repeated ones with ", "). */
-function flatHeaders(req: IncomingMessage): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) {
-    if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
-  }
-  return out;
-}
-
 function queryParams(search: URLSearchParams): { single: Record<string, string> | null; multi: Record<string, string[]> | null; signing: Record<string, string | string[]> } {
   const multi: Record<string, string[]> = {};
   for (const [k, v] of search) (multi[k] ??= []).push(v);
@@ -152,10 +143,14 @@ export async function startLocalApi(o: LocalApiOptions): Promise<LocalApi> {
     const rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q);
     const search = new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1));
     const method = (req.method ?? 'GET').toUpperCase();
-    const headers = flatHeaders(req);
+    const headers = flatHeaders(req.headers);
     const origin = headers['origin'];
     const corsFor = origin !== undefined && cors.has(origin) ? { 'access-control-allow-origin': origin, vary: 'Origin' } : {};
 
+    if (hasRepeatedHost(req.rawHeaders)) {
+      req.resume();
+      return gatewayRefusal(res, 400, 'DEFAULT_4XX', 'Bad Request: more than one Host header', requestId, { ...corsFor, connection: 'close' });
+    }
     let body: Buffer;
     try {
       body = await readBody(req, maxBody);

@@ -5,6 +5,7 @@
  * path and body, compared in constant time. Refusals carry API Gateway's messages.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -82,6 +83,26 @@ function safeEqual(a: string, b: string): boolean {
   return x.length === y.length ? timingSafeEqual(x, y) : (timingSafeEqual(x, x), false);
 }
 
+/** Header values as one string each, names in lower case (Node joins repeated ones with ", "). */
+export function flatHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}
+
+/**
+ * Whether a request names its Host more than once (RFC 9112 §3.2: answer 400). Node keeps
+ * only the first in `headers`, so a signature could cover one host while a proxy routes by
+ * the other; `rawHeaders` still holds both.
+ */
+export function hasRepeatedHost(rawHeaders: readonly string[]): boolean {
+  let hosts = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]?.toLowerCase() === 'host') hosts++;
+  return hosts > 1;
+}
+
 export async function verifySigV4(
   req: SignedRequestParts,
   opts: { region: string; service: string; credentials: readonly VerifierCredentials[]; now?: Date },
@@ -104,14 +125,18 @@ export async function verifySigV4(
   if (service !== opts.service) return refuse('INVALID_SIGNATURE', `Credential should be scoped to correct service: '${opts.service}'.`);
   if (day !== amzDate?.slice(0, 8)) return refuse('INVALID_SIGNATURE', `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${day.slice(0, 8)}' != '${amzDate?.slice(0, 8) ?? ''}'.`);
   const now = opts.now ?? new Date();
-  if (Math.abs(now.getTime() - signingDate.getTime()) > MAX_SKEW_MS) {
+  if (signingDate.getTime() < now.getTime() - MAX_SKEW_MS) {
     return refuse('INVALID_SIGNATURE', `Signature expired: ${amzDate} is now earlier than ${fmt(new Date(now.getTime() - MAX_SKEW_MS))} (${fmt(now)} - 5 min.)`);
+  }
+  if (signingDate.getTime() > now.getTime() + MAX_SKEW_MS) {
+    return refuse('INVALID_SIGNATURE', `Signature not yet current: ${amzDate} is still later than ${fmt(new Date(now.getTime() + MAX_SKEW_MS))} (${fmt(now)} + 5 min.)`);
   }
   const secret = opts.credentials.find((c) => c.accessKeyId === accessKeyId);
   if (!secret) return refuse('UNAUTHORIZED_CLIENT', INVALID_TOKEN_MESSAGE);
 
-  const signedNames = auth.signedHeaders.split(';').map((h) => h.trim().toLowerCase()).filter(Boolean);
-  if (!signedNames.includes('host')) return refuse('INVALID_SIGNATURE', SIGNATURE_MISMATCH_MESSAGE);
+  // SigV4 signs lower-case header names and lower-case hex; AWS takes no other spelling.
+  const signedNames = auth.signedHeaders.split(';');
+  if (!signedNames.includes('host') || signedNames.some((h) => h === '' || h !== h.toLowerCase())) return refuse('INVALID_SIGNATURE', SIGNATURE_MISMATCH_MESSAGE);
   const headers: Record<string, string> = {};
   for (const name of signedNames) {
     const value = req.headers[name];
@@ -135,6 +160,6 @@ export async function verifySigV4(
     body: req.body,
   }), { signingDate, signableHeaders: new Set(signedNames) });
   const expected = /SignedHeaders=([^,]+), Signature=([0-9a-f]+)$/.exec(recomputed.headers['authorization'] ?? '');
-  const ok = expected !== null && expected[1] === signedNames.join(';') && safeEqual(expected[2] ?? '', auth.signature.toLowerCase());
+  const ok = expected !== null && expected[1] === auth.signedHeaders && safeEqual(expected[2] ?? '', auth.signature);
   return ok ? { ok: true, accessKeyId } : refuse('INVALID_SIGNATURE', SIGNATURE_MISMATCH_MESSAGE);
 }

@@ -3,6 +3,7 @@
  * signed with SigV4 (service execute-api, this region, a known key) over exactly what is
  * sent reach the handler; every other one is refused with API Gateway's 403 messages.
  */
+import { connect } from 'node:net';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signRequest, signedFetch, type SigningCredentials } from '../../cli/signed-fetch.ts';
@@ -33,6 +34,18 @@ const signed = (path: string, init: { method?: string; body?: string; headers?: 
   signedFetch(`${api.url}${path}`, { ...init, headers: { ...(init.body !== undefined && { 'content-type': 'application/json' }), ...init.headers } }, {
     credentials: o.credentials ?? KEY, region: o.region ?? REGION, ...(o.service !== undefined && { service: o.service }), ...(o.signingDate !== undefined && { signingDate: o.signingDate }),
   });
+
+/** Sends raw bytes to the server and returns all it answers before closing. */
+function rawHttp(port: string, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => socket.end(text));
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    socket.on('error', reject);
+    socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
+  });
+}
 
 async function refusal(res: Response) {
   const body = (await res.json()) as { message: string; error: { code: string; message: string }; requestId: string };
@@ -100,13 +113,55 @@ describe('requests refused before the handler', () => {
     ['another region', { region: 'us-west-2' }, /scoped to a valid region/],
     ['another service', { service: 's3' }, /scoped to correct service: 'execute-api'/],
     ['a time 10 minutes ago', { signingDate: new Date(Date.now() - 10 * 60_000) }, /^Signature expired/],
-    ['a time 10 minutes ahead', { signingDate: new Date(Date.now() + 10 * 60_000) }, /^Signature expired/],
+    ['a time 10 minutes ahead', { signingDate: new Date(Date.now() + 10 * 60_000) }, /^Signature not yet current/],
   ])('refuses a signature for %s', async (_name, o, message) => {
     const { res, reached: r } = await reached(() => signed('/health', {}, o));
     const body = await refusal(res);
     expect(body.status).toBe(403);
     expect(body.message).toMatch(message);
     expect(r).toBe(false);
+  });
+
+  it('words a signature from 15 minutes ahead as AWS does: not yet current', async () => {
+    const { res, reached: r } = await reached(() => signed('/health', {}, { signingDate: new Date(Date.now() + 15 * 60_000) }));
+    const body = await refusal(res);
+    expect(body).toMatchObject({ status: 403, error: { code: 'INVALID_SIGNATURE' } });
+    const m = /^Signature not yet current: (\d{8}T\d{6}Z) is still later than (\d{8}T\d{6}Z) \((\d{8}T\d{6}Z) \+ 5 min\.\)$/.exec(body.message);
+    expect(m, body.message).not.toBeNull();
+    const at = (s: string) => Date.parse(s.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+    expect(at(m![2]!) - at(m![3]!)).toBe(5 * 60_000);
+    expect(r).toBe(false);
+  });
+
+  it('words a signature from 15 minutes ago as AWS does: expired', async () => {
+    const body = await refusal(await signed('/health', {}, { signingDate: new Date(Date.now() - 15 * 60_000) }));
+    expect(body.message).toMatch(/^Signature expired: \d{8}T\d{6}Z is now earlier than \d{8}T\d{6}Z \(\d{8}T\d{6}Z - 5 min\.\)$/);
+  });
+
+  it.each([
+    ['its hex signature in upper case', (a: string) => a.replace(/Signature=([0-9a-f]+)$/, (_m, hex: string) => `Signature=${hex.toUpperCase()}`)],
+    ['its SignedHeaders in upper case', (a: string) => a.replace(/SignedHeaders=([^,]+)/, (_m, names: string) => `SignedHeaders=${names.toUpperCase()}`)],
+  ])('refuses a valid signature with %s, as API Gateway does', async (_name, alter) => {
+    const s = await signRequest(`${api.url}/health`, {}, { credentials: KEY, region: REGION });
+    const { host: _h, authorization, ...headers } = s.headers;
+    const altered = alter(authorization!);
+    expect(altered).not.toBe(authorization);
+    const { res, reached: r } = await reached(() => fetch(`${api.url}/health`, { headers: { ...headers, authorization: altered } }));
+    const body = await refusal(res);
+    expect(body.status).toBe(403);
+    expect(body.message).toMatch(/^The request signature we calculated does not match/);
+    expect(r).toBe(false);
+  });
+
+  it('refuses a request with two Host headers with 400 (RFC 9112), even when the first one was signed', async () => {
+    const s = await signRequest(`${api.url}/health`, {}, { credentials: KEY, region: REGION });
+    const lines = Object.entries(s.headers).map(([k, v]) => `${k}: ${v}`);
+    const before = seen.length;
+    // Act: raw HTTP, since fetch cannot send a header twice.
+    const answer = await rawHttp(new URL(api.url).port, [`GET ${new URL(api.url).pathname}/health HTTP/1.1`, ...lines, 'host: evil.example', 'connection: close', '', ''].join('\r\n'));
+    // Assess
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(seen.length).toBe(before);
   });
 
   interface Sent { method?: string; path?: string; body?: string }
