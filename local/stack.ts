@@ -58,7 +58,16 @@ export interface StackOptions {
   readonly watchdog?: boolean;
   /** Where worker and simulator logs go. @default 'ignore' */
   readonly logs?: 'inherit' | 'ignore';
+  /**
+   * How far DynamoDB index queries lag behind writes, in real ms, as AWS's eventually
+   * consistent GSIs may (local/dynamodb-index-lag.ts); 0 reads indexes consistently.
+   * @default {@link DEFAULT_INDEX_LAG_MS}
+   */
+  readonly indexLagMs?: number;
 }
+
+/** Index lag of the offline stack: long enough to catch a decision taken on a stale index read. */
+export const DEFAULT_INDEX_LAG_MS = 500;
 
 export interface WorkerProcess {
   readonly id: string;
@@ -138,7 +147,7 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
     cleanups.length = 0;
   };
   try {
-    const emulators: Emulators = await startEmulators();
+    const emulators: Emulators = await startEmulators({ indexLagMs: options.indexLagMs ?? DEFAULT_INDEX_LAG_MS });
     cleanups.push(() => emulators.stop());
     const awsEnv = {
       AWS_REGION: LOCAL_REGION,
