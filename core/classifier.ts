@@ -278,9 +278,14 @@ const RULES: readonly Rule[] = [
   },
   // ---- Recoverable -----------------------------------------------------------------------
   {
-    // Our own Lambda ran out of time or memory (errorType or message as Lambda reports them).
+    // Our own Lambda ran past its configured timeout (errorType or message as Lambda reports them).
+    id: 'lambda-timeout', name: 'Sandbox.Timedout',
+    test: anyOf(hasName('Sandbox.Timedout'), re(/Task timed out after \d{1,6}(?:\.\d{1,3})? seconds/)),
+  },
+  {
+    // Our own Lambda ran out of memory.
     id: 'lambda-runtime', name: 'Lambda.Unknown',
-    test: anyOf(hasName('Sandbox.Timedout', 'Runtime.OutOfMemory'), re(/Task timed out after \d{1,6}(?:\.\d{1,3})? seconds/)),
+    test: hasName('Runtime.OutOfMemory'),
   },
   {
     // VRAM (or host memory for tensors) exhausted: smaller batch, size and steps cure it.

@@ -24,6 +24,7 @@ export type Strategy = (typeof STRATEGIES)[number];
 export const FAMILIES = [
   'Transient',
   'Lambda',
+  'Sandbox',
   'Gpu',
   'States',
   'Provider',
@@ -126,8 +127,15 @@ const TABLE = [
     retry: backoff({ MaxAttempts: 6 }), description: 'Step Functions could not reach Lambda.' }),
   entry({ name: 'Lambda.TooManyRequestsException', family: 'Lambda', recoverable: true, strategy: 'RETRY_BACKOFF',
     retry: backoff({ MaxAttempts: 6 }), description: 'Lambda concurrency throttle.' }),
+  entry({ name: 'Lambda.ClientExecutionTimeoutException', family: 'Lambda', recoverable: true, strategy: 'RETRY_BACKOFF',
+    retry: backoff({ MaxAttempts: 6 }), description: 'Step Functions timed out calling the Lambda service.' }),
   entry({ name: 'Lambda.Unknown', family: 'Lambda', recoverable: true, strategy: 'RETRY_BACKOFF',
-    retry: backoff({ MaxAttempts: 2 }), description: 'The function ran out of memory or time.' }),
+    retry: backoff({ MaxAttempts: 2 }), description: 'The function ended without an error type: out of memory, or a timeout on older runtimes.' }),
+  // The function ran past its configured timeout and Lambda ended it ("Task timed out after
+  // N seconds"). Transient at first sight (a cold start, a slow dependency), but the same
+  // input usually needs the same time: two retries, then the job fails with the name.
+  entry({ name: 'Sandbox.Timedout', family: 'Sandbox', recoverable: true, strategy: 'RETRY_BACKOFF',
+    retry: backoff({ MaxAttempts: 2 }), description: 'The function ran past its configured timeout; Lambda ended it (Task timed out after N seconds).' }),
 
   // GPU failures: cured by changing what we ask of the GPU, not by asking again.
   entry({ name: 'Gpu.OutOfMemory', family: 'Gpu', recoverable: true, strategy: 'REDUCE_PARAMS',

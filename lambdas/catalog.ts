@@ -10,9 +10,15 @@ export interface FunctionDef {
   readonly description: string;
   /** MiB. Image work (sharp) needs room; plain DynamoDB work does not. @default 512 */
   readonly memoryMiB?: number;
-  /** Seconds. @default 30 */
+  /** Seconds. @default {@link DEFAULT_TIMEOUT_SECONDS} */
   readonly timeoutSeconds?: number;
 }
+
+/** A function's timeout when its entry sets none (PipelineFunction's default). */
+export const DEFAULT_TIMEOUT_SECONDS = 30;
+
+/** The timeout a function is deployed with; the offline runtime enforces the same. */
+export const timeoutSecondsOf = (def: FunctionDef): number => def.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
 
 const IMAGE = { memoryMiB: 1769, timeoutSeconds: 120 } as const;
 

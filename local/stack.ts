@@ -15,7 +15,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GPU_TASK, STATE_MACHINES } from '../core/resources.ts';
 import { DEFAULT_PARAMS } from '../core/params.ts';
-import { STATE_FUNCTION_DEFS } from '../lambdas/catalog.ts';
+import { STATE_FUNCTION_DEFS, timeoutSecondsOf } from '../lambdas/catalog.ts';
 import { STATE_FUNCTIONS, GPU_QUEUE_URL_KEY, JOB_STATE_MACHINE_ARN_KEY, functionArnKey } from '../statemachines/tasks.ts';
 import { startComfySim, type ComfySim } from './comfyui/server.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type Emulators } from './emulators.ts';
@@ -24,7 +24,7 @@ import { startLocalApi } from './api-server.ts';
 import { reconcilerListener, startWatchdogTimer, type WatchdogTimer } from './recovery.ts';
 import { watchdogSettingsFromEnv } from '../lambdas/adapters/watchdog-settings.ts';
 import { provision, type Provisioned } from './provision.ts';
-import { startLocalStepFunctions, type EventBridgeStepFunctionsStatusEvent, type LambdaHandler, type LocalStepFunctions } from './stepfunctions/index.ts';
+import { startLocalStepFunctions, type EventBridgeStepFunctionsStatusEvent, type LambdaFunctionConfig, type LambdaHandler, type LocalStepFunctions } from './stepfunctions/index.ts';
 
 export const LOCAL_ACCOUNT = '000000000000';
 
@@ -58,7 +58,16 @@ export interface StackOptions {
   readonly watchdog?: boolean;
   /** Where worker and simulator logs go. @default 'ignore' */
   readonly logs?: 'inherit' | 'ignore';
+  /**
+   * How far DynamoDB index queries lag behind writes, in real ms, as AWS's eventually
+   * consistent GSIs may (local/dynamodb-index-lag.ts); 0 reads indexes consistently.
+   * @default {@link DEFAULT_INDEX_LAG_MS}
+   */
+  readonly indexLagMs?: number;
 }
+
+/** Index lag of the offline stack: long enough to catch a decision taken on a stale index read. */
+export const DEFAULT_INDEX_LAG_MS = 500;
 
 export interface WorkerProcess {
   readonly id: string;
@@ -105,10 +114,12 @@ const WORKER_BIN = fileURLToPath(new URL('../bin/worker.ts', import.meta.url));
 /** The local ARN a function id is bound to. */
 export const localFunctionArn = (id: string) => `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:vto-${id}`;
 
-async function loadHandlers(): Promise<Record<string, LambdaHandler>> {
+/** Every state function's handler with the timeout it is deployed with (lambdas/catalog.ts). */
+async function loadHandlers(): Promise<Record<string, LambdaFunctionConfig>> {
   const entries = await Promise.all(STATE_FUNCTIONS.map(async (id) => {
-    const mod = (await import(`${root}${STATE_FUNCTION_DEFS[id].entry}`)) as { handler: LambdaHandler };
-    return [localFunctionArn(id), mod.handler] as const;
+    const def = STATE_FUNCTION_DEFS[id];
+    const mod = (await import(`${root}${def.entry}`)) as { handler: LambdaHandler };
+    return [localFunctionArn(id), { handler: mod.handler, timeoutSeconds: timeoutSecondsOf(def) }] as const;
   }));
   return Object.fromEntries(entries);
 }
@@ -136,7 +147,7 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
     cleanups.length = 0;
   };
   try {
-    const emulators: Emulators = await startEmulators();
+    const emulators: Emulators = await startEmulators({ indexLagMs: options.indexLagMs ?? DEFAULT_INDEX_LAG_MS });
     cleanups.push(() => emulators.stop());
     const awsEnv = {
       AWS_REGION: LOCAL_REGION,

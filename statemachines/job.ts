@@ -6,7 +6,7 @@
 import { GPU_TASK, HOSTED_POLL } from '../core/resources.ts';
 import type { StateMachineDefinition, State } from './asl-types.ts';
 import { catchersFor, retriersFor } from './retry-catch.ts';
-import { GPU_QUEUE_URL_KEY, lambdaTask } from './tasks.ts';
+import { baseRetries, GPU_QUEUE_URL_KEY, lambdaTask } from './tasks.ts';
 
 export const JOB_STATES = {
   start: 'Start the job',
@@ -82,7 +82,7 @@ export function buildJobMachine(): StateMachineDefinition {
             Resource: 'arn:aws:states:::lambda:invoke',
             Parameters: { FunctionName: '${SegmentationCallFunctionArn}', Payload: { 'state.$': '$', 'executionArn.$': '$$.Execution.Id' } },
             OutputPath: '$.Payload',
-            Retry: retriersFor((n) => n.startsWith('Lambda.') || n.startsWith('Transient.') || n === 'Provider.MalformedResponse'),
+            Retry: retriersFor((n) => baseRetries(n) || n === 'Provider.MalformedResponse'),
             End: true,
           },
         },

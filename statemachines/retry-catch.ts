@@ -3,16 +3,20 @@
  * machines lists an error name by hand: a state declares which recovery routes it
  * offers, and this module turns the table into ASL.
  */
-import { ERROR_NAMES, entryFor, type ErrorName, type Strategy } from '../core/taxonomy.ts';
+import { ERROR_NAMES, entryFor, type ErrorName, type Family, type Strategy } from '../core/taxonomy.ts';
 import type { Catcher, Retrier } from './asl-types.ts';
 
 /** Where a caught error goes: the state that runs its strategy. */
 export type Routes = Partial<Record<Strategy, string>>;
 
+/** Families of the errors the Lambda service itself reports (service faults, its timeout). */
+const LAMBDA_FAMILIES: readonly Family[] = ['Lambda', 'Sandbox'];
+export const isLambdaServiceError = (name: ErrorName): boolean => LAMBDA_FAMILIES.includes(entryFor(name).family);
+
 /** Names retried in place (strategy RETRY_BACKOFF with a policy), in taxonomy order. */
 const RETRIED = ERROR_NAMES.filter((n) => entryFor(n).strategy === 'RETRY_BACKOFF' && entryFor(n).retry !== null)
   // Lambda's own service errors first, as AWS recommends for Lambda tasks.
-  .sort((a, b) => Number(!a.startsWith('Lambda.')) - Number(!b.startsWith('Lambda.')));
+  .sort((a, b) => Number(!isLambdaServiceError(a)) - Number(!isLambdaServiceError(b)));
 
 /**
  * One retrier per distinct policy, Lambda service errors first (AWS's recommendation),

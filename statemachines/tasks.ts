@@ -1,7 +1,7 @@
 /** Task state builders shared by the pack and job machines. */
 import type { ErrorName } from '../core/taxonomy.ts';
 import type { State } from './asl-types.ts';
-import { catchersFor, retriersFor, type Routes } from './retry-catch.ts';
+import { catchersFor, isLambdaServiceError, retriersFor, type Routes } from './retry-catch.ts';
 
 /** The Lambda functions the machines invoke; CDK and the offline runtime bind each id. */
 export const STATE_FUNCTIONS = [
@@ -33,8 +33,8 @@ export interface LambdaTaskOptions {
   readonly afterRetries?: Partial<Record<ErrorName, string>>;
 }
 
-/** Names every Lambda task may meet: Lambda's own service errors and transport hiccups. */
-export const baseRetries = (name: ErrorName) => name.startsWith('Lambda.') || name.startsWith('Transient.');
+/** Names every Lambda task may meet: Lambda's own service errors (its timeout too) and transport hiccups. */
+export const baseRetries = (name: ErrorName) => isLambdaServiceError(name) || name.startsWith('Transient.');
 
 /**
  * A Lambda task. The handler receives the machine's state and the execution ARN, and

@@ -4,9 +4,10 @@
  * that owns it (a stale execution can never overwrite a newer run).
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
-import { DataCorruptionError, InvalidInputError, StoppedError } from '../../core/errors.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DataCorruptionError, InvalidInputError, StoppedError, TransientServiceUnavailableError, TransientThrottledError } from '../../core/errors.ts';
 import type { JobRecord, PackRecord, RecoveryEntry, RecoveryOutcome } from '../../core/job.ts';
 import { allowedSources, type JobStatus, type PackStatus } from '../../core/status.ts';
 import { documentClient } from './aws-clients.ts';
@@ -37,20 +38,67 @@ export async function getPack(packId: string): Promise<PackRecord> {
   return res.Item as PackRecord;
 }
 
-/** Every job of a pack, through the byPack index (paged). */
-export async function jobsOfPack(packId: string): Promise<JobRecord[]> {
-  const out: JobRecord[] = [];
+/** The ids the byPack index lists for a pack (keys only; on AWS the index lags writes). */
+async function jobIdsFromIndex(packId: string): Promise<string[]> {
+  const out: string[] = [];
   let start: Record<string, unknown> | undefined;
   do {
     const res = await documentClient().send(new QueryCommand({
       TableName: config().jobsTable, IndexName: 'byPack',
       KeyConditionExpression: 'packId = :p', ExpressionAttributeValues: { ':p': packId },
+      ProjectionExpression: 'jobId',
       ...(start && { ExclusiveStartKey: start }),
     }));
-    out.push(...((res.Items ?? []) as JobRecord[]));
+    for (const item of res.Items ?? []) out.push(item['jobId'] as string);
     start = res.LastEvaluatedKey;
   } while (start);
   return out;
+}
+
+/** BatchGetItem takes at most 100 keys. */
+const BATCH_GET = 100;
+
+/** Jobs by id, each read with strong consistency; ids that do not exist are left out. */
+export async function getJobs(jobIds: readonly string[]): Promise<JobRecord[]> {
+  const table = config().jobsTable;
+  const out: JobRecord[] = [];
+  for (let i = 0; i < jobIds.length; i += BATCH_GET) {
+    let keys: Record<string, unknown>[] = jobIds.slice(i, i + BATCH_GET).map((jobId) => ({ jobId }));
+    for (let round = 0; keys.length > 0; round++) {
+      if (round >= UNPROCESSED_ROUNDS) throw new TransientThrottledError(`BatchGetItem left ${keys.length} keys unprocessed after ${UNPROCESSED_ROUNDS} rounds`);
+      if (round > 0) await sleep(50 * 2 ** round);
+      const res = await documentClient().send(new BatchGetCommand({ RequestItems: { [table]: { Keys: keys, ConsistentRead: true } } }));
+      out.push(...((res.Responses?.[table] ?? []) as JobRecord[]));
+      keys = (res.UnprocessedKeys?.[table]?.Keys ?? []) as Record<string, unknown>[];
+    }
+  }
+  return out;
+}
+
+/** How long jobsOfPack waits for the index to list every job of a pack, in waits between tries. */
+export const INDEX_CATCH_UP_DELAYS_MS: readonly number[] = [50, 100, 200, 400, 800, 1600];
+
+/**
+ * Every job of a pack as it is now. The byPack index gives the ids, and may lag the
+ * writes (a new job missing, an old status shown): so the items are read again with
+ * strong consistency, and when the pack's `jobCount` is known the index is asked again
+ * until it lists that many (bounded by INDEX_CATCH_UP_DELAYS_MS, then
+ * Transient.ServiceUnavailable, which the machines retry with backoff).
+ */
+export async function jobsOfPack(pack: string | Pick<PackRecord, 'packId' | 'jobCount'>): Promise<JobRecord[]> {
+  const packId = typeof pack === 'string' ? pack : pack.packId;
+  const expected = typeof pack === 'string' ? undefined : pack.jobCount;
+  let ids = await jobIdsFromIndex(packId);
+  for (const delay of INDEX_CATCH_UP_DELAYS_MS) {
+    if (expected === undefined || ids.length >= expected) break;
+    await sleep(delay);
+    ids = await jobIdsFromIndex(packId);
+  }
+  if (expected !== undefined && ids.length < expected) {
+    throw new TransientServiceUnavailableError(`the byPack index lists ${ids.length} of pack ${packId}'s ${expected} jobs; it has not caught up yet`, { context: { packId } });
+  }
+  const jobs = await getJobs(ids);
+  return jobs.filter((j) => j.packId === packId).sort((a, b) => a.jobId.localeCompare(b.jobId));
 }
 
 export interface JobUpdate {
@@ -176,7 +224,7 @@ async function batchWrite(table: string, requests: Record<string, unknown>[]): P
   let pending = requests;
   for (let round = 0; pending.length > 0; round++) {
     if (round >= UNPROCESSED_ROUNDS) throw new Error(`BatchWriteItem left ${pending.length} items unprocessed after ${UNPROCESSED_ROUNDS} rounds`);
-    if (round > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** round));
+    if (round > 0) await sleep(50 * 2 ** round);
     const res = await documentClient().send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
     pending = (res.UnprocessedItems?.[table] ?? []) as Record<string, unknown>[];
   }

@@ -41,7 +41,7 @@ export async function unsettledPacks(): Promise<string[]> {
  * null while a job is unfinished or the pack is running (its own run finalizes it).
  */
 export async function settlePack(pack: PackRecord): Promise<PackRecord['status'] | null> {
-  const jobs = await jobsOfPack(pack.packId);
+  const jobs = await jobsOfPack(pack);
   const s = settlement(pack, jobs.map((j) => j.status));
   if (s === null) return null;
   try {

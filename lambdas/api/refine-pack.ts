@@ -21,7 +21,7 @@ export const refinePack: Operation<'refinePack'> = async (req) => {
       if (RUNNING_PACK_STATUSES.includes(source.status)) {
         throw conflict('PackRunning', `Pack ${sourceId} is ${source.status}; refine it once its run has ended`);
       }
-      const chosen = refineSelection(await jobsOfPack(sourceId), scope);
+      const chosen = refineSelection(await jobsOfPack(source), scope);
       if (chosen.length === 0) {
         throw conflict('NothingToRefine', `Pack ${sourceId} has no ${scope === 'successful_only' ? 'complete' : 'complete or failed'} job to refine`);
       }

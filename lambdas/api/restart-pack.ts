@@ -12,7 +12,7 @@ export const restartIncomplete: Operation<'restartIncomplete'> = async (req) => 
   if (RUNNING_PACK_STATUSES.includes(pack.status)) {
     throw conflict('PackRunning', `Pack ${pack.packId} is ${pack.status}; restart it once its run has ended`);
   }
-  const incomplete = (await jobsOfPack(pack.packId)).filter((j) => j.status !== 'complete');
+  const incomplete = (await jobsOfPack(pack)).filter((j) => j.status !== 'complete');
   if (incomplete.length === 0) throw conflict('NothingToRestart', `Every job of pack ${pack.packId} is complete`);
   // Jobs first: a pending job in a pack that is not claimed is harmless (the next run takes it),
   // a claimed pack whose jobs could not be reset would run nothing.

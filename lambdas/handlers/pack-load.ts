@@ -5,8 +5,9 @@ import { stateHandler } from '../adapters/state-handler.ts';
 import { packStateSchema } from '../adapters/state-schemas.ts';
 
 export const handler = stateHandler({ fn: 'PackLoad', stage: null, schema: packStateSchema }, async ({ state, executionArn }) => {
-  await getPack(state.packId);
-  const jobs = (await jobsOfPack(state.packId)).filter((j) => j.status === 'pending');
+  const pack = await getPack(state.packId);
+  // The pack's jobCount says how many the index must list; each job is then read consistently.
+  const jobs = (await jobsOfPack(pack)).filter((j) => j.status === 'pending');
   await updatePack(state.packId, { executionArn }, { status: 'running', increment: { runs: 1 } });
   jobs.sort((a, b) => a.jobId.localeCompare(b.jobId));
   return { jobs: jobs.map((j) => ({ packId: j.packId, jobId: j.jobId, executionName: jobExecutionName(j) })) };

@@ -22,15 +22,14 @@ import { Execution } from './execution.ts';
 import { ExecutionStore, type ListQuery } from './execution-store.ts';
 import { failureOf } from './flow-handlers.ts';
 import { LambdaRegistry } from './lambda-registry.ts';
+import { MAX_PAYLOAD_BYTES } from './payload-limit.ts';
 import { runLevel } from './level-runner.ts';
 import type { ChildExecutions, RunEnv, ServiceDeps, StartedExecution } from './run-env.ts';
 import { StatusNotifier } from './status-events.ts';
 import { TaskError } from './task-errors.ts';
 import { TaskTokens } from './task-tokens.ts';
-import type { CreateStateMachineInput, EventBridgeStepFunctionsStatusEvent, Json, LambdaHandler, SqsSender } from './types.ts';
+import type { CreateStateMachineInput, EventBridgeStepFunctionsStatusEvent, Json, LambdaFunctionConfig, LambdaHandler, SqsSender } from './types.ts';
 
-/** Step Functions' I/O limit: 256 KiB of UTF-8. */
-const MAX_PAYLOAD_BYTES = 262_144;
 
 export interface StateMachineRecord {
   readonly arn: string;
@@ -43,7 +42,7 @@ export interface StateMachineRecord {
 export interface EngineOptions {
   readonly account: Account;
   readonly timeScale: number;
-  readonly lambdaHandlers: Readonly<Record<string, LambdaHandler>>;
+  readonly lambdaHandlers: Readonly<Record<string, LambdaHandler | LambdaFunctionConfig>>;
   readonly sqs: SqsSender | undefined;
   readonly onStatusChange: ((e: EventBridgeStepFunctionsStatusEvent) => void | Promise<void>) | undefined;
   readonly maxExecutions: number;
@@ -96,11 +95,10 @@ export class Engine {
     this.deps = {
       account: opts.account,
       timeScale: opts.timeScale,
-      lambdas: new LambdaRegistry(opts.lambdaHandlers, opts.account),
+      lambdas: new LambdaRegistry(opts.lambdaHandlers, opts.account, opts.lambdaTimeoutMs),
       sqs: opts.sqs,
       tokens: this.tokens,
       tokenPlaceholder: `local-sfn-task-token-placeholder-${randomUUID()}`,
-      lambdaTimeoutMs: opts.lambdaTimeoutMs,
       statesTimeout: opts.statesTimeout,
       children,
       trackHandler: (p) => {

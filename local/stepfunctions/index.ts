@@ -4,6 +4,7 @@ export type {
   CreateStateMachineInput,
   EventBridgeStepFunctionsStatusEvent,
   ExecutionStatus,
+  LambdaFunctionConfig,
   LambdaHandler,
   LambdaLikeContext,
   LocalStepFunctions,

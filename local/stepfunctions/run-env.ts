@@ -46,7 +46,6 @@ export interface ServiceDeps {
   readonly tokens: TaskTokens;
   /** What `$$.Task.Token` evaluates to; each attempt swaps it for a fresh token. */
   readonly tokenPlaceholder: string;
-  readonly lambdaTimeoutMs: number;
   readonly statesTimeout: () => Error;
   readonly children: ChildExecutions;
   /** Running Lambda handlers, so stop() can wait for them a little. */

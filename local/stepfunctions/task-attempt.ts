@@ -3,6 +3,7 @@
  * it: its work finishing, a SendTask* call, its timeout, its heartbeat lapsing, or its
  * execution (or enclosing Map iteration) being aborted. Later outcomes are ignored.
  */
+import { overLimit } from './payload-limit.ts';
 import { HeartbeatTimeoutError, TaskAbortedError } from './task-errors.ts';
 import type { Json } from './types.ts';
 
@@ -14,6 +15,8 @@ export interface TaskReporter {
 }
 
 export interface TaskAttemptOptions {
+  /** The Task state, named in payload-limit errors. */
+  readonly stateName: string;
   /** Aborted when the execution or enclosing iteration stops. */
   readonly scope: AbortSignal;
   readonly reporter: TaskReporter;
@@ -75,6 +78,8 @@ export class TaskAttempt {
 
   succeed(output: Json): boolean {
     if (this.settled) return false;
+    const tooLarge = overLimit(this.opts.stateName, 'result', output);
+    if (tooLarge) return this.fail(tooLarge);
     this.opts.reporter.succeeded(output);
     this.close();
     this.resolve(output);

@@ -7,6 +7,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { DURATION_FIELDS, type TaskSpec } from './compile.ts';
 import { jsonText, type History } from './history.ts';
 import { resolveReferencePath, type ReferencePath } from './reference-path.ts';
+import { overLimit } from './payload-limit.ts';
 import { historyResource, type TaskResource } from './resources.ts';
 import type { RunEnv, Scope } from './run-env.ts';
 import { TaskAttempt, type TaskReporter } from './task-attempt.ts';
@@ -116,10 +117,14 @@ export function taskHandler(spec: TaskSpec, scope: Scope, env: RunEnv): (input: 
     const { input: effective, timeoutSeconds, heartbeatSeconds } = durations(spec, rawInput, env);
     let token: string | undefined;
     const input = withToken(effective, deps.tokenPlaceholder, () => (token ??= deps.tokens.issue()));
+    // The input after Parameters counts against the quota too.
+    const tooLarge = overLimit(spec.name, 'input', input);
+    if (tooLarge) throw tooLarge;
     const events = reporterFor(spec.resource, env.history, deps.account.region);
     events.scheduled({ input, timeoutSeconds, heartbeatSeconds });
     const timeoutMs = timeoutSeconds === undefined ? undefined : scaledTimerMs(timeoutSeconds, deps.timeScale);
     const attempt = new TaskAttempt({
+      stateName: spec.name,
       scope: scope.signal,
       reporter: events.reporter,
       timeoutMs,

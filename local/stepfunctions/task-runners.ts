@@ -38,12 +38,27 @@ function asJson(value: unknown): Json {
   return value === undefined ? null : (JSON.parse(JSON.stringify(value) ?? 'null') as Json);
 }
 
+/** How Lambda reports an invocation it ended at the function's timeout (newer runtimes). */
+export function functionTimedOut(requestId: string, timeoutMs: number): TaskError {
+  const errorType = 'Sandbox.Timedout';
+  const errorMessage = `RequestId: ${requestId} Error: Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`;
+  return new TaskError(errorType, JSON.stringify({ errorType, errorMessage }));
+}
+
+/**
+ * Runs the handler as Lambda would: bounded by the function's configured timeout. An
+ * in-process handler cannot be killed, so at the timeout its abortSignal fires, the
+ * invocation fails at once, and whatever it returns later is dropped.
+ */
 function invoke(fn: ResolvedFunction, event: unknown, w: WorkContext): Promise<Json> {
-  const deadline = Date.now() + Math.min(w.env.deps.lambdaTimeoutMs, w.timeoutMs ?? Number.POSITIVE_INFINITY);
-  const context = lambdaContext({ fn, executionArn: w.env.executionArn, abortSignal: w.attempt.abandoned, deadline });
+  const requestId = randomUUID();
+  const ended = new AbortController();
+  const deadline = Date.now() + Math.min(fn.timeoutMs, w.timeoutMs ?? Number.POSITIVE_INFINITY);
+  const abortSignal = AbortSignal.any([w.attempt.abandoned, ended.signal]);
+  const context = lambdaContext({ fn, requestId, executionArn: w.env.executionArn, abortSignal, deadline });
   const running = (async () => fn.handler(event, context))();
   w.env.deps.trackHandler(running);
-  return running.then(
+  const result = running.then(
     (value) => {
       try {
         return asJson(value);
@@ -55,6 +70,17 @@ function invoke(fn: ResolvedFunction, event: unknown, w: WorkContext): Promise<J
       throw lambdaTaskError(thrown);
     },
   );
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      const error = functionTimedOut(requestId, fn.timeoutMs);
+      ended.abort(error);
+      reject(error);
+    }, fn.timeoutMs);
+  });
+  // The task itself ending (its own timeout, a stop) needs no timer any more.
+  w.attempt.onClose(() => clearTimeout(timer));
+  return Promise.race([result, timedOut]).finally(() => clearTimeout(timer));
 }
 
 function resolveFunction(nameOrArn: string, w: WorkContext): ResolvedFunction {

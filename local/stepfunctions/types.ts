@@ -22,6 +22,18 @@ export interface LambdaLikeContext extends Context {
 
 export type LambdaHandler = (event: unknown, context: LambdaLikeContext) => Promise<unknown>;
 
+/** A handler with its function's configuration, as the deployed function has it. */
+export interface LambdaFunctionConfig {
+  readonly handler: LambdaHandler;
+  /**
+   * The function's configured timeout, in real seconds (handlers run at their own speed,
+   * whatever the time scale). Past it the invocation fails as Lambda's does
+   * (`Sandbox.Timedout`), the handler's abortSignal fires and its late result is dropped.
+   * @default the service's lambdaTimeoutSeconds
+   */
+  readonly timeoutSeconds?: number;
+}
+
 /** What sqs:sendMessage tasks use to deliver; the offline runtime passes a real SQS client. */
 export interface SqsSender {
   send(queueUrl: string, body: string): Promise<void | { MessageId?: string }>;
@@ -66,13 +78,13 @@ export interface LocalStepFunctionsOptions {
    */
   timeScale?: number;
   /** Key = the FunctionName of lambda:invoke (an ARN or a name) or a Lambda ARN Resource. */
-  lambdaHandlers: Record<string, LambdaHandler>;
+  lambdaHandlers: Record<string, LambdaHandler | LambdaFunctionConfig>;
   sqs?: SqsSender;
   /** Called on RUNNING and on every terminal status; its failures never reach the execution. */
   onStatusChange?: (event: EventBridgeStepFunctionsStatusEvent) => void | Promise<void>;
   /** Finished executions kept in memory before the oldest are dropped (default 10,000). */
   maxExecutions?: number;
-  /** What getRemainingTimeInMillis counts down from when the task has no shorter timeout (default 900 s, real time). */
+  /** The timeout of functions registered without their own timeoutSeconds (default 900 s, Lambda's maximum; real time). */
   lambdaTimeoutSeconds?: number;
   /** How long stop() waits for running Lambda handlers and status listeners (default 2,000 ms). */
   stopGraceMs?: number;

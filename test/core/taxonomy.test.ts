@@ -32,7 +32,9 @@ const EXPECTED: readonly (readonly [ErrorName, Family, boolean, Strategy])[] = [
   ['Lambda.AWSLambdaException', 'Lambda', true, 'RETRY_BACKOFF'],
   ['Lambda.SdkClientException', 'Lambda', true, 'RETRY_BACKOFF'],
   ['Lambda.TooManyRequestsException', 'Lambda', true, 'RETRY_BACKOFF'],
+  ['Lambda.ClientExecutionTimeoutException', 'Lambda', true, 'RETRY_BACKOFF'],
   ['Lambda.Unknown', 'Lambda', true, 'RETRY_BACKOFF'],
+  ['Sandbox.Timedout', 'Sandbox', true, 'RETRY_BACKOFF'],
   ['Gpu.OutOfMemory', 'Gpu', true, 'REDUCE_PARAMS'],
   ['Gpu.ModelMissing', 'Gpu', true, 'SWITCH_MODEL'],
   ['Gpu.Timeout', 'Gpu', true, 'RESUME_CHECKPOINT'],
@@ -151,9 +153,9 @@ const errorClasses = Object.entries(errors).filter(
 );
 
 describe('the error classes', () => {
-  it('exist for every name our code throws (all but the AWS-raised Lambda.* and States.*)', () => {
+  it('exist for every name our code throws (all but the AWS-raised Lambda.*, Sandbox.* and States.*)', () => {
     const thrown = errorClasses.map(([, Ctor]) => new Ctor('m').name).sort();
-    const ours = ERROR_NAMES.filter((n) => !n.startsWith('Lambda.') && !n.startsWith('States.')).slice().sort();
+    const ours = ERROR_NAMES.filter((n) => !['Lambda', 'Sandbox', 'States'].includes(entryFor(n).family)).slice().sort();
     expect(thrown).toEqual(ours);
   });
 
