@@ -49,6 +49,8 @@ export interface JobRecord {
   outputs?: { result?: string; mask?: string; inpainted?: string };
   error?: { name: string; cause: string; at: string };
   needsIntervention?: boolean;
+  /** Minutes each GPU task of the job may wait for a worker (its pack's pipeline.gpuWaitMinutes); absent: the default. */
+  gpuWaitMinutes?: number;
   /** Seconds of GPU time spent on the job. */
   gpuSeconds?: number;
   /** Watchdog restarts so far (anti-loop). */
@@ -77,6 +79,8 @@ export interface PackRecord {
   sourcePackId?: string;
   refineScope?: 'successful_only' | 'all_completed';
   error?: { name: string; cause: string };
+  /** Minutes each GPU task may wait for a worker (pipeline.gpuWaitMinutes); absent: the default. */
+  gpuWaitMinutes?: number;
   /** Pack runs restarted by the reconciler after the pack machine died (anti-loop). */
   watchdogRestarts?: number;
 }
@@ -85,18 +89,20 @@ export const jobExecutionName = (job: Pick<JobRecord, 'jobId' | 'runs'>) => `${j
 export const packExecutionName = (pack: Pick<PackRecord, 'packId' | 'runs'>) => `${pack.packId}-${pack.runs + 1}`;
 
 /** A new job as the API writes it: pending, with its parameters kept as the originals. */
-export function newJobRecord(j: { packId: string; jobId: string; inpaint: InpaintBackend; inputs: JobRecord['inputs']; params: InpaintParams; now: string }): JobRecord {
+export function newJobRecord(j: { packId: string; jobId: string; inpaint: InpaintBackend; inputs: JobRecord['inputs']; params: InpaintParams; now: string; gpuWaitMinutes?: number | undefined }): JobRecord {
   return {
     jobId: j.jobId, packId: j.packId, status: 'pending', createdAt: j.now, updatedAt: j.now,
     inpaint: j.inpaint, inputs: j.inputs, params: j.params, originalParams: j.params,
     attempts: {}, recoveriesUsed: 0, triedModels: [], checkpoints: {}, recoveries: [], runs: 0, outputs: {},
+    ...(j.gpuWaitMinutes !== undefined && { gpuWaitMinutes: j.gpuWaitMinutes }),
   };
 }
 
-export function newPackRecord(p: { packId: string; name: string; inpaint: InpaintBackend; jobCount: number; now: string; sourcePackId?: string; refineScope?: PackRecord['refineScope'] }): PackRecord {
+export function newPackRecord(p: { packId: string; name: string; inpaint: InpaintBackend; jobCount: number; now: string; sourcePackId?: string; refineScope?: PackRecord['refineScope']; gpuWaitMinutes?: number | undefined }): PackRecord {
   return {
     packId: p.packId, kind: 'pack', name: p.name, status: 'pending', createdAt: p.now, updatedAt: p.now,
     inpaint: p.inpaint, jobCount: p.jobCount, runs: 0,
+    ...(p.gpuWaitMinutes !== undefined && { gpuWaitMinutes: p.gpuWaitMinutes }),
     ...(p.sourcePackId !== undefined && { sourcePackId: p.sourcePackId }),
     ...(p.refineScope !== undefined && { refineScope: p.refineScope }),
   };

@@ -61,12 +61,15 @@ export interface QueueDef {
 export const QUEUES = {
   gpu: {
     name: 'gpu-jobs', envVar: 'GPU_QUEUE_URL',
-    // The worker extends visibility while it works; this only covers a worker that died
-    // before its first extension.
-    visibilityTimeoutSeconds: 60,
+    // The lease on a held message: the worker renews it while it works, so a dead worker's
+    // attempt reappears for another worker within the lease.
+    visibilityTimeoutSeconds: 30,
     retentionSeconds: 4 * 24 * 3600,
     receiveWaitSeconds: 20,
-    deadLetter: { name: 'gpu-jobs-dlq', maxReceiveCount: 5, envVar: 'GPU_DLQ_URL' },
+    // Every worker death hands the attempt on with one more receive: several deaths are
+    // survived; a message that still lands here leaves its task to end in States.Timeout
+    // (the task's wait budget), which resumes the job from its checkpoint.
+    deadLetter: { name: 'gpu-jobs-dlq', maxReceiveCount: 10, envVar: 'GPU_DLQ_URL' },
   },
 } as const satisfies Record<string, QueueDef>;
 
@@ -79,13 +82,32 @@ export const STATE_MACHINES = {
   job: { name: 'job', file: 'job.asl.json', envVar: 'JOB_STATE_MACHINE_ARN' },
 } as const;
 
-/** The GPU inpaint task's deadlines (real seconds; the offline runtime scales them). */
+/**
+ * The GPU inpaint task's bounds (real seconds; the offline runtime scales them). Waiting in
+ * the queue for a worker is not failing: the task has no HeartbeatSeconds, whose clock
+ * would start at SendMessage. A dead worker is noticed by its lease instead (the message's
+ * visibility and the attempt claim), and TimeoutSeconds bounds wait and run together.
+ */
 export const GPU_TASK = {
+  /** Lease of a held message (SQS visibility) and of its attempt claim; the worker renews both well inside it. */
+  leaseSeconds: QUEUES.gpu.visibilityTimeoutSeconds,
+  /** Basis of the worker's SendTaskHeartbeat period: a heartbeat refused tells it the task is closed. */
   heartbeatSeconds: 60,
-  timeoutSeconds: 1800,
-  /** The worker heartbeats at this fraction of HeartbeatSeconds: well inside it. */
+  /** The worker heartbeats at this fraction of heartbeatSeconds. */
   heartbeatFraction: 1 / 3,
+  /** The run's bound once a worker holds the task; the worker's own generation deadline is 90 % of it. */
+  timeoutSeconds: 1800,
+  /**
+   * Minutes a GPU task may wait for a worker, set per pack (pipeline.gpuWaitMinutes). The
+   * default lets a fleet scale from zero and work through a burst; the maximum keeps a
+   * forgotten pack from holding executions for days.
+   */
+  waitMinutes: { default: 30, min: 1, max: 240 },
 } as const;
+
+/** The GPU task's TimeoutSeconds for a wait budget: the wait, then the run. */
+export const gpuTaskTimeoutSeconds = (waitMinutes: number = GPU_TASK.waitMinutes.default) =>
+  Math.round(waitMinutes * 60) + GPU_TASK.timeoutSeconds;
 
 /** Hosted inpaint: seconds between polls and most polls before Gpu.Timeout. */
 export const HOSTED_POLL = { waitSeconds: 5, maxPolls: 120 } as const;

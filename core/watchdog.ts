@@ -7,7 +7,7 @@
  * restarts are spent. The adapters (lambdas/adapters/job-recovery.ts) carry it out.
  */
 import type { JobRecord, PackRecord } from './job.ts';
-import { GPU_TASK, HOSTED_POLL } from './resources.ts';
+import { GPU_TASK, HOSTED_POLL, gpuTaskTimeoutSeconds } from './resources.ts';
 import { JOB_STATUSES, TERMINAL_JOB_STATUSES, TERMINAL_PACK_STATUSES, emptyCounts, packOutcome, type JobStatus, type PackStatus, type StatusCounts } from './status.ts';
 import { STAGES, resumeFrom, type Stage } from './strategies.ts';
 import { entryFor, isErrorName } from './taxonomy.ts';
@@ -29,7 +29,8 @@ export const DEFAULT_DEADLINE_SECONDS: Readonly<Record<WatchedStatus, number>> =
   pending: 900,
   // Three calls at a time, each retried; an open breaker's retries wait up to 330 s.
   segmenting: 600,
-  // The GPU task's TimeoutSeconds (the hosted poll loop gives up sooner: 120 polls × 5 s).
+  // The GPU task's run bound (the hosted poll loop gives up sooner: 120 polls × 5 s); a
+  // GPU job's own wait budget for a worker is added to it (deadlineFor).
   inpainting: Math.max(GPU_TASK.timeoutSeconds, HOSTED_POLL.maxPolls * HOSTED_POLL.waitSeconds) + MARGIN_SECONDS,
   compositing: 600,
   qa: 600,
@@ -53,6 +54,8 @@ export interface WatchdogSettings {
   readonly restartGapsMs: readonly number[];
   /** The schedule's period (ms, scaled). */
   readonly sweepPeriodMs: number;
+  /** Scaled ms per real second: turns a job's GPU wait budget into its deadline. */
+  readonly msPerSecond: number;
 }
 
 export interface WatchdogSettingsInput {
@@ -83,10 +86,26 @@ export function watchdogSettings(o: WatchdogSettingsInput = {}): WatchdogSetting
     maxRestarts,
     restartGapsMs: gaps.map((m) => Math.round(m * 60_000 * scale)),
     sweepPeriodMs: ms(period),
+    msPerSecond: 1000 * scale,
   };
 }
 
 const deadlineOf = (status: JobStatus, s: WatchdogSettings) => s.deadlinesMs[status as WatchedStatus] ?? Number.POSITIVE_INFINITY;
+
+/** What the watchdog needs of a job to know its deadline. */
+export type DeadlineView = Pick<JobRecord, 'status' | 'updatedAt'> & Partial<Pick<JobRecord, 'inpaint' | 'gpuWaitMinutes'>>;
+
+/**
+ * The job's own deadline in its status. A GPU task may wait for a worker as long as its
+ * pack allows (its execution is silent meanwhile), so an inpainting GPU job's deadline is
+ * the status deadline plus that wait budget.
+ */
+export function deadlineFor(job: DeadlineView, s: WatchdogSettings): number {
+  const base = deadlineOf(job.status, s);
+  if (job.status !== 'inpainting' || job.inpaint === 'hosted') return base;
+  const waitSeconds = gpuTaskTimeoutSeconds(job.gpuWaitMinutes) - GPU_TASK.timeoutSeconds;
+  return base + Math.round(waitSeconds * s.msPerSecond);
+}
 
 /**
  * The `updatedAt` bound of the byStatus query for a status: older items are candidates. A
@@ -98,14 +117,14 @@ export function queryCutoff(status: WatchedStatus, now: number, s: WatchdogSetti
   return now - (status === 'recovering' ? Math.min(deadline, s.sweepPeriodMs, ...s.restartGapsMs.map((g) => Math.max(g, 1))) : deadline);
 }
 
-/** Past its status deadline: what the dashboard counts as stuck. */
-export function isStuck(job: Pick<JobRecord, 'status' | 'updatedAt'>, now: number, s: WatchdogSettings): boolean {
+/** Past its deadline: what the dashboard counts as stuck. */
+export function isStuck(job: DeadlineView, now: number, s: WatchdogSettings): boolean {
   if (TERMINAL_JOB_STATUSES.includes(job.status)) return false;
-  return now - Date.parse(job.updatedAt) >= deadlineOf(job.status, s);
+  return now - Date.parse(job.updatedAt) >= deadlineFor(job, s);
 }
 
 /** Whether the sweep must look at the job now: stuck, or a held-back restart has fallen due. */
-export function needsLook(job: Pick<JobRecord, 'status' | 'updatedAt' | 'watchdogDueAt'>, now: number, s: WatchdogSettings): boolean {
+export function needsLook(job: DeadlineView & Pick<JobRecord, 'watchdogDueAt'>, now: number, s: WatchdogSettings): boolean {
   if (TERMINAL_JOB_STATUSES.includes(job.status)) return false;
   if (job.watchdogDueAt !== undefined && job.status === 'recovering') return now >= Date.parse(job.watchdogDueAt);
   return isStuck(job, now, s);
@@ -191,7 +210,7 @@ export function decide(o: Observation, s: WatchdogSettings): WatchdogAction {
     case 'RUNNING': {
       if (job.status === 'pending') return { kind: 'leave', reason: 'its run has started' };
       const silentFor = x.lastEventAt === null ? Number.POSITIVE_INFINITY : now - x.lastEventAt;
-      if (silentFor < deadlineOf(job.status, s)) return { kind: 'leave', reason: 'its execution is running and making progress' };
+      if (silentFor < deadlineFor(job, s)) return { kind: 'leave', reason: 'its execution is running and making progress' };
       return bounded(o, s, { error: 'States.Timeout', stopFirst: true, cause: `its execution is running but silent for ${x.lastEventAt === null ? 'ever' : minutes(silentFor)} while the job was ${job.status} for ${idle}` });
     }
     case 'SUCCEEDED':

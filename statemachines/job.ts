@@ -3,7 +3,7 @@
  * QA. Recovery strategies are states of their own, so the console graph shows the path a
  * job took; every Retry and Catch comes from the taxonomy.
  */
-import { GPU_TASK, HOSTED_POLL } from '../core/resources.ts';
+import { HOSTED_POLL } from '../core/resources.ts';
 import type { StateMachineDefinition, State } from './asl-types.ts';
 import { catchersFor, retriersFor } from './retry-catch.ts';
 import { baseRetries, GPU_QUEUE_URL_KEY, lambdaTask } from './tasks.ts';
@@ -112,7 +112,7 @@ export function buildJobMachine(): StateMachineDefinition {
     }),
     [S.runGpu]: {
       Type: 'Task',
-      Comment: 'Queues the workflow for a GPU worker and waits for its answer; the worker heartbeats while it runs.',
+      Comment: 'Queues the workflow for a GPU worker and waits for its answer. Waiting for a free GPU is not failing: no heartbeat clock runs while the message waits, a dead worker\'s lease lapses and another worker takes the attempt, and the pack\'s wait budget plus the run bound limit the whole task.',
       Resource: 'arn:aws:states:::sqs:sendMessage.waitForTaskToken',
       Parameters: {
         QueueUrl: `\${${GPU_QUEUE_URL_KEY}}`,
@@ -127,8 +127,8 @@ export function buildJobMachine(): StateMachineDefinition {
           'deadlineSeconds.$': '$.gpu.deadlineSeconds',
         },
       },
-      HeartbeatSeconds: GPU_TASK.heartbeatSeconds,
-      TimeoutSeconds: GPU_TASK.timeoutSeconds,
+      // Set by "Prepare the GPU workflow" from the job's wait budget (gpuTaskTimeoutSeconds).
+      TimeoutSecondsPath: '$.gpu.timeoutSeconds',
       ResultPath: '$.inpaint',
       // GPU failures are caught, not retried in place: each becomes a recorded recovery
       // and a new attempt with fresh parameters, model or backoff.

@@ -69,9 +69,9 @@ export const createPack: Operation<'createPack'> = async (req) => {
       const now = new Date().toISOString();
       const jobs = body.jobs.map((j) => newJobRecord({
         packId, jobId: randomUUID(), inpaint: body.pipeline.inpaint, inputs: { person: j.person, garment: j.garment },
-        params: resolveParams(body.pipeline.params, j.params), now,
+        params: resolveParams(body.pipeline.params, j.params), now, gpuWaitMinutes: body.pipeline.gpuWaitMinutes,
       }));
-      const pack = newPackRecord({ packId, name: body.name, inpaint: body.pipeline.inpaint, jobCount: jobs.length, now });
+      const pack = newPackRecord({ packId, name: body.name, inpaint: body.pipeline.inpaint, jobCount: jobs.length, now, gpuWaitMinutes: body.pipeline.gpuWaitMinutes });
       return launchPack(pack, jobs, req.baseUrl);
     },
   );

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { inpaintParamsSchema, partialParamsSchema } from '../../core/params.ts';
 import { REFINE_SCOPES } from '../../core/refine.ts';
+import { GPU_TASK } from '../../core/resources.ts';
 import { JOB_STATUSES, PACK_STATUSES } from '../../core/status.ts';
 import { STAGES } from '../../core/strategies.ts';
 import { STRATEGIES } from '../../core/taxonomy.ts';
@@ -54,6 +55,8 @@ export const idPathSchema = z.strictObject({ id: idSchema });
 export const pipelineSchema = z.strictObject({
   inpaint: z.enum(['comfyui', 'hosted']).describe('Where the inpaint runs: ComfyUI on the GPU workers, or the hosted inpaint API'),
   params: partialParamsSchema.optional().describe('Parameters for every job of the pack; a job\'s own params override them'),
+  gpuWaitMinutes: z.int().min(GPU_TASK.waitMinutes.min).max(GPU_TASK.waitMinutes.max).optional()
+    .describe(`Minutes each GPU task may wait for a free GPU worker before it times out and resumes (default ${GPU_TASK.waitMinutes.default})`),
 });
 
 export const jobInputSchema = z.strictObject({

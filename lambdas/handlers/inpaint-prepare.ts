@@ -1,5 +1,5 @@
 /** "Prepare the GPU workflow": a ComfyUI workflow from the current parameters, as a new attempt. */
-import { s3Keys } from '../../core/resources.ts';
+import { gpuTaskTimeoutSeconds, s3Keys } from '../../core/resources.ts';
 import { buildInpaintWorkflow } from '../../core/workflow.ts';
 import { DataCorruptionError } from '../../core/errors.ts';
 import { config } from '../adapters/config.ts';
@@ -20,6 +20,8 @@ export const handler = stateHandler({ fn: 'InpaintPrepare', stage: 'inpaint', sc
       inputs: { person: job.inputs.person, mask, garment: job.inputs.garment },
       outputPrefix: s3Keys.artifact(job.packId, job.jobId, `inpaint/attempt-${attempt}/`),
       deadlineSeconds: config().gpuDeadlineSeconds,
+      // The GPU task's TimeoutSecondsPath: the pack's wait budget for a worker, then the run.
+      timeoutSeconds: gpuTaskTimeoutSeconds(job.gpuWaitMinutes),
     },
   };
 });

@@ -101,6 +101,17 @@ describe('POST /packs', () => {
     expect(a?.inpaint).toBe('hosted');
   });
 
+  it("gives every job the pack's GPU wait budget", async () => {
+    // Prepare
+    const u = await uploadImages(world, 2);
+    // Act
+    const body = await created(u, { pipeline: { inpaint: 'comfyui', gpuWaitMinutes: 90 } });
+    // Assess
+    const jobs = await Promise.all(body.jobIds.map((id) => getJob(id)));
+    expect(jobs.map((j) => j.gpuWaitMinutes)).toEqual([90, 90]);
+    expect(await getPack(u.packId)).toMatchObject({ gpuWaitMinutes: 90 });
+  });
+
   it('takes the pack id from the keys when the body names none', async () => {
     const u = await uploadImages(world, 1);
     const body = await created(u, { packId: undefined });

@@ -7,6 +7,7 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GPU_TASK } from '../../core/resources.ts';
 import { errorBodySchema } from '../../lambdas/api/schemas.ts';
 import { MAX_BODY_BYTES, MAX_JOBS, MAX_UPLOAD_BYTES } from '../../lambdas/api/limits.ts';
 import { prng } from '../support/images.ts';
@@ -118,6 +119,10 @@ const packCases = (): Case[] => [
   { name: 'a negative seed', body: withPack((b) => { job0(b)['params'] = { seed: -1 }; }), field: 'body.jobs.0.params.seed' },
   { name: 'a seed past 32 bits', body: withPack((b) => { job0(b)['params'] = { seed: 2 ** 32 }; }), field: 'body.jobs.0.params.seed' },
   { name: 'zero denoise', body: withPack((b) => pipelineParams(b, { denoise: 0 })), field: 'body.pipeline.params.denoise' },
+  { name: 'a GPU wait budget of 0 minutes', body: withPack((b) => { (b['pipeline'] as Json)['gpuWaitMinutes'] = 0; }), field: 'body.pipeline.gpuWaitMinutes' },
+  { name: 'a GPU wait budget past the maximum', body: withPack((b) => { (b['pipeline'] as Json)['gpuWaitMinutes'] = GPU_TASK.waitMinutes.max + 1; }), field: 'body.pipeline.gpuWaitMinutes' },
+  { name: 'a fractional GPU wait budget', body: withPack((b) => { (b['pipeline'] as Json)['gpuWaitMinutes'] = 2.5; }), field: 'body.pipeline.gpuWaitMinutes' },
+  { name: 'a GPU wait budget as a string', body: withPack((b) => { (b['pipeline'] as Json)['gpuWaitMinutes'] = '30'; }), field: 'body.pipeline.gpuWaitMinutes' },
   // Unknown enum values and models
   { name: 'an unknown backend', body: withPack((b) => { b['pipeline'] = { inpaint: 'dalle' }; }), field: 'body.pipeline.inpaint' },
   { name: 'a model that is not installed', body: withPack((b) => pipelineParams(b, { model: 'not-installed.safetensors' })), field: 'body.pipeline.params.model' },

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMask, encodeMask, maskStats } from '../../core/images/mask.ts';
-import { s3Keys } from '../../core/resources.ts';
+import { GPU_TASK, s3Keys } from '../../core/resources.ts';
 import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
 import { getObject, putObject } from '../../lambdas/adapters/artifacts.ts';
 import { forgetStopFlag } from '../../lambdas/adapters/control.ts';
@@ -193,6 +193,19 @@ describe('GPU recovery steps', () => {
     expect(JSON.stringify(gpu.workflow)).toContain('{{person}}');
     expect(gpu.inputs).toMatchObject({ mask: 'm.png' });
     expect((await getJob(s.jobId)).status).toBe('inpainting');
+  });
+
+  it("bounds the GPU task by the job's wait budget plus the run bound, or the default budget when the pack set none", async () => {
+    // Prepare
+    const { jobs: [own] } = await seedPack({ mutate: (j) => { j.checkpoints = { segmentation: 'm.png' }; j.gpuWaitMinutes = 90; } });
+    const s = { packId: own!.packId, jobId: own!.jobId };
+    await invoke('job-start', s);
+    const d = await started();
+    // Act
+    const [withBudget, withDefault] = await Promise.all([invoke('inpaint-prepare', s), invoke('inpaint-prepare', d)]);
+    // Assess
+    expect((withBudget['gpu'] as { timeoutSeconds: number }).timeoutSeconds).toBe(90 * 60 + GPU_TASK.timeoutSeconds);
+    expect((withDefault['gpu'] as { timeoutSeconds: number }).timeoutSeconds).toBe(GPU_TASK.waitMinutes.default * 60 + GPU_TASK.timeoutSeconds);
   });
 
   it('reduces parameters, records the GPU failure once per attempt, and stops at its bound', async () => {

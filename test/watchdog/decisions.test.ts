@@ -5,10 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { newJobRecord, type JobRecord } from '../../core/job.ts';
 import { DEFAULT_PARAMS } from '../../core/params.ts';
-import { GPU_TASK } from '../../core/resources.ts';
+import { GPU_TASK, gpuTaskTimeoutSeconds } from '../../core/resources.ts';
 import type { JobStatus } from '../../core/status.ts';
 import {
-  DEFAULT_DEADLINE_SECONDS, decide, decidePack, isStuck, lastFinishedStage, needsLook, nextRestartAt, queryCutoff, settlement,
+  DEFAULT_DEADLINE_SECONDS, deadlineFor, decide, decidePack, isStuck, lastFinishedStage, needsLook, nextRestartAt, queryCutoff, settlement,
   watchdogSettings, type ExecutionView,
 } from '../../core/watchdog.ts';
 
@@ -46,12 +46,12 @@ interface Row {
 
 const ROWS: Row[] = [
   // Within deadlines nothing is touched.
-  { name: 'inpainting for 10 min (deadline 35)', status: 'inpainting', idle: 10 * MIN, execution: MISSING, expect: { kind: 'leave' } },
+  { name: 'inpainting for 60 min (deadline 35 + a 30-min wait budget)', status: 'inpainting', idle: 60 * MIN, execution: MISSING, expect: { kind: 'leave' } },
   { name: 'segmenting for 9 min (deadline 10)', status: 'segmenting', idle: 9 * MIN, execution: MISSING, expect: { kind: 'leave' } },
   { name: 'a complete job', status: 'complete', idle: 600 * MIN, execution: ended('FAILED', 'Transient.Network'), expect: { kind: 'leave' } },
   { name: 'a failed job whose run failed for real', status: 'failed', idle: 1, execution: ended('FAILED', 'Fatal.InvalidInput'), trigger: 'event', expect: { kind: 'leave' } },
   // Dead executions: restart at once, the first time.
-  { name: 'inpainting, execution gone', status: 'inpainting', idle: 40 * MIN, execution: MISSING, expect: { kind: 'restart', restart: 1, error: 'States.Timeout', stopFirst: false, recorded: false } },
+  { name: 'inpainting, execution gone', status: 'inpainting', idle: 70 * MIN, execution: MISSING, expect: { kind: 'restart', restart: 1, error: 'States.Timeout', stopFirst: false, recorded: false } },
   { name: 'segmenting, execution ABORTED', status: 'segmenting', idle: 11 * MIN, execution: ended('ABORTED'), expect: { kind: 'restart', restart: 1, error: 'States.Timeout' } },
   { name: 'inpainting, execution died on a heartbeat timeout (event)', status: 'inpainting', idle: 1, trigger: 'event', execution: ended('FAILED', 'States.HeartbeatTimeout'), expect: { kind: 'restart', restart: 1, error: 'States.HeartbeatTimeout' } },
   { name: 'qa, execution TIMED_OUT (event)', status: 'qa', idle: 1, trigger: 'event', execution: ended('TIMED_OUT', 'States.Timeout'), expect: { kind: 'restart', error: 'States.Timeout' } },
@@ -62,8 +62,13 @@ const ROWS: Row[] = [
   { name: 'qa, execution FAILED Recovery.Exhausted', status: 'qa', idle: 11 * MIN, execution: ended('FAILED', 'Recovery.Exhausted'), expect: { kind: 'fail', error: 'Recovery.Exhausted' } },
   { name: 'segmenting, execution FAILED with a runtime error nobody named', status: 'segmenting', idle: 11 * MIN, execution: ended('FAILED', 'States.Runtime'), expect: { kind: 'fail', error: 'Unclassified' } },
   // Running executions: left while they make progress; a silent one is stopped and re-run.
-  { name: 'inpainting, execution running and active', status: 'inpainting', idle: 40 * MIN, execution: running(MIN), expect: { kind: 'leave' } },
-  { name: 'inpainting, execution running but silent past the deadline', status: 'inpainting', idle: 40 * MIN, execution: running(40 * MIN), expect: { kind: 'restart', stopFirst: true } },
+  { name: 'inpainting, execution running and active', status: 'inpainting', idle: 70 * MIN, execution: running(MIN), expect: { kind: 'leave' } },
+  { name: 'inpainting, execution running but silent past the deadline and the wait budget', status: 'inpainting', idle: 70 * MIN, execution: running(70 * MIN), expect: { kind: 'restart', stopFirst: true } },
+  // A GPU task waiting for a worker is silent: its pack's wait budget extends the deadline.
+  { name: 'inpainting on a GPU, silent 60 min within the default 30-min wait budget', status: 'inpainting', idle: 60 * MIN, execution: running(60 * MIN), expect: { kind: 'leave' } },
+  { name: 'inpainting on a GPU with a 120-min wait budget, silent 150 min', status: 'inpainting', idle: 150 * MIN, execution: running(150 * MIN), over: { gpuWaitMinutes: 120 }, expect: { kind: 'leave' } },
+  { name: 'inpainting on a GPU with a 120-min wait budget, silent 160 min', status: 'inpainting', idle: 160 * MIN, execution: running(160 * MIN), over: { gpuWaitMinutes: 120 }, expect: { kind: 'restart', stopFirst: true } },
+  { name: 'inpainting on the hosted API (no GPU queue), silent 40 min', status: 'inpainting', idle: 40 * MIN, execution: running(40 * MIN), over: { inpaint: 'hosted' }, expect: { kind: 'restart', stopFirst: true } },
   // The execution succeeded but the item missed the final write.
   { name: 'qa, execution SUCCEEDED with the QA checkpoint', status: 'qa', idle: 11 * MIN, execution: SUCCEEDED, over: { checkpoints: { segmentation: 'm', inpaint: 'i', compositing: 'c', qa: 'c' } }, expect: { kind: 'complete' } },
   { name: 'qa, execution SUCCEEDED without a QA result', status: 'qa', idle: 11 * MIN, execution: SUCCEEDED, expect: { kind: 'restart' } },
@@ -77,7 +82,7 @@ const ROWS: Row[] = [
   { name: 'second restart 5 min after the first', status: 'inpainting', idle: 1, trigger: 'event', execution: ended('ABORTED'), restarts: 1, lastRestartAgo: 5 * MIN, expect: { kind: 'restart', restart: 2 } },
   { name: 'third restart 14 min after the second', status: 'segmenting', idle: 11 * MIN, execution: MISSING, restarts: 2, lastRestartAgo: 14 * MIN, expect: { kind: 'defer', restart: 3 } },
   { name: 'third restart 15 min after the second', status: 'segmenting', idle: 11 * MIN, execution: MISSING, restarts: 2, lastRestartAgo: 15 * MIN, expect: { kind: 'restart', restart: 3 } },
-  { name: 'stuck again after 3 restarts', status: 'inpainting', idle: 40 * MIN, execution: MISSING, restarts: 3, lastRestartAgo: 60 * MIN, expect: { kind: 'fail', error: 'Recovery.Exhausted' } },
+  { name: 'stuck again after 3 restarts', status: 'inpainting', idle: 70 * MIN, execution: MISSING, restarts: 3, lastRestartAgo: 60 * MIN, expect: { kind: 'fail', error: 'Recovery.Exhausted' } },
   { name: 'dead again after 3 restarts (event, at once)', status: 'inpainting', idle: 1, trigger: 'event', execution: ended('ABORTED'), restarts: 3, lastRestartAgo: MIN, expect: { kind: 'fail', error: 'Recovery.Exhausted' } },
   // A held-back restart waits in recovering until due, then runs without a second ledger entry.
   { name: 'held back, not yet due', status: 'recovering', idle: 2 * MIN, execution: ended('ABORTED'), restarts: 1, lastRestartAgo: 4 * MIN, over: { watchdogDueAt: ago(-MIN), watchdogStuckIn: 'inpainting' }, expect: { kind: 'leave' } },
@@ -107,7 +112,7 @@ describe('the watchdog decision table', () => {
 
   it('gives the exhausted job its reason: how many restarts, and where it is stuck', () => {
     // Prepare
-    const j = job({ status: 'inpainting', updatedAt: ago(40 * MIN), watchdogRestarts: 3, watchdogRestartedAt: ago(60 * MIN) });
+    const j = job({ status: 'inpainting', updatedAt: ago(70 * MIN), watchdogRestarts: 3, watchdogRestartedAt: ago(60 * MIN) });
 
     // Act
     const action = decide({ job: j, execution: MISSING, now: NOW, trigger: 'sweep' }, S);
@@ -144,6 +149,18 @@ describe('the watchdog decision table', () => {
 describe('watchdog settings', () => {
   it('sets the inpainting deadline above the GPU task timeout', () => {
     expect(DEFAULT_DEADLINE_SECONDS.inpainting).toBeGreaterThan(GPU_TASK.timeoutSeconds);
+  });
+
+  it("gives a GPU job at least its task's whole TimeoutSeconds (wait budget and run), scaled", () => {
+    // Prepare
+    const s = watchdogSettings({ timeScale: 0.05 });
+    const waiting = (gpuWaitMinutes?: number) => job({ status: 'inpainting', ...(gpuWaitMinutes !== undefined && { gpuWaitMinutes }) });
+
+    // Assess
+    for (const minutes of [undefined, GPU_TASK.waitMinutes.min, GPU_TASK.waitMinutes.max]) {
+      expect(deadlineFor(waiting(minutes), s)).toBeGreaterThan(gpuTaskTimeoutSeconds(minutes) * 1000 * 0.05);
+    }
+    expect(deadlineFor(job({ status: 'inpainting', inpaint: 'hosted' }), s)).toBe(s.deadlinesMs.inpainting);
   });
 
   it('scales every deadline and gap by the time factor', () => {

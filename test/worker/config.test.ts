@@ -31,7 +31,7 @@ describe('worker configuration', () => {
 
     expect(c).toMatchObject({
       poolSize: 1, requestTimeoutMs: 30_000, autoShutdownMs: null, workerStartTimeoutMs: 120_000,
-      comfyUrl: 'http://127.0.0.1:8188', pollWaitSeconds: 20, visibilityTimeoutSeconds: 60,
+      comfyUrl: 'http://127.0.0.1:8188', pollWaitSeconds: 20, visibilityTimeoutSeconds: 30,
       heartbeatIntervalMs: 20_000, metricsPort: 9464, queueUrl: REQUIRED.GPU_QUEUE_URL, artifactsBucket: 'vto-artifacts',
     });
   });

@@ -7,6 +7,7 @@
  */
 import { RecoveryExhaustedError } from '../../../core/errors.ts';
 import { gpuTaskMessageSchema, type GpuTaskOutput } from '../../../core/gpu-message.ts';
+import { gpuTaskTimeoutSeconds } from '../../../core/resources.ts';
 import { STAGES, nextBackoff, resumeFrom, type Checkpoints, type Stage } from '../../../core/strategies.ts';
 import { entryFor, type RetryPolicy } from '../../../core/taxonomy.ts';
 import type { StateMachineDefinition } from '../../../statemachines/asl-types.ts';
@@ -137,6 +138,7 @@ export class JobWorld {
           inputs: { person: 'uploads/person.png', garment: 'uploads/garment.png', mask: 'masks/expanded.png' },
           outputPrefix: prefix,
           deadlineSeconds: 600,
+          timeoutSeconds: gpuTaskTimeoutSeconds(),
         },
       };
     },

@@ -43,12 +43,26 @@ export class MissingFakeError extends Error {
   override readonly name = 'MissingFakeError';
 }
 
+/**
+ * The library reads TimeoutSecondsPath from the task's Parameters output, not from its input
+ * as Step Functions does, and the fakes answer at once anyway: task time limits are left to
+ * the local Step Functions service, which runs them as AWS does (test/statemachines/gpu-wait.test.ts).
+ */
+function withoutTimeLimits(def: StateMachineDefinition): StateMachineDefinition {
+  const copy = structuredClone(def);
+  for (const { state } of allStates(copy)) {
+    delete state['TimeoutSecondsPath'];
+    delete state['HeartbeatSecondsPath'];
+  }
+  return copy;
+}
+
 /** Validating a definition compiles asl-validator's schemas (tens of ms): once per definition. */
 const machines = new WeakMap<StateMachineDefinition, StateMachine>();
 function machineFor(def: StateMachineDefinition): StateMachine {
   let machine = machines.get(def);
   if (machine === undefined) {
-    machine = new StateMachine(structuredClone(def) as unknown as LocalDefinition);
+    machine = new StateMachine(withoutTimeLimits(def) as unknown as LocalDefinition);
     machines.set(def, machine);
   }
   return machine;
