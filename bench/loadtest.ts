@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run loadtest -- --requests 12 --concurrency 4 --threshold-ms 3000 [--pool-size N] [--timeout-ms N] [--request-timeout-ms N]`
+ * `npm run loadtest -- --requests 12 --concurrency 4 --threshold-ms 3000 [--prefetch N] [--timeout-ms N] [--request-timeout-ms N]`
  *
  * The seeds' orchestrator load test, on the offline stack: each request is one job run end
  * to end (a one-job pack: segmentation, GPU inpaint on a worker, compositing, QA), at most
@@ -35,7 +35,7 @@ interface LoadOptions {
   requests: number;
   concurrency: number;
   thresholdMs: number;
-  poolSize?: number;
+  prefetch?: number;
   timeoutMs: number;
   requestTimeoutMs?: number;
   profile: string;
@@ -58,7 +58,7 @@ async function runLoad(o: LoadOptions): Promise<number> {
   const ends = new Map<string, (e: EventBridgeStepFunctionsStatusEvent) => void>();
   const stack: OfflineStack = await startOfflineStack({
     timeScale: o.timeScale, workers: o.workers, profile: o.profile, seed: o.seed, prefix: 'load',
-    ...(o.poolSize !== undefined && { poolSize: o.poolSize }),
+    ...(o.prefetch !== undefined && { prefetch: o.prefetch }),
     ...(o.requestTimeoutMs !== undefined && { requestTimeoutMs: o.requestTimeoutMs }),
     onStatusChange: (e) => {
       if (e.detail.status !== 'RUNNING') ends.get(e.detail.executionArn)?.(e);
@@ -120,7 +120,7 @@ async function runLoad(o: LoadOptions): Promise<number> {
       seed: o.seed,
       timeScale: o.timeScale,
       workers: o.workers,
-      poolSize: o.poolSize ?? null,
+      prefetch: o.prefetch ?? null,
       timeoutMs: o.timeoutMs,
       requestTimeoutMs: o.requestTimeoutMs ?? null,
       latenciesMs: results.map((r) => (r.latencyMs === null ? null : Math.round(r.latencyMs))),
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
     .option('--requests <n>', 'jobs to run', int('--requests', 1), 12)
     .option('--concurrency <n>', 'jobs in flight at once', int('--concurrency', 1), 4)
     .option('--threshold-ms <n>', 'largest acceptable median latency', int('--threshold-ms', 1), 3000)
-    .option('--pool-size <n>', "the workers' pool size (VTO_POOL_SIZE)", int('--pool-size', 1))
+    .option('--prefetch <n>', 'tasks each worker takes beyond the one it runs (VTO_PREFETCH)', int('--prefetch', 0))
     .option('--timeout-ms <n>', 'per-job deadline: a job not finished by then is a definitive failure', int('--timeout-ms', 1), 30_000)
     .option('--request-timeout-ms <n>', "the workers' requestTimeoutMs (each call to ComfyUI and S3)", int('--request-timeout-ms', 1))
     .option('--profile <name>', 'fault profile', (v: string) => (getProfile(v), v), 'flaky-providers')

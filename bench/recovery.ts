@@ -74,7 +74,7 @@ interface CliOptions {
   json: boolean;
   timeScale: number;
   workers: number;
-  poolSize?: number;
+  prefetch?: number;
   deadlineSeconds?: number;
   verbose: boolean;
   parallel: boolean;
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
     .option('--json', 'print one JSON document', false)
     .option('--time-scale <f>', 'real seconds per simulated second (1 = real time)', timeScaleOption, 0.05)
     .option('--workers <n>', 'GPU worker processes', intOption('--workers', 1, 16), 2)
-    .option('--pool-size <n>', 'jobs each worker holds at once', intOption('--pool-size', 1, 64))
+    .option('--prefetch <n>', 'tasks each worker takes beyond the one it runs (VTO_PREFETCH)', intOption('--prefetch', 0, 8))
     .option('--deadline-seconds <n>', 'longest a variant may run before it is read as it stands', intOption('--deadline-seconds', 10, 86_400))
     .option('--verbose', "pass the stack's logs through", false)
     .option('--chaos-actions <list>', `with --profile chaos: which of ${CHAOS_ACTIONS.join(',')} to carry out`, chaosActions, [...CHAOS_ACTIONS])
@@ -110,7 +110,7 @@ async function main(): Promise<void> {
   const config: BenchConfig = { profile: o.profile, jobs: o.jobs, seed: o.seed, timeScale: o.timeScale, workers: o.workers, chaos, ...(chaos && { chaosActions: o.chaosActions }) };
   const base = {
     profile: o.profile, jobs: o.jobs, seed: o.seed, timeScale: o.timeScale, workers: o.workers, chaos, deadlineMs, chaosActions: o.chaosActions,
-    ...(o.poolSize !== undefined && { poolSize: o.poolSize }),
+    ...(o.prefetch !== undefined && { prefetch: o.prefetch }),
   };
   const run = (variant: Variant) => runVariantProcess({ ...base, variant }, { verbose: o.verbose, timeoutMs: deadlineMs + 180_000 });
   // One after the other unless asked: at once, the variants compete for the same cores.

@@ -37,7 +37,7 @@ export interface VariantOptions {
   readonly seed: number;
   readonly timeScale: number;
   readonly workers: number;
-  readonly poolSize?: number;
+  readonly prefetch?: number;
   /** Kills, duplicate deliveries, a provider outage, an emergency stop (profile `chaos`). */
   readonly chaos: boolean;
   /** Which of them. @default all */
@@ -116,7 +116,7 @@ export async function runVariant(o: VariantOptions): Promise<VariantReport> {
   const say = o.log ?? (() => undefined);
   const stack = await startOfflineStack({
     timeScale: o.timeScale, workers: o.workers, profile: o.profile, seed: o.seed,
-    ...(o.poolSize !== undefined && { poolSize: o.poolSize }),
+    ...(o.prefetch !== undefined && { prefetch: o.prefetch }),
   });
   let api: LocalApi | undefined;
   const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));

@@ -6,9 +6,11 @@
  * SIGINT (drained) or an idle auto-shutdown, 1 on a configuration or start-up error.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { comfyHostBreaker } from '../core/breaker.ts';
 import { BreakerStore, breakerSettingsFromEnv } from '../lambdas/adapters/breaker-store.ts';
 import { AttemptClaims } from '../lambdas/adapters/attempt-claims.ts';
 import { loadWorkerConfig, type WorkerConfig } from '../worker/config.ts';
+import { sleep } from '../worker/comfy-socket.ts';
 import { createLogger, type Logger } from '../worker/logger.ts';
 import { GpuWorker, type CircuitBreakerHook } from '../worker/worker.ts';
 
@@ -19,8 +21,8 @@ const int = (v: string) => {
   return Number(v);
 };
 
-/** The ComfyUI fleet's breaker in the control table, when it is on and the table is known. */
-function fleetBreaker(config: WorkerConfig, workerLog: Logger): CircuitBreakerHook | undefined {
+/** This ComfyUI host's breaker in the control table, when it is on and the table is known. */
+function hostBreaker(config: WorkerConfig, workerLog: Logger): CircuitBreakerHook | undefined {
   if (!config.circuitBreaker) return undefined;
   if (config.controlTable === undefined) {
     workerLog.warn('circuit breaker off: CONTROL_TABLE is not set (set it, or VTO_CIRCUIT_BREAKER=off to silence this)');
@@ -31,19 +33,29 @@ function fleetBreaker(config: WorkerConfig, workerLog: Logger): CircuitBreakerHo
     settings: breakerSettingsFromEnv(),
     onTransition: (t) => workerLog.warn('circuit breaker changed state', { ...t }),
   });
-  return store.hook('comfyui', {
-    waitWhileOpenMs: config.circuitBreakerWaitMs ?? store.settings.openMs,
-    onWait: (retryAt) => workerLog.warn('the ComfyUI circuit breaker is open; the task waits for it', {
-      ...(retryAt !== null && { admitsAt: new Date(retryAt).toISOString() }),
-    }),
-  });
+  const key = comfyHostBreaker(config.comfyUrl, config.hostId);
+  workerLog.info('circuit breaker of this ComfyUI host', { breaker: key });
+  // Refused at once: the worker gives the task back for another host to run.
+  const hook = store.hook(key, { waitWhileOpenMs: 0 });
+  return {
+    ...hook,
+    untilAdmitting: async (signal) => {
+      for (let said = false; ; said = true) {
+        const { breaker } = await store.read(key);
+        const admitsAt = breaker.state === 'open' && breaker.openedAt !== null ? breaker.openedAt + store.settings.openMs : 0;
+        if (Date.now() >= admitsAt) return;
+        if (!said) workerLog.warn('this host\'s circuit breaker is open; taking no tasks', { breaker: key, admitsAt: new Date(admitsAt).toISOString() });
+        await sleep(Math.min(5000, admitsAt - Date.now()), signal);
+      }
+    },
+  };
 }
 
 async function main(): Promise<void> {
   const program = new Command('vto-worker')
     .description('ComfyUI GPU worker agent: runs GPU queue tasks on ComfyUI and answers their Step Functions tokens')
     .option('-c, --config <file>', 'JSON config file (default: env VTO_WORKER_CONFIG)')
-    .option('--pool-size <n>', 'jobs run at once', int)
+    .option('--prefetch <n>', 'tasks taken beyond the running one (env VTO_PREFETCH)', int)
     .option('--comfy-url <url>', 'ComfyUI base URL (env COMFYUI_URL)')
     .option('--queue-url <url>', 'GPU queue URL (env GPU_QUEUE_URL)')
     .option('--metrics-port <n>', 'port of /metrics and /healthz; 0 = a free port', int)
@@ -58,16 +70,16 @@ async function main(): Promise<void> {
   const config = loadWorkerConfig({
     configPath: o['config'] as string | undefined,
     overrides: {
-      poolSize: o['poolSize'], comfyUrl: o['comfyUrl'], queueUrl: o['queueUrl'], metricsPort: o['metricsPort'],
+      prefetch: o['prefetch'], comfyUrl: o['comfyUrl'], queueUrl: o['queueUrl'], metricsPort: o['metricsPort'],
       requestTimeoutMs: o['requestTimeoutMs'], autoShutdownMs: o['autoShutdownMs'],
       workerStartTimeoutMs: o['workerStartTimeoutMs'], workerId: o['workerId'],
     },
   });
   const workerLog = createLogger({ level: config.logLevel, bound: { workerId: config.workerId } });
-  const breaker = fleetBreaker(config, workerLog);
-  // Copies of one attempt run on one worker only: the claim outlives a few missed heartbeats.
+  const breaker = hostBreaker(config, workerLog);
+  // Copies of one attempt run on one worker only; the claim is leased like the message.
   const claims = config.controlTable === undefined ? undefined
-    : new AttemptClaims({ table: config.controlTable, workerId: config.workerId, ttlMs: config.heartbeatIntervalMs * 4 });
+    : new AttemptClaims({ table: config.controlTable, workerId: config.workerId, ttlMs: config.visibilityTimeoutSeconds * 1000 });
   const worker = new GpuWorker({ config, log: workerLog, ...(breaker && { breaker }), ...(claims && { claims }) });
   const onSignal = (signal: NodeJS.Signals) => {
     log.info('signal received; draining', { signal });

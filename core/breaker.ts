@@ -14,6 +14,31 @@ export type { BreakerStatus } from './health.ts';
 export const BREAKER_PROVIDERS = ['comfyui', 'hosted-inpaint', 'segmentation', 'analyzer'] as const;
 export type BreakerProvider = (typeof BREAKER_PROVIDERS)[number];
 
+/**
+ * ComfyUI hosts fail alone: each has its own breaker, keyed `comfyui#<host:port>` (stored
+ * as `breaker#comfyui#<host:port>` in the control table), so one hanging host stops only
+ * its own worker.
+ */
+export const COMFY_HOST_BREAKER_PREFIX = 'comfyui#';
+export type ComfyHostBreaker = `${typeof COMFY_HOST_BREAKER_PREFIX}${string}`;
+/** Any breaker the store keeps: a whole dependency, or one ComfyUI host. */
+export type BreakerKey = BreakerProvider | ComfyHostBreaker;
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '0.0.0.0']);
+
+/**
+ * The breaker of the ComfyUI at `comfyUrl`. A loopback URL (ComfyUI beside its worker, as
+ * on every GPU host) names the machine instead, so hosts that all say 127.0.0.1 stay apart.
+ */
+export function comfyHostBreaker(comfyUrl: string, machine: string): ComfyHostBreaker {
+  const u = new URL(comfyUrl);
+  const port = u.port || (u.protocol === 'https:' ? '443' : '80');
+  const host = LOOPBACK.has(u.hostname) ? machine : u.hostname;
+  return `${COMFY_HOST_BREAKER_PREFIX}${host}:${port}`;
+}
+
+export const isComfyHostBreaker = (key: string): key is ComfyHostBreaker => key.startsWith(COMFY_HOST_BREAKER_PREFIX);
+
 export interface BreakerSettings {
   /** Consecutive failures that open a closed breaker. @default 5 */
   readonly failureThreshold: number;

@@ -36,12 +36,8 @@ export interface StackOptions {
   readonly timeScale?: number;
   /** GPU worker processes, each beside its own simulated ComfyUI. @default 2 */
   readonly workers?: number;
-  /**
-   * Jobs each worker holds at once; ComfyUI queues all but the one it runs. A GPU task's
-   * heartbeat clock starts when Step Functions sends it, so the workers together must hold
-   * every GPU task the packs keep in flight (pack Map concurrency × packs running). @default 10
-   */
-  readonly poolSize?: number;
+  /** Tasks each worker takes beyond the one it runs (VTO_PREFETCH); the rest wait in SQS. @default 1 */
+  readonly prefetch?: number;
   /** The workers' requestTimeoutMs (each HTTP call to ComfyUI and S3); the load test sets it. @default 10000 */
   readonly requestTimeoutMs?: number;
   /** Fault profile of the simulators (local/faults.ts). @default 'default' */
@@ -243,9 +239,8 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
           ...env,
           COMFYUI_URL: comfy.url,
           GPU_QUEUE_URL: resources.queues.gpu.url,
-          // ComfyUI queues prompts itself; holding several keeps every GPU task in flight
-          // heartbeated while it waits its turn, and the GPU busy between jobs.
-          VTO_POOL_SIZE: String(options.poolSize ?? 10),
+          // The next prompt waits in ComfyUI's queue while the current one runs.
+          VTO_PREFETCH: String(options.prefetch ?? 1),
           VTO_HEARTBEAT_INTERVAL_MS: String(heartbeatMs),
           VTO_POLL_WAIT_SECONDS: '1',
           VTO_REQUEST_TIMEOUT_MS: String(options.requestTimeoutMs ?? 10_000),

@@ -162,6 +162,13 @@ export class ComfyClient {
     return { bytes: new Uint8Array(await res.arrayBuffer()), contentType: res.headers.get('content-type') ?? 'application/octet-stream' };
   }
 
+  /** POST /free: ComfyUI unloads its models and frees cached memory once its current prompt ends. */
+  async free(options: CallOptions = {}): Promise<void> {
+    await (await this.#fetch('/free', {
+      ...options, method: 'POST', body: JSON.stringify({ unload_models: true, free_memory: true }), headers: { 'content-type': 'application/json' },
+    })).arrayBuffer();
+  }
+
   /**
    * Stops a prompt wherever it is: /interrupt acts only if it is the running one, and
    * POST /queue delete removes it if it is still pending. Both are attempted.

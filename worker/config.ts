@@ -9,6 +9,9 @@ import { z } from 'zod';
 import { customPatternsSchema } from '../core/classifier.ts';
 import { GPU_TASK, QUEUES } from '../core/resources.ts';
 
+/** Default lease: SQS visibility and attempt claim, renewed at a third of it while a job is held. */
+export const DEFAULT_LEASE_SECONDS = Math.min(30, QUEUES.gpu.visibilityTimeoutSeconds);
+
 export class WorkerConfigError extends Error {
   override readonly name = 'WorkerConfigError';
   readonly problems: readonly string[];
@@ -64,8 +67,12 @@ const httpUrl = (envVar: string) =>
   z.url({ protocol: /^https?$/, error: (iss) => (iss.input === undefined ? `is required (env ${envVar})` : 'must be an http(s) URL') });
 
 export const workerConfigSchema = z.strictObject({
-  /** Jobs run at once (typically one per GPU). */
-  poolSize: int(1, 64).default(1),
+  /**
+   * Messages taken beyond the running one, so the next prompt is queued in ComfyUI (its
+   * inputs uploaded) before the current one ends. A message no worker took waits in SQS
+   * and costs nothing, so this stays small.
+   */
+  prefetch: int(0, 8).default(1),
   /** Timeout of each HTTP call to ComfyUI and S3, in ms. */
   requestTimeoutMs: int(1).default(30_000),
   /** Idle time after which the worker exits 0; null = never. */
@@ -80,10 +87,25 @@ export const workerConfigSchema = z.strictObject({
   artifactsBucket: z.string({ error: (iss) => (iss.input === undefined ? 'is required (env ARTIFACTS_BUCKET)' : 'must be a string') }).min(3, { error: 'must be a bucket name' }),
   /** SQS long-poll wait (SQS allows up to 20); at least 1 so an empty queue never spins the loop. */
   pollWaitSeconds: int(1, 20).default(QUEUES.gpu.receiveWaitSeconds),
-  /** Visibility given on receive and renewed at half of it while a job runs. */
-  visibilityTimeoutSeconds: int(1, 43_200).default(QUEUES.gpu.visibilityTimeoutSeconds),
-  /** SendTaskHeartbeat period; well inside the task's HeartbeatSeconds. */
-  heartbeatIntervalMs: int(1).default(Math.round(GPU_TASK.heartbeatSeconds * GPU_TASK.heartbeatFraction * 1000)),
+  /**
+   * The lease on a held message: its SQS visibility and its attempt claim, both renewed
+   * every third of it. A dead worker's attempt runs again elsewhere within about this long.
+   */
+  visibilityTimeoutSeconds: int(2, 43_200).default(DEFAULT_LEASE_SECONDS),
+  /**
+   * SendTaskHeartbeat period. Nothing times out on it; its answer is how a closed task
+   * (execution stopped, answered elsewhere) is noticed, so it stays a few seconds.
+   */
+  heartbeatIntervalMs: int(1).default(5000),
+  /**
+   * Stall detection: a running prompt with no progress for longer than
+   * max(stallFloorMs, stallFactor × its longest step interval so far) is interrupted and
+   * fails as Gpu.Timeout; before its first progress message the bound is stallFirstProgressMs.
+   */
+  stallFactor: z.preprocess(numberish, z.number({ error: 'must be a number' }).min(1, { error: 'must be ≥ 1' })).default(10),
+  stallFloorMs: int(1).default(60_000),
+  /** From the prompt's start (or its last event) to its first progress message: model loads live here. */
+  stallFirstProgressMs: int(1).default(300_000),
   /**
    * The worker's own deadline when the message names none. Inside the task's
    * TimeoutSeconds, so Gpu.Timeout (resumable) arrives before States.Timeout.
@@ -106,16 +128,13 @@ export const workerConfigSchema = z.strictObject({
   /** Extra classifier patterns (core/classifier.ts), tried before the built-in rules. */
   classifierPatterns: customPatternsSchema.default([]),
   /**
-   * The ComfyUI fleet's circuit breaker, shared with every worker through the control table
-   * (VTO_BREAKER_* settings). Needs controlTable; without it the worker runs unguarded.
+   * This host's circuit breaker (`comfyui#<host:port>`, core/breaker.ts), kept in the control
+   * table (VTO_BREAKER_* settings). While it is open the worker takes no messages and gives
+   * back the ones it holds, so the other hosts run them. Needs controlTable.
    */
   circuitBreaker: onOff.default(true),
-  /**
-   * How long a task waits for an open breaker to let it through (ComfyUI back, trial
-   * passed) before it fails with Transient.CircuitOpen; 0 fails at once. Default: one
-   * open period (VTO_BREAKER_OPEN_SECONDS), so a short outage delays jobs instead of failing them.
-   */
-  circuitBreakerWaitMs: int(0).optional(),
+  /** The name of this host in its breaker key when COMFYUI_URL is a loopback address. @default the machine's hostname */
+  hostId: z.string().min(1).max(128).regex(/^[\w.:@-]+$/, { error: 'may hold only letters, digits and . _ : @ -' }).default(hostname()),
   /** The control table holding the breakers (CONTROL_TABLE). */
   controlTable: z.string().min(3, { error: 'must be a table name' }).optional(),
 });
@@ -126,7 +145,7 @@ type Field = keyof WorkerConfig;
 
 /** Environment variable → field. Empty variables count as unset. */
 export const ENV_VARS = {
-  VTO_POOL_SIZE: 'poolSize',
+  VTO_PREFETCH: 'prefetch',
   VTO_REQUEST_TIMEOUT_MS: 'requestTimeoutMs',
   VTO_AUTO_SHUTDOWN_MS: 'autoShutdownMs',
   VTO_WORKER_START_TIMEOUT_MS: 'workerStartTimeoutMs',
@@ -136,6 +155,9 @@ export const ENV_VARS = {
   VTO_POLL_WAIT_SECONDS: 'pollWaitSeconds',
   VTO_VISIBILITY_TIMEOUT_SECONDS: 'visibilityTimeoutSeconds',
   VTO_HEARTBEAT_INTERVAL_MS: 'heartbeatIntervalMs',
+  VTO_STALL_FACTOR: 'stallFactor',
+  VTO_STALL_FLOOR_MS: 'stallFloorMs',
+  VTO_STALL_FIRST_PROGRESS_MS: 'stallFirstProgressMs',
   VTO_GENERATION_TIMEOUT_MS: 'generationTimeoutMs',
   VTO_SHUTDOWN_GRACE_MS: 'shutdownGraceMs',
   VTO_METRICS_PORT: 'metricsPort',
@@ -146,11 +168,17 @@ export const ENV_VARS = {
   VTO_WS_RECONNECT_DELAY_MS: 'wsReconnectDelayMs',
   VTO_LOG_LEVEL: 'logLevel',
   VTO_CIRCUIT_BREAKER: 'circuitBreaker',
-  VTO_CIRCUIT_BREAKER_WAIT_MS: 'circuitBreakerWaitMs',
+  VTO_HOST_ID: 'hostId',
   CONTROL_TABLE: 'controlTable',
 } as const satisfies Record<string, Field>;
 
 export const CONFIG_PATH_ENV = 'VTO_WORKER_CONFIG';
+
+/** Settings that no longer exist, with what replaced them: said loudly rather than ignored. */
+const REMOVED_ENV: Readonly<Record<string, string>> = {
+  VTO_POOL_SIZE: 'VTO_POOL_SIZE was removed: a worker runs one prompt and takes VTO_PREFETCH more (default 1); tasks wait in SQS, not in workers',
+  VTO_CIRCUIT_BREAKER_WAIT_MS: 'VTO_CIRCUIT_BREAKER_WAIT_MS was removed: a worker whose host breaker is open gives its tasks back to the other hosts at once',
+};
 
 export interface LoadConfigOptions {
   /** JSON file; falls back to env VTO_WORKER_CONFIG; none = defaults and environment only. */
@@ -204,9 +232,11 @@ export function loadWorkerConfig(options: LoadConfigOptions = {}): WorkerConfig 
     source.set(k, 'override');
   }
 
+  const removed = Object.keys(REMOVED_ENV).filter((name) => (env[name] ?? '') !== '').map((name) => REMOVED_ENV[name] as string);
   const result = workerConfigSchema.safeParse(raw);
-  if (result.success) return result.data;
-  throw new WorkerConfigError(result.error.issues.map((issue) => {
+  if (result.success && removed.length === 0) return result.data;
+  if (result.success) throw new WorkerConfigError(removed);
+  throw new WorkerConfigError([...removed, ...result.error.issues.map((issue) => {
     if (issue.code === 'unrecognized_keys') {
       return `unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')} (known: ${Object.keys(workerConfigSchema.shape).join(', ')})`;
     }
@@ -215,5 +245,5 @@ export function loadWorkerConfig(options: LoadConfigOptions = {}): WorkerConfig 
     const from = source.get(field);
     const got = from === undefined ? 'not set' : `got ${JSON.stringify(raw[field])} from ${from}`;
     return `${where}: ${issue.message} (${got})`;
-  }));
+  })]);
 }

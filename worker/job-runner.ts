@@ -13,10 +13,11 @@ import { ComfyHttpError, historyMessages, type ComfyClient, type HistoryEntry, t
 import { ComfySocket } from './comfy-socket.ts';
 import { ExecutionError } from './failure.ts';
 import type { Logger } from './logger.ts';
-import { watchPrompt } from './prompt-watch.ts';
+import { watchPrompt, type StallBounds } from './prompt-watch.ts';
 import { placeholdersIn, substitutePlaceholders } from './workflow-inputs.ts';
 
-export type StopReason = 'token-gone' | 'release';
+/** token-gone: the task is closed; release: give the message back; claim-lost: another worker took the attempt. */
+export type StopReason = 'token-gone' | 'release' | 'claim-lost';
 
 /** The job was stopped from outside; nothing should be answered for it by the runner. */
 export class JobStopped extends Error {
@@ -39,6 +40,8 @@ export interface JobRunnerDeps {
   readonly wsReconnectDelayMs: number;
   readonly workerId: string;
   readonly onReconnect: () => void;
+  /** A running prompt without progress for longer than these bounds is interrupted (Gpu.Timeout). */
+  readonly stall?: StallBounds;
 }
 
 export interface JobRun {
@@ -54,6 +57,10 @@ export interface JobRun {
   readonly stop: AbortSignal;
   readonly log: Logger;
   readonly onPromptQueued?: (promptId: string) => void;
+  /** Awaited just before the prompt is queued (e.g. ComfyUI freeing its memory). */
+  readonly beforeQueue?: () => Promise<void>;
+  /** Called once the prompt has ended on ComfyUI (before outputs are collected). */
+  readonly onPromptEnded?: () => void;
 }
 
 const CONTENT_TYPES: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp' };
@@ -174,6 +181,7 @@ export class JobRunner {
       onReconnect: d.onReconnect,
     });
     try {
+      await job.beforeQueue?.();
       signal.throwIfAborted();
       const promptId = randomUUID();
       prompt.id = promptId;
@@ -191,8 +199,11 @@ export class JobRunner {
         log.warn('ComfyUI dropped some outputs of the workflow as invalid', { promptId, nodeErrors: res.node_errors });
       }
       log.info('prompt queued on ComfyUI', { promptId, number: res.number });
-      const outcome = await watchPrompt({ comfy: d.comfy, socket, promptId, historyPollMs: d.historyPollMs, signal, log, onStarted });
+      const outcome = await watchPrompt({
+        comfy: d.comfy, socket, promptId, historyPollMs: d.historyPollMs, signal, log, onStarted, ...(d.stall && { stall: d.stall }),
+      });
       prompt.ended = true;
+      job.onPromptEnded?.();
       if (outcome.kind === 'error') throw new ExecutionError(outcome.error);
       if (outcome.kind === 'interrupted') {
         // Not ours (we abort before interrupting): someone stopped the prompt on the server.

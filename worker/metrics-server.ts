@@ -7,8 +7,10 @@ import type { Registry } from 'prom-client';
 
 export interface Health {
   readonly status: 'starting' | 'ok' | 'draining' | 'stopped';
+  /** Messages held: running, prefetched, or finishing (outputs, answer). */
   readonly busy: number;
-  readonly poolSize: number;
+  /** Prompts this worker keeps on ComfyUI at once: the running one and the prefetched. */
+  readonly slots: number;
   /** Seconds since the worker started. */
   readonly uptime: number;
 }

@@ -9,7 +9,8 @@ const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 30
 const QUEUE_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600];
 
 export interface WorkerMetricsOptions {
-  readonly poolSize: number;
+  /** Prompts kept on ComfyUI at once (1 + prefetch). */
+  readonly slots: number;
   /** ApproximateNumberOfMessages of the GPU queue; sampled at scrape time, at most once a second. */
   readonly sampleQueueSize: () => Promise<number>;
   readonly log: Logger;
@@ -28,8 +29,8 @@ export class WorkerMetrics {
 
   constructor(o: WorkerMetricsOptions) {
     const registers = [this.registry];
-    this.workersTotal = new Gauge({ name: 'orchestrator_pool_workers_total', help: 'Job slots of this worker (poolSize).', registers });
-    this.workersTotal.set(o.poolSize);
+    this.workersTotal = new Gauge({ name: 'orchestrator_pool_workers_total', help: 'Prompts this worker keeps on ComfyUI at once (1 + prefetch).', registers });
+    this.workersTotal.set(o.slots);
     this.workersBusy = new Gauge({ name: 'orchestrator_pool_workers_busy', help: 'Job slots running a job now.', registers });
     let sampledAt = 0;
     let last: number | null = null;

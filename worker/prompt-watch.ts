@@ -3,8 +3,13 @@
  * events of our prompt_id); GET /history/{id} is polled underneath it as a safety net
  * and after every reconnect, and alone once the socket is gone. A prompt that is
  * neither in history nor in the queue was lost (ComfyUI restarted).
+ *
+ * Stall detection: once the prompt runs, every WebSocket event of it is activity. A prompt
+ * silent for longer than a bound drawn from its own step times (stallBound) is stalled: the
+ * watch fails with Gpu.Timeout and the runner interrupts it, long before its deadline.
+ * Without a live socket nothing can be seen, so nothing is judged.
  */
-import { TransientServiceUnavailableError } from '../core/errors.ts';
+import { GpuTimeoutError, TransientServiceUnavailableError } from '../core/errors.ts';
 import { historyMessages, type ComfyClient, type HistoryEntry } from './comfy-client.ts';
 import type { ComfySocket, SocketSignal } from './comfy-socket.ts';
 import type { Logger } from './logger.ts';
@@ -13,6 +18,20 @@ export type PromptOutcome =
   | { readonly kind: 'success'; readonly entry: HistoryEntry }
   | { readonly kind: 'error'; readonly error: Record<string, unknown> }
   | { readonly kind: 'interrupted'; readonly data: Record<string, unknown> };
+
+export interface StallBounds {
+  /** The bound is this many times the longest interval between progress messages so far. */
+  readonly factor: number;
+  /** …and never less than this. */
+  readonly floorMs: number;
+  /** Before the prompt's first progress message (model loads, nodes without progress). */
+  readonly firstProgressMs: number;
+}
+
+/** How long a running prompt may stay silent, given the longest step interval seen (null: no progress yet). */
+export function stallBound(b: StallBounds, longestStepMs: number | null): number {
+  return longestStepMs === null ? b.firstProgressMs : Math.max(b.floorMs, b.factor * longestStepMs);
+}
 
 export interface WatchOptions {
   readonly comfy: ComfyClient;
@@ -25,6 +44,8 @@ export interface WatchOptions {
   readonly maxPollFailures?: number;
   /** Called once when ComfyUI starts executing the prompt (or it is seen running or done). */
   readonly onStarted?: () => void;
+  /** Stall detection; none: only the deadline bounds the prompt. */
+  readonly stall?: StallBounds;
 }
 
 /** What a history entry says about the end of the prompt; null while it is not over. */
@@ -80,9 +101,16 @@ export async function watchPrompt(o: WatchOptions): Promise<PromptOutcome> {
   const markStarted = () => {
     if (!startSeen) {
       startSeen = true;
+      lastActivity = Date.now();
       o.onStarted?.();
     }
   };
+  // Stall clock: runs only while the prompt runs and the socket can show its events.
+  let lastActivity = Date.now();
+  let lastProgressAt: number | null = null;
+  let longestStepMs: number | null = null;
+  let socketLive = o.socket !== null;
+  const stallAt = () => (o.stall && startSeen && socketLive ? lastActivity + stallBound(o.stall, longestStepMs) : Infinity);
 
   const checkHistory = async (): Promise<PromptOutcome | null> => {
     const entry = await o.comfy.history(o.promptId, { signal: o.signal });
@@ -101,11 +129,21 @@ export async function watchPrompt(o: WatchOptions): Promise<PromptOutcome> {
       for (let s = mailbox.shift(); s !== undefined; s = mailbox.shift()) {
         if (s.kind !== 'event') {
           checkNow = true;
+          // Events of the gap are lost: the clock restarts on a new socket, and stops without one.
+          socketLive = s.kind === 'reconnected';
+          lastActivity = Date.now();
           continue;
         }
         const { type, data } = s.event;
         if (data['prompt_id'] !== o.promptId) continue;
         if (type === 'execution_start' || type === 'executing' || type === 'progress') markStarted();
+        const now = Date.now();
+        if (type === 'progress') {
+          const step = now - (lastProgressAt ?? lastActivity);
+          longestStepMs = Math.max(longestStepMs ?? 0, step);
+          lastProgressAt = now;
+        }
+        lastActivity = now;
         if (type === 'execution_error') return { kind: 'error', error: data };
         if (type === 'execution_interrupted') return { kind: 'interrupted', data };
         // History is written before `executing {node:null}`; after execution_success it follows shortly.
@@ -130,9 +168,16 @@ export async function watchPrompt(o: WatchOptions): Promise<PromptOutcome> {
           if (!socketUp && failures >= maxFailures) throw e;
         }
       }
+      if (Date.now() >= stallAt() && o.stall) {
+        const bound = stallBound(o.stall, longestStepMs);
+        throw new GpuTimeoutError(longestStepMs === null
+          ? `the prompt stalled: no progress ${bound} ms after it started (stallFirstProgressMs)`
+          : `the prompt stalled: no progress for ${Date.now() - lastActivity} ms, more than ${bound} ms `
+            + `(max(stallFloorMs ${o.stall.floorMs}, ${o.stall.factor} × its longest step ${longestStepMs} ms)); it was interrupted`);
+      }
       wake = new Promise<void>((r) => (wakeUp = r));
       if (mailbox.length > 0) continue;
-      await waitFor(nextPollAt - Date.now(), wake, o.signal);
+      await waitFor(Math.min(nextPollAt, stallAt()) - Date.now(), wake, o.signal);
     }
   } finally {
     unsubscribe();

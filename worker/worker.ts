@@ -14,8 +14,20 @@
  *   Deleting it at once would also be safe, but parking keeps it if this worker dies.
  * - An attempt already answered here: deleted without running.
  * - Across workers, the first thing a job does is a SendTaskHeartbeat: a closed task
- *   (answered elsewhere, or timed out) answers TaskTimedOut/InvalidToken and the message
- *   is dropped without running.
+ *   (answered elsewhere, stopped, timed out) answers TaskTimedOut/InvalidToken and the
+ *   message is dropped without running. Then it claims the attempt (attempt claims in the
+ *   control table): a claim another worker holds leaves the message to that worker (hidden
+ *   until the claim would lapse, never deleted); a lapsed claim is taken over.
+ *
+ * Leases. Waiting is not failing: a message no worker took waits in SQS. A worker takes one
+ * only when it can run it soon (the running prompt plus `prefetch`), and holds it with a
+ * short lease: the message's visibility and the attempt's claim, renewed every third of
+ * `visibilityTimeoutSeconds`. A dead worker's message reappears when its lease lapses and
+ * another worker takes the attempt over with the same task token.
+ *
+ * Keeping the GPU fed. A job holds one of the 1 + prefetch slots from receipt until its
+ * prompt ends on ComfyUI; its output upload and its answer then run beside the next prompt,
+ * while the freed slot already fetches and queues the one after.
  */
 import {
   ChangeMessageVisibilityCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand,
@@ -24,6 +36,7 @@ import {
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { createClassifier, type Classifier } from '../core/classifier.ts';
+import { CircuitOpenError } from '../core/errors.ts';
 import type { GpuTaskMessage, GpuTaskOutput } from '../core/gpu-message.ts';
 import type { ErrorName } from '../core/taxonomy.ts';
 import { s3Client, sfnClient, sqsClient } from '../lambdas/adapters/aws-clients.ts';
@@ -40,15 +53,14 @@ import { waitForComfy } from './readiness.ts';
 import { RecentKeys, repeat } from './repeat.ts';
 import { TaskAnswerer, TokenGoneError } from './task-answer.ts';
 
-/** The shared circuit breaker of the ComfyUI fleet (DynamoDB-backed, plugged in by the caller). */
+/** The circuit breaker of this worker's ComfyUI host (DynamoDB-backed, plugged in by the caller). */
 export interface CircuitBreakerHook {
-  /**
-   * Throws (e.g. a Transient.CircuitOpen error) when calls are refused. May wait for the
-   * breaker to admit calls; `signal` aborts that wait (with the job's stop reason).
-   */
+  /** Throws CircuitOpenError (Transient.CircuitOpen) while the breaker refuses calls. */
   beforeCall(signal?: AbortSignal): Promise<void>;
   onSuccess(): Promise<void>;
   onFailure(): Promise<void>;
+  /** Resolves once the breaker would admit a call (no trial is spent); the poll loop waits on it. */
+  untilAdmitting?(signal: AbortSignal): Promise<void>;
 }
 
 const NO_BREAKER: CircuitBreakerHook = { beforeCall: async () => {}, onSuccess: async () => {}, onFailure: async () => {} };
@@ -58,8 +70,14 @@ const DEPENDENCY_FAILURES: ReadonlySet<ErrorName> = new Set<ErrorName>([
   'Transient.Network', 'Transient.ServiceUnavailable', 'Transient.RateLimited', 'Gpu.Timeout',
 ]);
 
+export type ClaimResult =
+  | { readonly held: true }
+  | { readonly held: false; readonly holder: string; readonly expiresAt: number };
+
+/** Leases on (jobId, attempt), shared by every worker (lambdas/adapters/attempt-claims.ts). */
 export interface AttemptClaimHook {
-  claim(jobId: string, attempt: number): Promise<boolean>;
+  claim(jobId: string, attempt: number): Promise<ClaimResult>;
+  /** False when another worker took the attempt over. */
   renew(jobId: string, attempt: number): Promise<boolean>;
 }
 
@@ -90,6 +108,8 @@ interface ActiveJob {
   readonly stop: AbortController;
   readonly log: Logger;
   promptId: string | null;
+  /** Holds one of the 1 + prefetch slots until its prompt ends on ComfyUI. */
+  slot: boolean;
 }
 
 export class GpuWorker {
@@ -99,6 +119,9 @@ export class GpuWorker {
   readonly #sqs: SQSClient;
   readonly #sfn: TaskAnswerer;
   readonly #runner: JobRunner;
+  readonly #comfy: ComfyClient;
+  /** Set after an out-of-memory failure: POST /free before the next prompt is queued. */
+  #freeing: Promise<void> | null = null;
   readonly #breaker: CircuitBreakerHook;
   readonly #claims: AttemptClaimHook | undefined;
   readonly #classifier: Classifier;
@@ -125,9 +148,10 @@ export class GpuWorker {
     this.#breaker = options.breaker ?? NO_BREAKER;
     this.#claims = options.claims;
     this.#classifier = options.classifier ?? createClassifier({ patterns: c.classifierPatterns });
-    this.metrics = new WorkerMetrics({ poolSize: c.poolSize, log: this.#log, sampleQueueSize: () => this.#sampleQueueSize() });
+    this.metrics = new WorkerMetrics({ slots: this.slots, log: this.#log, sampleQueueSize: () => this.#sampleQueueSize() });
+    this.#comfy = new ComfyClient({ baseUrl: c.comfyUrl, requestTimeoutMs: c.requestTimeoutMs });
     this.#runner = new JobRunner({
-      comfy: new ComfyClient({ baseUrl: c.comfyUrl, requestTimeoutMs: c.requestTimeoutMs }),
+      comfy: this.#comfy,
       s3: options.clients?.s3 ?? s3Client(),
       bucket: c.artifactsBucket,
       requestTimeoutMs: c.requestTimeoutMs,
@@ -136,7 +160,30 @@ export class GpuWorker {
       wsReconnectDelayMs: c.wsReconnectDelayMs,
       workerId: c.workerId,
       onReconnect: () => this.metrics.retries.inc(),
+      stall: { factor: c.stallFactor, floorMs: c.stallFloorMs, firstProgressMs: c.stallFirstProgressMs },
     });
+  }
+
+  /** Prompts kept on ComfyUI at once: the running one and the prefetched. */
+  get slots(): number {
+    return 1 + this.config.prefetch;
+  }
+
+  /** Messages held at most: the slots, and as many finishing (outputs, answer) beside them. */
+  get #maxHeld(): number {
+    return 2 * this.slots;
+  }
+
+  #slotsTaken(): number {
+    let n = 0;
+    for (const j of this.#active.values()) if (j.slot) n += 1;
+    return n;
+  }
+
+  #releaseSlot(job: ActiveJob): void {
+    if (!job.slot) return;
+    job.slot = false;
+    this.#wakeSlotWaiters();
   }
 
   /** http://host:port of /metrics and /healthz; set once started. */
@@ -146,7 +193,7 @@ export class GpuWorker {
   }
 
   health(): Health {
-    return { status: this.#status, busy: this.#active.size, poolSize: this.config.poolSize, uptime: (Date.now() - this.#startedAt) / 1000 };
+    return { status: this.#status, busy: this.#active.size, slots: this.slots, uptime: (Date.now() - this.#startedAt) / 1000 };
   }
 
   /** Starts serving /metrics and /healthz (status "starting" until ComfyUI is ready). Idempotent. */
@@ -175,7 +222,7 @@ export class GpuWorker {
     }
     if (this.#pollAbort.signal.aborted) return;
     this.#status = 'ok';
-    this.#log.info('GPU worker polling', { queueUrl: this.config.queueUrl, poolSize: this.config.poolSize, metricsUrl: this.metricsUrl });
+    this.#log.info('GPU worker polling', { queueUrl: this.config.queueUrl, prefetch: this.config.prefetch, leaseSeconds: this.config.visibilityTimeoutSeconds, metricsUrl: this.metricsUrl });
     this.#armIdle();
     this.#loop = this.#pollLoop();
   }
@@ -229,10 +276,19 @@ export class GpuWorker {
     const c = this.config;
     let backoffMs = 0;
     while (!this.#pollAbort.signal.aborted) {
-      const free = c.poolSize - this.#active.size;
+      const free = Math.min(this.slots - this.#slotsTaken(), this.#maxHeld - this.#active.size);
       if (free <= 0) {
         await new Promise<void>((r) => this.#slotWaiters.push(r));
         continue;
+      }
+      // A host whose breaker is open takes nothing: its tasks go to the other hosts.
+      if (this.#breaker.untilAdmitting) {
+        try {
+          await this.#breaker.untilAdmitting(this.#pollAbort.signal);
+        } catch (e) {
+          if (this.#pollAbort.signal.aborted) break;
+          this.#log.warn('could not read the circuit breaker; polling anyway', { err: e });
+        }
       }
       let messages: Message[];
       try {
@@ -300,7 +356,7 @@ export class GpuWorker {
       return;
     }
 
-    const job: ActiveJob = { key, task, messageId: m.MessageId, receipt, duplicates: [], stop: new AbortController(), log, promptId: null };
+    const job: ActiveJob = { key, task, messageId: m.MessageId, receipt, duplicates: [], stop: new AbortController(), log, promptId: null, slot: true };
     this.#active.set(key, job);
     clearTimeout(this.#idleTimer);
     this.metrics.workersBusy.set(this.#active.size);
@@ -310,6 +366,7 @@ export class GpuWorker {
     try {
       await this.#runActive(job, action, receivedAt);
     } finally {
+      job.slot = false;
       this.#active.delete(key);
       this.metrics.workersBusy.set(this.#active.size);
       this.#wakeSlotWaiters();
@@ -340,47 +397,64 @@ export class GpuWorker {
     const c = this.config;
     const deadlineMs = (seconds: number | undefined) => (seconds !== undefined ? Math.round(seconds * 1000) : c.generationTimeoutMs);
     const { task, log } = job;
-    const stopExtending = repeat(Math.max(100, c.visibilityTimeoutSeconds * 500), async () => {
+    let claimed = false;
+    // The lease: visibility and claim renewed together, every third of the lease.
+    const stopLease = repeat(Math.max(100, Math.round(c.visibilityTimeoutSeconds * 1000 / 3)), async () => {
       await Promise.all([job.receipt, ...job.duplicates].map((r) => this.#setVisibility(r, c.visibilityTimeoutSeconds, log)));
+      if (claimed) await this.#renewClaim(job);
     });
     let stopHeartbeat = () => {};
     try {
-      // A closed task (answered by another worker, or timed out) is not run again.
+      // A closed task (answered by another worker, stopped, timed out) is not run again.
       if (!(await this.#heartbeat(job))) {
         await this.#settleDropped(job, 'the task was already closed before it started');
         return;
       }
-      if (!(await this.#claim(job))) {
-        // Another worker runs this very attempt; if it dies, the task's heartbeat timeout
-        // starts a new attempt, so this copy is not needed.
-        await this.#settleDropped(job, 'another worker holds this attempt');
+      const claim = await this.#claim(job);
+      if (!claim.held) {
+        // Another worker runs this very attempt: leave the message to it. Hidden until that
+        // claim would lapse, it comes back only if the holder dies (then it is taken over).
+        const seconds = Math.min(43_200, Math.max(1, Math.ceil((claim.expiresAt - Date.now()) / 1000) + 1));
+        log.info('another worker holds this attempt; leaving the message to it', { holder: claim.holder, hiddenSeconds: seconds });
+        await this.#setVisibility(job.receipt, seconds, log);
         return;
       }
-      stopHeartbeat = repeat(c.heartbeatIntervalMs, async () => {
-        if (await this.#heartbeat(job)) await this.#renewClaim(job);
-      });
+      claimed = true;
+      stopHeartbeat = repeat(c.heartbeatIntervalMs, async () => void (await this.#heartbeat(job)));
 
       let result: { ok: true; output: GpuTaskOutput } | { ok: false; failure: TaskFailure };
       try {
         await this.#breaker.beforeCall(job.stop.signal);
+        const deadline = deadlineMs(task.deadlineSeconds);
         const output = await this.#runner.run({
           message: task,
-          deadlineMs: deadlineMs(task.deadlineSeconds),
-          // Each job held may wait behind the others in ComfyUI's queue.
-          queueWaitMs: deadlineMs(task.deadlineSeconds) * c.poolSize,
+          deadlineMs: deadline,
+          // At most `prefetch` prompts run before this one.
+          queueWaitMs: deadline * this.slots,
           stop: job.stop.signal,
           log,
           onPromptQueued: (id) => (job.promptId = id),
+          beforeQueue: () => this.#freeing ?? Promise.resolve(),
+          onPromptEnded: () => this.#releaseSlot(job),
         });
         result = { ok: true, output };
       } catch (e) {
+        this.#releaseSlot(job);
         if (e instanceof JobStopped) {
           if (e.reason === 'release') await this.#settleReleased(job);
+          else if (e.reason === 'claim-lost') log.warn('another worker took the attempt over; stopping without an answer', { promptId: job.promptId });
           else await this.#settleDropped(job, e.message);
+          return;
+        }
+        if (e instanceof CircuitOpenError) {
+          // This host is refused; another host runs the task.
+          log.warn('this host\'s circuit breaker is open; giving the task back', { err: e });
+          await this.#settleReleased(job);
           return;
         }
         const failure = toTaskFailure(e, this.#classifier, { jobId: task.jobId, attempt: task.attempt, promptId: job.promptId, workerId: c.workerId });
         log.warn('task failed', { error: failure.error, matched: failure.matched, promptId: job.promptId, err: e });
+        if (failure.error === 'Gpu.OutOfMemory') this.#freeMemory(log);
         result = { ok: false, failure };
       } finally {
         stopHeartbeat();
@@ -389,24 +463,39 @@ export class GpuWorker {
       await this.#answer(job, result, action, receivedAt);
     } finally {
       stopHeartbeat();
-      stopExtending();
+      stopLease();
     }
   }
 
+  /** After an out-of-memory error: ComfyUI unloads its models and frees its cache before the next prompt is queued. */
+  #freeMemory(log: Logger): void {
+    const freeing = this.#comfy.free().then(
+      () => log.info('asked ComfyUI to free its memory after an out-of-memory error'),
+      (e: unknown) => log.warn('could not ask ComfyUI to free its memory', { err: e }),
+    ).finally(() => {
+      if (this.#freeing === freeing) this.#freeing = null;
+    });
+    this.#freeing = freeing;
+  }
+
   /** Takes the attempt's shared claim; a claim store that cannot answer does not stop GPU work. */
-  async #claim(job: ActiveJob): Promise<boolean> {
-    if (this.#claims === undefined) return true;
+  async #claim(job: ActiveJob): Promise<ClaimResult> {
+    if (this.#claims === undefined) return { held: true };
     try {
       return await this.#claims.claim(job.task.jobId, job.task.attempt);
     } catch (e) {
       job.log.warn('could not claim the attempt; running it anyway', { err: e });
-      return true;
+      return { held: true };
     }
   }
 
+  /** Renews the claim with the lease; a worker that took it over stops this job. */
   async #renewClaim(job: ActiveJob): Promise<void> {
+    if (this.#claims === undefined || job.stop.signal.aborted) return;
     try {
-      await this.#claims?.renew(job.task.jobId, job.task.attempt);
+      if (!(await this.#claims.renew(job.task.jobId, job.task.attempt))) {
+        job.stop.abort(new JobStopped('claim-lost', 'another worker took the attempt over'));
+      }
     } catch (e) {
       job.log.warn('could not renew the attempt claim', { err: e });
     }

@@ -1,23 +1,29 @@
 /**
  * Claims on GPU task attempts, shared by every worker through the control table. SQS may
  * hand two workers copies of the same attempt (a redelivery, a duplicate send); the claim
- * lets exactly one run it. A claim lives while its worker renews it with its heartbeats,
- * so a dead worker's claim lapses and never blocks a later attempt.
+ * lets exactly one run it. A claim is a lease: its worker renews it with the message's
+ * visibility, so a dead worker's claim lapses with its message's visibility and the worker
+ * that receives the message again takes the attempt over.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from './aws-clients.ts';
 
 export interface AttemptClaimsOptions {
   readonly table: string;
   readonly workerId: string;
-  /** How long a claim holds without renewal; a few heartbeat intervals. */
+  /** How long a claim holds without renewal: the worker's lease (its SQS visibility). */
   readonly ttlMs: number;
   readonly client?: DynamoDBDocumentClient;
   readonly now?: () => number;
 }
 
 const claimId = (jobId: string, attempt: number) => `claim#${jobId}#${attempt}`;
+
+/** Held by this worker now, or by another until `expiresAt` (epoch ms) unless it renews. */
+export type ClaimResult =
+  | { readonly held: true }
+  | { readonly held: false; readonly holder: string; readonly expiresAt: number };
 
 export class AttemptClaims {
   readonly #o: AttemptClaimsOptions;
@@ -36,19 +42,24 @@ export class AttemptClaims {
     return { id: claimId(jobId, attempt), workerId: this.#o.workerId, expiresAt, expiration: Math.ceil(expiresAt / 1000) + 3600 };
   }
 
-  /** True when this worker holds the attempt now: it was free, lapsed, or already ours. */
-  async claim(jobId: string, attempt: number): Promise<boolean> {
+  /** Takes the attempt when it is free, lapsed, or already ours; otherwise says who holds it and until when. */
+  async claim(jobId: string, attempt: number): Promise<ClaimResult> {
+    const client = this.#o.client ?? documentClient();
     try {
-      await (this.#o.client ?? documentClient()).send(new PutCommand({
+      await client.send(new PutCommand({
         TableName: this.#o.table,
         Item: this.#item(jobId, attempt),
         ConditionExpression: 'attribute_not_exists(id) OR expiresAt < :now OR workerId = :me',
         ExpressionAttributeValues: { ':now': this.#now(), ':me': this.#o.workerId },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }));
-      return true;
+      return { held: true };
     } catch (e) {
-      if (e instanceof ConditionalCheckFailedException) return false;
-      throw e;
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      const item = e.Item === undefined
+        ? (await client.send(new GetCommand({ TableName: this.#o.table, Key: { id: claimId(jobId, attempt) }, ConsistentRead: true }))).Item
+        : unmarshallHolder(e.Item);
+      return { held: false, holder: String(item?.['workerId'] ?? '?'), expiresAt: Number(item?.['expiresAt'] ?? this.#now() + this.#o.ttlMs) };
     }
   }
 
@@ -69,4 +80,9 @@ export class AttemptClaims {
       throw e;
     }
   }
+}
+
+/** The low-level item a failed condition returns (attribute values still typed). */
+function unmarshallHolder(item: Record<string, { S?: string; N?: string } | undefined>): Record<string, unknown> {
+  return { workerId: item['workerId']?.S, expiresAt: item['expiresAt']?.N === undefined ? undefined : Number(item['expiresAt'].N) };
 }

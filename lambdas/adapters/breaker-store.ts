@@ -10,19 +10,19 @@ import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/li
 import { z } from 'zod';
 import {
   BREAKER_PROVIDERS, CLOSED_BREAKER, DEFAULT_BREAKER_SETTINGS, admit, checkBreakerSettings, fail, succeed,
-  type Breaker, type BreakerProvider, type BreakerSettings, type BreakerStatus, type BreakerStep,
+  type Breaker, type BreakerKey, type BreakerSettings, type BreakerStatus, type BreakerStep,
 } from '../../core/breaker.ts';
 import { CircuitOpenError } from '../../core/errors.ts';
 import type { BreakerState } from '../../core/health.ts';
 import { documentClient } from './aws-clients.ts';
 
-export const breakerId = (provider: BreakerProvider) => `breaker#${provider}`;
+export const breakerId = (provider: BreakerKey) => `breaker#${provider}`;
 
 /** Transitions kept on the item, newest last, for operators and tests. */
 const RECENT_TRANSITIONS = 10;
 
 export interface BreakerTransitionEvent {
-  readonly provider: BreakerProvider;
+  readonly provider: BreakerKey;
   readonly from: BreakerStatus;
   readonly to: BreakerStatus;
   readonly at: string;
@@ -87,7 +87,7 @@ const storedSchema = z.object({
   recent: z.array(z.object({ from: z.enum(['closed', 'open', 'half_open']), to: z.enum(['closed', 'open', 'half_open']), at: z.string() })).default([]),
 });
 
-function refusal(provider: BreakerProvider, step: BreakerStep): Error {
+function refusal(provider: BreakerKey, step: BreakerStep): Error {
   const until = step.retryAt === null ? 'its timeout' : new Date(step.retryAt).toISOString();
   return new CircuitOpenError(
     `the ${provider} circuit breaker is ${step.breaker.state.replace('_', '-')} after ${step.breaker.failures} consecutive failures; calls are refused until ${until}`,
@@ -133,7 +133,7 @@ export class BreakerStore {
     this.#maxAttempts = o.maxAttempts ?? 8;
   }
 
-  async read(provider: BreakerProvider): Promise<StoredBreaker> {
+  async read(provider: BreakerKey): Promise<StoredBreaker> {
     const res = await this.#client().send(new GetCommand({ TableName: this.#table, Key: { id: breakerId(provider) }, ConsistentRead: true }));
     if (!res.Item) return { breaker: CLOSED_BREAKER, version: 0, recent: [] };
     const item = storedSchema.parse(res.Item);
@@ -145,22 +145,22 @@ export class BreakerStore {
   }
 
   /** Before a call: throws CircuitOpenError (Transient.CircuitOpen) while the breaker refuses calls. */
-  async beforeCall(provider: BreakerProvider): Promise<void> {
+  async beforeCall(provider: BreakerKey): Promise<void> {
     const step = await this.#apply(provider, admit);
     if (!step.allowed) throw refusal(provider, step);
   }
 
   /** The dependency answered (whatever the answer said). */
-  async onSuccess(provider: BreakerProvider): Promise<void> {
+  async onSuccess(provider: BreakerKey): Promise<void> {
     await this.#apply(provider, succeed);
   }
 
   /** The dependency failed in a way that indicts it (unavailable, throttling, garbage). */
-  async onFailure(provider: BreakerProvider): Promise<void> {
+  async onFailure(provider: BreakerKey): Promise<void> {
     await this.#apply(provider, fail);
   }
 
-  hook(provider: BreakerProvider, o: HookOptions = {}): BreakerHook {
+  hook(provider: BreakerKey, o: HookOptions = {}): BreakerHook {
     const waitMs = o.waitWhileOpenMs ?? 0;
     const pollMs = o.pollMs ?? Math.min(5000, Math.max(50, Math.round(this.settings.openMs / 20)));
     return {
@@ -194,7 +194,7 @@ export class BreakerStore {
     }));
   }
 
-  async #apply(provider: BreakerProvider, rule: (b: Breaker, now: number, s: BreakerSettings) => BreakerStep): Promise<BreakerStep> {
+  async #apply(provider: BreakerKey, rule: (b: Breaker, now: number, s: BreakerSettings) => BreakerStep): Promise<BreakerStep> {
     for (let attempt = 1; ; attempt++) {
       const current = await this.read(provider);
       const now = this.#clock();

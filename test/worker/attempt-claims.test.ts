@@ -25,16 +25,17 @@ describe('attempt claims', () => {
     const a = new AttemptClaims({ table, workerId: 'a', ttlMs: 1000, now: () => now });
     const b = new AttemptClaims({ table, workerId: 'b', ttlMs: 1000, now: () => now });
     // Act / Assess
-    expect(await a.claim('job-x', 1)).toBe(true);
-    expect(await b.claim('job-x', 1)).toBe(false);
-    expect(await a.claim('job-x', 1)).toBe(true);
-    expect(await b.claim('job-x', 2)).toBe(true);
+    const held = { held: true };
+    expect(await a.claim('job-x', 1)).toEqual(held);
+    expect(await b.claim('job-x', 1)).toEqual({ held: false, holder: 'a', expiresAt: 1_001_000 });
+    expect(await a.claim('job-x', 1)).toEqual(held);
+    expect(await b.claim('job-x', 2)).toEqual(held);
     now += 900;
     expect(await a.renew('job-x', 1)).toBe(true);
     now += 900;
-    expect(await b.claim('job-x', 1)).toBe(false);
+    expect(await b.claim('job-x', 1)).toEqual({ held: false, holder: 'a', expiresAt: 1_001_900 });
     now += 200;
-    expect(await b.claim('job-x', 1)).toBe(true);
+    expect(await b.claim('job-x', 1)).toEqual(held);
     expect(await a.renew('job-x', 1)).toBe(false);
   });
 

@@ -30,30 +30,31 @@ describe('worker configuration', () => {
     const c = loadWorkerConfig({ env: REQUIRED });
 
     expect(c).toMatchObject({
-      poolSize: 1, requestTimeoutMs: 30_000, autoShutdownMs: null, workerStartTimeoutMs: 120_000,
+      prefetch: 1, requestTimeoutMs: 30_000, autoShutdownMs: null, workerStartTimeoutMs: 120_000,
       comfyUrl: 'http://127.0.0.1:8188', pollWaitSeconds: 20, visibilityTimeoutSeconds: 30,
-      heartbeatIntervalMs: 20_000, metricsPort: 9464, queueUrl: REQUIRED.GPU_QUEUE_URL, artifactsBucket: 'vto-artifacts',
+      heartbeatIntervalMs: 5000, stallFactor: 10, stallFloorMs: 60_000, stallFirstProgressMs: 300_000, metricsPort: 9464, queueUrl: REQUIRED.GPU_QUEUE_URL, artifactsBucket: 'vto-artifacts',
     });
   });
 
   it('layers file, then environment, then overrides', () => {
-    const path = file('layers.json', { poolSize: 2, requestTimeoutMs: 1000, comfyUrl: 'http://gpu-1:8188' });
+    const path = file('layers.json', { prefetch: 2, requestTimeoutMs: 1000, comfyUrl: 'http://gpu-1:8188' });
 
-    const c = loadWorkerConfig({ configPath: path, env: { ...REQUIRED, VTO_POOL_SIZE: '3' }, overrides: { requestTimeoutMs: 5 } });
+    const c = loadWorkerConfig({ configPath: path, env: { ...REQUIRED, VTO_PREFETCH: '3' }, overrides: { requestTimeoutMs: 5 } });
 
-    expect([c.poolSize, c.requestTimeoutMs, c.comfyUrl]).toEqual([3, 5, 'http://gpu-1:8188']);
+    expect([c.prefetch, c.requestTimeoutMs, c.comfyUrl]).toEqual([3, 5, 'http://gpu-1:8188']);
   });
 
   it('finds the file through VTO_WORKER_CONFIG', () => {
-    const path = file('from-env.json', { poolSize: 4 });
+    const path = file('from-env.json', { prefetch: 4 });
 
-    expect(loadWorkerConfig({ env: { ...REQUIRED, VTO_WORKER_CONFIG: path } }).poolSize).toBe(4);
+    expect(loadWorkerConfig({ env: { ...REQUIRED, VTO_WORKER_CONFIG: path } }).prefetch).toBe(4);
   });
 
   it('reads every documented environment variable', () => {
     const c = loadWorkerConfig({
       env: {
-        ...REQUIRED, VTO_POOL_SIZE: '2', VTO_REQUEST_TIMEOUT_MS: '1500', VTO_AUTO_SHUTDOWN_MS: '60000',
+        ...REQUIRED, VTO_PREFETCH: '2', VTO_STALL_FACTOR: '4.5', VTO_STALL_FLOOR_MS: '1000', VTO_STALL_FIRST_PROGRESS_MS: '2000',
+        VTO_HOST_ID: 'gpu-host-7', VTO_REQUEST_TIMEOUT_MS: '1500', VTO_AUTO_SHUTDOWN_MS: '60000',
         VTO_WORKER_START_TIMEOUT_MS: '9000', COMFYUI_URL: 'https://comfy.internal:8443', VTO_POLL_WAIT_SECONDS: '5',
         VTO_VISIBILITY_TIMEOUT_SECONDS: '30', VTO_HEARTBEAT_INTERVAL_MS: '200', VTO_GENERATION_TIMEOUT_MS: '90000',
         VTO_SHUTDOWN_GRACE_MS: '100', VTO_METRICS_PORT: '0', VTO_METRICS_HOST: '0.0.0.0', VTO_WORKER_ID: 'gpu-7',
@@ -62,7 +63,7 @@ describe('worker configuration', () => {
     });
 
     expect(c).toMatchObject({
-      poolSize: 2, requestTimeoutMs: 1500, autoShutdownMs: 60_000, workerStartTimeoutMs: 9000,
+      prefetch: 2, stallFactor: 4.5, stallFloorMs: 1000, stallFirstProgressMs: 2000, hostId: 'gpu-host-7', requestTimeoutMs: 1500, autoShutdownMs: 60_000, workerStartTimeoutMs: 9000,
       comfyUrl: 'https://comfy.internal:8443', pollWaitSeconds: 5, visibilityTimeoutSeconds: 30, heartbeatIntervalMs: 200,
       generationTimeoutMs: 90_000, shutdownGraceMs: 100, metricsPort: 0, metricsHost: '0.0.0.0', workerId: 'gpu-7',
       historyPollMs: 50, wsReconnectAttempts: 2, wsReconnectDelayMs: 10, logLevel: 'warn',
@@ -88,9 +89,12 @@ describe('worker configuration', () => {
   });
 
   it.each([
-    ['poolSize', { VTO_POOL_SIZE: '0' }, /^poolSize: must be ≥ 1 \(got "0" from env VTO_POOL_SIZE\)$/],
-    ['poolSize', { VTO_POOL_SIZE: 'two' }, /^poolSize: must be a number \(got "two" from env VTO_POOL_SIZE\)$/],
-    ['poolSize', { VTO_POOL_SIZE: '1.5' }, /^poolSize: must be a whole number/],
+    ['prefetch', { VTO_PREFETCH: '-1' }, /^prefetch: must be ≥ 0 \(got "-1" from env VTO_PREFETCH\)$/],
+    ['prefetch', { VTO_PREFETCH: '9' }, /^prefetch: must be ≤ 8/],
+    ['prefetch', { VTO_PREFETCH: 'two' }, /^prefetch: must be a number \(got "two" from env VTO_PREFETCH\)$/],
+    ['VTO_POOL_SIZE', { VTO_POOL_SIZE: '10' }, /^VTO_POOL_SIZE was removed: a worker runs one prompt and takes VTO_PREFETCH more/],
+    ['VTO_CIRCUIT_BREAKER_WAIT_MS', { VTO_CIRCUIT_BREAKER_WAIT_MS: '0' }, /^VTO_CIRCUIT_BREAKER_WAIT_MS was removed/],
+    ['stallFactor', { VTO_STALL_FACTOR: '0.5' }, /^stallFactor: must be ≥ 1/],
     ['requestTimeoutMs', { VTO_REQUEST_TIMEOUT_MS: '-5' }, /^requestTimeoutMs: must be ≥ 1/],
     ['autoShutdownMs', { VTO_AUTO_SHUTDOWN_MS: 'soon' }, /^autoShutdownMs: must be a number of milliseconds, or null \/ 0 \/ "off" to disable auto-shutdown \(got "soon"/],
     ['autoShutdownMs', { VTO_AUTO_SHUTDOWN_MS: '-1' }, /^autoShutdownMs: must be > 0 milliseconds/],
@@ -98,7 +102,7 @@ describe('worker configuration', () => {
     ['comfyUrl', { COMFYUI_URL: 'ftp://gpu:21' }, /^comfyUrl: must be an http\(s\) URL \(got "ftp:\/\/gpu:21" from env COMFYUI_URL\)$/],
     ['queueUrl', { GPU_QUEUE_URL: 'not a url' }, /^queueUrl: must be an http\(s\) queue URL/],
     ['pollWaitSeconds', { VTO_POLL_WAIT_SECONDS: '21' }, /^pollWaitSeconds: must be ≤ 20/],
-    ['visibilityTimeoutSeconds', { VTO_VISIBILITY_TIMEOUT_SECONDS: '0' }, /^visibilityTimeoutSeconds: must be ≥ 1/],
+    ['visibilityTimeoutSeconds', { VTO_VISIBILITY_TIMEOUT_SECONDS: '1' }, /^visibilityTimeoutSeconds: must be ≥ 2/],
     ['heartbeatIntervalMs', { VTO_HEARTBEAT_INTERVAL_MS: 'fast' }, /^heartbeatIntervalMs: must be a number/],
     ['metricsPort', { VTO_METRICS_PORT: '70000' }, /^metricsPort: must be ≤ 65535/],
     ['workerId', { VTO_WORKER_ID: 'gpu 1' }, /^workerId: may hold only letters/],
@@ -111,12 +115,12 @@ describe('worker configuration', () => {
   });
 
   it('lists every bad field at once, with the file as the source', () => {
-    const path = file('bad.json', { poolSize: -1, shutdownGraceMs: 'long' });
+    const path = file('bad.json', { prefetch: -1, shutdownGraceMs: 'long' });
 
     const problems = problemsOf(() => loadWorkerConfig({ configPath: path, env: REQUIRED }));
 
     expect(problems).toEqual([
-      `poolSize: must be ≥ 1 (got -1 from config file ${path})`,
+      `prefetch: must be ≥ 0 (got -1 from config file ${path})`,
       `shutdownGraceMs: must be a number (got "long" from config file ${path})`,
     ]);
   });
@@ -131,13 +135,13 @@ describe('worker configuration', () => {
   });
 
   it('rejects unknown settings in the file (typos do not pass silently)', () => {
-    const problems = problemsOf(() => loadWorkerConfig({ configPath: file('typo.json', { poolsize: 2 }), env: REQUIRED }));
+    const problems = problemsOf(() => loadWorkerConfig({ configPath: file('typo.json', { prefecth: 2 }), env: REQUIRED }));
 
-    expect(problems[0]).toMatch(/^unknown setting poolsize \(known: poolSize, /);
+    expect(problems[0]).toMatch(/^unknown setting prefecth \(known: prefetch, /);
   });
 
   it('treats an empty environment variable as unset', () => {
-    expect(loadWorkerConfig({ env: { ...REQUIRED, VTO_POOL_SIZE: '' } }).poolSize).toBe(1);
+    expect(loadWorkerConfig({ env: { ...REQUIRED, VTO_PREFETCH: '', VTO_POOL_SIZE: '' } }).prefetch).toBe(1);
   });
 
   it.each([

@@ -48,7 +48,7 @@ function runWorker(env: Record<string, string>, args: string[] = []): Run {
 describe('the worker process (bin/worker.ts)', () => {
   it('drains on SIGTERM: the running job finishes within the grace, the held one is released at once, exit 0', async () => {
     const queueUrl = await h.newQueue();
-    const run = runWorker({ GPU_QUEUE_URL: queueUrl, VTO_POOL_SIZE: '2', VTO_SHUTDOWN_GRACE_MS: '3000', VTO_VISIBILITY_TIMEOUT_SECONDS: '30' });
+    const run = runWorker({ GPU_QUEUE_URL: queueUrl, VTO_PREFETCH: '1', VTO_SHUTDOWN_GRACE_MS: '3000', VTO_VISIBILITY_TIMEOUT_SECONDS: '30' });
     const first = h.task({ params: { ...SMALL_PARAMS, width: 1024, height: 1024, steps: 40 } });
     const second = h.task();
     h.sim.setFault(second.jobId, 'hang');
@@ -87,11 +87,11 @@ describe('the worker process (bin/worker.ts)', () => {
   });
 
   it('exits 1 naming the bad setting', async () => {
-    const run = runWorker({ VTO_POOL_SIZE: '0' }, ['--auto-shutdown-ms', 'soon']);
+    const run = runWorker({ VTO_PREFETCH: '-1' }, ['--auto-shutdown-ms', 'soon']);
 
     expect(await run.exit).toBe(1);
     const text = run.stderr.join('\n');
-    expect(text).toContain('poolSize: must be ≥ 1 (got \\"0\\" from env VTO_POOL_SIZE)');
+    expect(text).toContain('prefetch: must be ≥ 0 (got \\"-1\\" from env VTO_PREFETCH)');
     expect(text).toContain('autoShutdownMs: must be a number of milliseconds');
   });
 });

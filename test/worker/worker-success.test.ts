@@ -9,7 +9,7 @@ let worker: GpuWorker;
 
 beforeAll(async () => {
   h = await startHarness();
-  worker = await h.startWorker({ poolSize: 2 });
+  worker = await h.startWorker({ prefetch: 1 });
 });
 afterAll(async () => {
   await h?.close();
@@ -67,12 +67,12 @@ describe('the GPU worker on a healthy ComfyUI', () => {
     const res = await fetch(worker.metricsUrl.replace(/\/metrics$/, '/healthz'));
 
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: 'ok', busy: 0, poolSize: 2, uptime: expect.any(Number) });
+    expect(await res.json()).toMatchObject({ status: 'ok', busy: 0, slots: 2, uptime: expect.any(Number) });
   });
 
   it('shows the queue waiting and the slot busy while a job runs, and both back to zero after', async () => {
     const queueUrl = await h.newQueue();
-    const single = await h.startWorker({ queueUrl, poolSize: 1 });
+    const single = await h.startWorker({ queueUrl, prefetch: 0 });
     const long = h.task({ deadlineSeconds: 30 });
     h.sim.setFault(long.jobId, 'hang');
     const waiting = h.task();

@@ -115,10 +115,10 @@ describe('the GPU worker and its task token', () => {
   it('runs an attempt once when its visibility lapses mid-run and SQS delivers it again', async () => {
     const queueUrl = await h.newQueue();
     const lapsing = await h.startWorker(
-      { queueUrl, poolSize: 2, visibilityTimeoutSeconds: 1, workerId: 'lapsing-worker' },
+      { queueUrl, prefetch: 1, visibilityTimeoutSeconds: 2, workerId: 'lapsing-worker' },
       { clients: { sqs: sqsLosingVisibilityChanges() } },
     );
-    const task = h.task({ deadlineSeconds: 2.5 });
+    const task = h.task({ deadlineSeconds: 3.5 });
     h.sim.setFault(task.jobId, 'hang');
     const accepted = h.sim.stats().promptsAccepted;
     const retriesBefore = await counter(lapsing, 'orchestrator_task_retries_total');
@@ -138,8 +138,8 @@ describe('the GPU worker and its task token', () => {
 
   it('keeps a job longer than the visibility timeout invisible by extending it', async () => {
     const queueUrl = await h.newQueue();
-    const extending = await h.startWorker({ queueUrl, poolSize: 2, visibilityTimeoutSeconds: 1, workerId: 'extending-worker' });
-    const task = h.task({ deadlineSeconds: 2.5 });
+    const extending = await h.startWorker({ queueUrl, prefetch: 1, visibilityTimeoutSeconds: 2, workerId: 'extending-worker' });
+    const task = h.task({ deadlineSeconds: 3.5 });
     h.sim.setFault(task.jobId, 'hang');
 
     await h.send(task, queueUrl);

@@ -100,7 +100,7 @@ export async function startHarness(simOptions: ComfySimOptions = {}): Promise<Ha
       return loadWorkerConfig({
         env: {},
         overrides: {
-          queueUrl: h.queueUrl, artifactsBucket: bucket, comfyUrl: sim.url, poolSize: 1, requestTimeoutMs: 5000,
+          queueUrl: h.queueUrl, artifactsBucket: bucket, comfyUrl: sim.url, prefetch: 0, requestTimeoutMs: 5000,
           pollWaitSeconds: 1, visibilityTimeoutSeconds: 4, heartbeatIntervalMs: 100, generationTimeoutMs: 20_000,
           shutdownGraceMs: 2000, metricsPort: 0, workerStartTimeoutMs: 5000, historyPollMs: 100,
           wsReconnectAttempts: 2, wsReconnectDelayMs: 20, workerId: 'test-worker', ...over,
