@@ -3,6 +3,14 @@ import { GetObjectCommand, NoSuchKey, PutObjectCommand } from '@aws-sdk/client-s
 import { InvalidInputError } from '../../core/errors.ts';
 import { s3Client } from './aws-clients.ts';
 import { config } from './config.ts';
+import { access, grant } from './access.ts';
+
+/**
+ * getObject needs ListBucket too: without it S3 answers a missing key with 403 AccessDenied,
+ * not 404 NoSuchKey, and a missing input would read as a permission fault.
+ */
+export const ARTIFACTS_READ_ACCESS = access(grant('objects:artifacts/packs/*', 's3', 'GetObject'), grant('bucket:artifacts', 's3', 'ListBucket'));
+export const ARTIFACTS_WRITE_ACCESS = access(grant('objects:artifacts/packs/*', 's3', 'PutObject'));
 
 export async function getObject(key: string): Promise<Buffer> {
   try {

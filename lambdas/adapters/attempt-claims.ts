@@ -7,7 +7,11 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { access, grant } from './access.ts';
 import { documentClient } from './aws-clients.ts';
+
+/** Claims are items of the control table (the worker passes its name). */
+export const ATTEMPT_CLAIMS_ACCESS = access(grant('table:control', 'dynamodb', 'GetItem', 'PutItem', 'UpdateItem'));
 
 export interface AttemptClaimsOptions {
   readonly table: string;

@@ -14,7 +14,11 @@ import {
 } from '../../core/breaker.ts';
 import { CircuitOpenError } from '../../core/errors.ts';
 import type { BreakerState } from '../../core/health.ts';
+import { access, grant } from './access.ts';
 import { documentClient } from './aws-clients.ts';
+
+/** Breakers live in the control table: a consistent read, then a conditional put per change. */
+export const BREAKER_STORE_ACCESS = access(grant('table:control', 'dynamodb', 'GetItem', 'PutItem'));
 
 export const breakerId = (provider: BreakerKey) => `breaker#${provider}`;
 

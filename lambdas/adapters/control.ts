@@ -1,5 +1,7 @@
 /** The emergency-stop flag as stage functions see it, cached briefly per container. */
-import { EMERGENCY_STOP_FLAG, getFlag } from './job-store.ts';
+import { EMERGENCY_STOP_FLAG, JOB_STORE_ACCESS, getFlag } from './job-store.ts';
+
+export const CONTROL_ACCESS = JOB_STORE_ACCESS.readFlag;
 
 const CACHE_MS = 2000;
 let cache: { at: number; stopped: boolean } | undefined;

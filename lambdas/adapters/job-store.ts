@@ -12,6 +12,29 @@ import type { JobRecord, PackRecord, RecoveryEntry, RecoveryOutcome } from '../.
 import { allowedSources, type JobStatus, type PackStatus } from '../../core/status.ts';
 import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';
+import { access, grant } from './access.ts';
+
+/** What each group of this module's functions calls; handlers take the groups they use. */
+export const JOB_STORE_ACCESS = {
+  /** getJob, findJob */
+  readJob: access(grant('table:jobs', 'dynamodb', 'GetItem')),
+  /** updateJob, resolveRecoveries */
+  writeJob: access(grant('table:jobs', 'dynamodb', 'UpdateItem')),
+  /** jobsOfPack */
+  jobsOfPack: access(grant('index:jobs/byPack', 'dynamodb', 'Query')),
+  /** getPack */
+  readPack: access(grant('table:packs', 'dynamodb', 'GetItem')),
+  /** updatePack */
+  writePack: access(grant('table:packs', 'dynamodb', 'UpdateItem')),
+  /** putPackWithJobs, deleteJobs, deletePackWithJobs */
+  createPack: access(grant('table:packs', 'dynamodb', 'PutItem', 'DeleteItem'), grant('table:jobs', 'dynamodb', 'BatchWriteItem')),
+  /** putEvent */
+  writeEvent: access(grant('table:events', 'dynamodb', 'PutItem')),
+  /** getFlag */
+  readFlag: access(grant('table:control', 'dynamodb', 'GetItem')),
+  /** setFlag */
+  writeFlag: access(grant('table:control', 'dynamodb', 'UpdateItem', 'PutItem')),
+} as const;
 
 export class NotFoundError extends Error {
   override readonly name = 'NotFoundError';

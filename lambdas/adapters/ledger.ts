@@ -7,9 +7,12 @@
 import type { JobRecord, RecoveryEntry, RecoveryOutcome } from '../../core/job.ts';
 import { STAGES, type Stage } from '../../core/strategies.ts';
 import { entryFor } from '../../core/taxonomy.ts';
-import { putEvent, resolveRecoveries, updateJob } from './job-store.ts';
+import { JOB_STORE_ACCESS, putEvent, resolveRecoveries, updateJob } from './job-store.ts';
+import { access } from './access.ts';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logger, metrics } from './logging.ts';
+
+export const LEDGER_ACCESS = access(JOB_STORE_ACCESS.writeJob, JOB_STORE_ACCESS.writeEvent);
 
 const stageIndex = (s: Stage | null) => (s === null ? -1 : STAGES.indexOf(s));
 const CAUSE_CHARS = 1000;

@@ -11,7 +11,13 @@ import type { PackRecord } from '../../core/job.ts';
 import { PipelineError } from '../../core/errors.ts';
 import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';
-import { jobsOfPack, updatePack } from './job-store.ts';
+import { JOB_STORE_ACCESS, jobsOfPack, updatePack } from './job-store.ts';
+import { access, grant } from './access.ts';
+
+/** The unsettled-packs item in the control table, and the packs it settles. */
+export const PACK_SETTLEMENT_ACCESS = access(
+  grant('table:control', 'dynamodb', 'GetItem', 'UpdateItem'), JOB_STORE_ACCESS.jobsOfPack, JOB_STORE_ACCESS.writePack,
+);
 
 export const UNSETTLED_PACKS_ID = 'watchdog#unsettled-packs';
 

@@ -9,9 +9,11 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { BreakerProvider } from '../../core/breaker.ts';
 import { isPipelineError } from '../../core/errors.ts';
 import type { BreakerState } from '../../core/health.ts';
-import { BreakerStore, breakerSettingsFromEnv, breakersEnabled, type BreakerTransitionEvent } from './breaker-store.ts';
+import { BREAKER_STORE_ACCESS, BreakerStore, breakerSettingsFromEnv, breakersEnabled, type BreakerTransitionEvent } from './breaker-store.ts';
 import { config } from './config.ts';
 import { logger, metrics } from './logging.ts';
+
+export const PROVIDER_BREAKERS_ACCESS = BREAKER_STORE_ACCESS;
 
 /** Failures that say the provider itself is unwell; an open breaker's own refusal is not one. */
 export function indictsProvider(e: unknown): boolean {

@@ -4,14 +4,23 @@
  * (the classifier reads the status and body); every answer is checked by a schema; every
  * call goes through its provider's circuit breaker (provider-breakers.ts).
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
 import { classify } from '../../core/classifier.ts';
 import { MalformedResponseError, pipelineError } from '../../core/errors.ts';
 import type { BreakerProvider } from '../../core/breaker.ts';
 import type { InpaintParams } from '../../core/params.ts';
+import { secretsClient } from './aws-clients.ts';
 import { config, required } from './config.ts';
-import { guarded } from './provider-breakers.ts';
+import { access, grant } from './access.ts';
+import { PROVIDER_BREAKERS_ACCESS, guarded } from './provider-breakers.ts';
+
+/** Each provider's calls go through its breaker; the hosted API's key is read from its secret. */
+export const PROVIDERS_ACCESS = {
+  segmentation: PROVIDER_BREAKERS_ACCESS,
+  analyzer: PROVIDER_BREAKERS_ACCESS,
+  hostedInpaint: access(PROVIDER_BREAKERS_ACCESS, grant('secret:hostedInpaint', 'secretsmanager', 'GetSecretValue')),
+} as const;
 
 const BODY_SNIPPET = 500;
 
@@ -87,13 +96,8 @@ function hostedKey(): Promise<string | undefined> {
   apiKey ??= (async () => {
     const arn = config().hostedSecretArn;
     if (arn === undefined) return undefined;
-    const sm = new SecretsManagerClient({ maxAttempts: 3 });
-    try {
-      const res = await sm.send(new GetSecretValueCommand({ SecretId: arn }), { abortSignal: AbortSignal.timeout(5000) });
-      return res.SecretString;
-    } finally {
-      sm.destroy();
-    }
+    const res = await secretsClient().send(new GetSecretValueCommand({ SecretId: arn }), { abortSignal: AbortSignal.timeout(5000) });
+    return res.SecretString;
   })();
   return apiKey;
 }

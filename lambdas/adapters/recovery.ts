@@ -8,7 +8,9 @@ import { RecoveryExhaustedError } from '../../core/errors.ts';
 import type { JobRecord } from '../../core/job.ts';
 import type { Stage } from '../../core/strategies.ts';
 import { DEFAULT_STRATEGY_ATTEMPTS, JOB_RECOVERY_BUDGET, entryFor, type Strategy } from '../../core/taxonomy.ts';
-import { pendingEntry, recordFailure } from './ledger.ts';
+import { LEDGER_ACCESS, pendingEntry, recordFailure } from './ledger.ts';
+
+export const RECOVERY_ACCESS = LEDGER_ACCESS;
 
 export interface LastError {
   readonly Error: string;

@@ -16,10 +16,20 @@ import { DataCorruptionError, PipelineError, StoppedError, pipelineError } from 
 import type { JobRecord } from '../../core/job.ts';
 import type { Stage } from '../../core/strategies.ts';
 import type { StateFunctionId } from '../../statemachines/tasks.ts';
-import { isEmergencyStopped } from './control.ts';
-import { getJob } from './job-store.ts';
-import { curedBy, recordFailure, resolve } from './ledger.ts';
+import { access } from './access.ts';
+import { CONTROL_ACCESS, isEmergencyStopped } from './control.ts';
+import { JOB_STORE_ACCESS, getJob } from './job-store.ts';
+import { LEDGER_ACCESS, curedBy, recordFailure, resolve } from './ledger.ts';
 import { logger, metrics } from './logging.ts';
+
+/**
+ * What the stack itself calls: the stop flag, and for a job's state (it has a jobId) the
+ * job and its recovery ledger.
+ */
+export const STATE_HANDLER_ACCESS = {
+  job: access(CONTROL_ACCESS, JOB_STORE_ACCESS.readJob, LEDGER_ACCESS),
+  pack: CONTROL_ACCESS,
+} as const;
 
 const envelopeSchema = z.object({
   state: z.record(z.string(), z.unknown()),

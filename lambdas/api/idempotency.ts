@@ -4,19 +4,15 @@
  * the body is the validated payload: the same key with another body is refused (409).
  * Only successes are remembered: a refusal deletes the record, so a corrected retry runs.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { JSONValue } from '@aws-lambda-powertools/commons/types';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Context } from 'aws-lambda';
+import { dynamoClient } from '../adapters/aws-clients.ts';
 import { config } from '../adapters/config.ts';
 import { ApiError, conflict } from './errors.ts';
 import { apiSettings } from './settings.ts';
 
-let client: DynamoDBClient | undefined;
-// Powertools takes a plain DynamoDBClient, not the document client the store uses.
-const ddb = () => (client ??= new DynamoDBClient({ maxAttempts: 3, requestHandler: new NodeHttpHandler({ connectionTimeout: 3000, requestTimeout: 10_000 }) }));
 
 export interface IdempotentCall {
   /** The Idempotency-Key header; without one the work just runs. */
@@ -48,7 +44,8 @@ export async function idempotent<T extends JSONValue>(call: IdempotentCall, work
   });
   idempotencyConfig.registerLambdaContext(call.lambda);
   const persistenceStore = new DynamoDBPersistenceLayer({
-    tableName: config().controlTable, keyAttr: 'id', expiryAttr: 'expiration', awsSdkV3Client: ddb(),
+    tableName: config().controlTable, keyAttr: 'id', expiryAttr: 'expiration', // Powertools takes a plain DynamoDBClient, not the document client the store uses.
+    awsSdkV3Client: dynamoClient(),
   });
   const run = makeIdempotent(
     async (_input: { key: string; payload: JSONValue }): Promise<JSONValue> => ({ value: await work(), replayed: false }),
