@@ -1,9 +1,9 @@
-/** `vto jobs …`: show one job with its recovery path; retry it. */
+/** `vto jobs …`: show one job with its recovery path; retry or cancel it. */
 import type { Command } from 'commander';
 import { ApiRefusal } from './errors.ts';
 import { apiOptions, runCommand, type CommonOptions } from './command-context.ts';
 import { checkId } from './options.ts';
-import { renderJob, renderRetried } from './render-jobs.ts';
+import { renderCancelledJob, renderJob, renderRetried } from './render-jobs.ts';
 
 /** The API's refusals that `--force` overrides. */
 const NEEDS_FORCE = ['JobComplete', 'JobNotRecoverable'];
@@ -30,5 +30,14 @@ export function registerJobCommands(program: Command): void {
         throw e instanceof ApiRefusal && NEEDS_FORCE.includes(e.code) ? e.withHint(`run \`vto jobs retry ${id} --force\` to retry it anyway`) : e;
       });
       ctx.print(retried, () => renderRetried(retried));
+    }));
+
+  apiOptions(jobs.command('cancel')
+    .description('Cancel an unfinished job: its execution stops (a GPU prompt is interrupted), it ends cancelled with its finished stages kept; `vto jobs retry` runs it again')
+    .argument('<id>', 'job id'))
+    .action(async (id: string, o: CommonOptions) => runCommand(o, async (ctx) => {
+      checkId('job', id);
+      const cancelled = await ctx.client().call('cancelJob', { params: { id } });
+      ctx.print(cancelled, () => renderCancelledJob(cancelled));
     }));
 }

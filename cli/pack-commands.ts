@@ -1,4 +1,4 @@
-/** `vto packs …`: submit, list, show, watch, restart-incomplete, refine. */
+/** `vto packs …`: submit, list, show, watch, restart-incomplete, refine, cancel. */
 import { Option, type Command } from 'commander';
 import { JOB_STATUSES, type JobStatus } from '../core/status.ts';
 import { REFINE_SCOPES, type RefineScope } from '../core/refine.ts';
@@ -7,7 +7,7 @@ import type { PackView } from '../lambdas/api/schemas.ts';
 import { apiOptions, runCommand, type CommandContext, type CommonOptions } from './command-context.ts';
 import { followPack, type FollowOptions } from './follow.ts';
 import { checkId, collect, intOption, jobsFromOptions, parseParams, secondsOption } from './options.ts';
-import { renderCreated, renderPack, renderPackEnd, renderPackList, renderRestarted } from './render-packs.ts';
+import { renderCancelledPack, renderCreated, renderPack, renderPackEnd, renderPackList, renderRestarted } from './render-packs.ts';
 import { submitPack } from './submit.ts';
 import { allJobs } from './watch.ts';
 
@@ -129,5 +129,14 @@ export function registerPackCommands(program: Command): void {
         ...(o.idempotencyKey !== undefined && { headers: { 'idempotency-key': o.idempotencyKey } }),
       });
       return startedThen(ctx, created, renderCreated, o.wait === true ? o : undefined);
+    }));
+
+  apiOptions(packs.command('cancel')
+    .description('Cancel a pack: its run and every unfinished job stop (GPU prompts interrupted); finished jobs keep their outputs; the pack ends cancelled')
+    .argument('<id>', 'pack id'))
+    .action(async (id: string, o: CommonOptions) => runCommand(o, async (ctx) => {
+      checkId('pack', id);
+      const cancelled = await ctx.client().call('cancelPack', { params: { id } });
+      ctx.print(cancelled, () => renderCancelledPack(cancelled));
     }));
 }

@@ -70,3 +70,10 @@ export function renderRetried(r: SuccessOf<'retryJob'>): string {
     keyValues([['pack', r.packId], ['execution', r.executionArn], ['follow', `vto jobs show ${r.jobId}`]]),
   ].join('\n');
 }
+
+export function renderCancelledJob(r: SuccessOf<'cancelJob'>): string {
+  return [
+    `job ${r.jobId} ${r.alreadyCancelled ? 'was already cancelled' : 'cancelled'}`,
+    keyValues([['pack', r.packId], ['run it again', `vto jobs retry ${r.jobId}`]]),
+  ].join('\n');
+}

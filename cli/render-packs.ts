@@ -51,6 +51,13 @@ export function renderRestarted(r: SuccessOf<'restartIncomplete'>): string {
   ].join('\n');
 }
 
+export function renderCancelledPack(r: SuccessOf<'cancelPack'>): string {
+  return [
+    `pack ${r.packId} ${r.alreadyCancelled ? 'was already cancelled' : 'cancelled'}: ${r.jobsCancelled} job${r.jobsCancelled === 1 ? '' : 's'} cancelled now (${formatCounts(r.counts)})`,
+    keyValues([['run them again', `vto packs restart-incomplete ${r.packId}`]]),
+  ].join('\n');
+}
+
 /** The closing line of a watch: how the pack ended. */
 export function renderPackEnd(p: PackView): string {
   const counts = p.counts === undefined ? '' : ` (${formatCounts(p.counts)})`;

@@ -39,7 +39,7 @@ export function packEnded(p: PackView): boolean {
   return p.status === 'stopped' || (p.progress?.done ?? 0) >= p.jobCount;
 }
 
-const NOTEWORTHY: readonly JobStatus[] = ['recovering', 'awaiting_fix', 'failed', 'complete'];
+const NOTEWORTHY: readonly JobStatus[] = ['recovering', 'awaiting_fix', 'failed', 'cancelled', 'complete'];
 
 /** Every job of a pack, page after page (bounded by the pack's size). */
 export async function allJobs(client: ApiClient, packId: string, jobCount: number, status?: JobStatus): Promise<JobSummary[]> {

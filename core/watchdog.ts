@@ -13,7 +13,7 @@ import { STAGES, resumeFrom, type Stage } from './strategies.ts';
 import { entryFor, isErrorName } from './taxonomy.ts';
 
 /** Statuses a job can be stuck in. */
-export type WatchedStatus = Exclude<JobStatus, 'complete' | 'failed'>;
+export type WatchedStatus = Exclude<JobStatus, 'complete' | 'failed' | 'cancelled'>;
 export const WATCHED_STATUSES = JOB_STATUSES.filter((s) => !TERMINAL_JOB_STATUSES.includes(s)) as WatchedStatus[];
 
 /** Margin over the job machine's own timeouts: the machine notices first, the watchdog only when it could not. */

@@ -101,6 +101,7 @@ export function renderJob(main, { jobId }, ctx) {
   const actionMsg = messageSlot();
   const live = h('span', { class: 'live' }, 'loading…');
   const retryBtn = actionButton('Retry job…', () => void retry(), 'btn btn-primary');
+  const cancelBtn = actionButton('Cancel job…', () => void cancel(), 'btn btn-danger');
   const images = section('Images', uid('images'));
   const path = section('Recovery path', uid('path'));
   const params = section('Parameters', uid('params'));
@@ -121,7 +122,7 @@ export function renderJob(main, { jobId }, ctx) {
       h('div', { class: 'card retry-card' },
         h('h2', { class: 'card-title' }, 'Retry'),
         h('p', { class: 'tool-help' }, 'Runs this job again under a new execution of the job machine. "Force" also runs a complete job or one whose failure is not recoverable, with its attempt counters reset.'),
-        retryBtn, actionMsg.el)),
+        h('div', { class: 'tool-row' }, retryBtn, cancelBtn), actionMsg.el)),
     errorBox,
     images.el,
     path.el,
@@ -198,6 +199,7 @@ export function renderJob(main, { jobId }, ctx) {
       const j = await api(`/jobs/${jobId}`);
       msg.clear();
       render(j);
+      setDisabled(cancelBtn, TERMINAL_JOB.includes(j.status));
       setText(live, TERMINAL_JOB.includes(j.status) ? `updated ${new Date().toLocaleTimeString()}` : `live · updated ${new Date().toLocaleTimeString()}`);
       return TERMINAL_JOB.includes(j.status) ? 15_000 : 2000;
     } catch (e) {
@@ -233,6 +235,28 @@ export function renderJob(main, { jobId }, ctx) {
       actionMsg.show(errorNotice(e, 'Retry failed'));
     } finally {
       setDisabled(retryBtn, false);
+    }
+    poller.now();
+  }
+
+  async function cancel() {
+    if (!job || TERMINAL_JOB.includes(job.status)) return;
+    const ok = await confirmDialog({
+      title: `Cancel job ${shortId(job.jobId)}?`,
+      body: [h('p', null, `The job (now ${job.status}) stops: its execution is stopped and a GPU prompt it runs is interrupted. It ends cancelled.`),
+        h('p', null, 'Finished stages are kept as checkpoints: a later retry resumes from them.')],
+      confirmLabel: 'Cancel job',
+      danger: true,
+      focus: 'cancel',
+    });
+    if (!ok) return;
+    setDisabled(cancelBtn, true);
+    try {
+      const r = await api(`/jobs/${job.jobId}/cancel`, { method: 'POST', body: {} });
+      actionMsg.show(successNotice(r.alreadyCancelled ? 'The job was already cancelled.' : 'Job cancelled.'));
+    } catch (e) {
+      actionMsg.show(errorNotice(e, 'Cancel failed'));
+      setDisabled(cancelBtn, false);
     }
     poller.now();
   }

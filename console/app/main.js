@@ -14,6 +14,7 @@ import { renderPacks } from './packs-page.js';
 import { renderJob } from './job-page.js';
 import { renderHistory } from './history-page.js';
 import { renderStats } from './stats-page.js';
+import { useStatuses } from './status.js';
 
 const main = document.getElementById('main');
 const banner = document.getElementById('banner');
@@ -114,6 +115,7 @@ function startHeaderStatus() {
 async function boot() {
   try {
     config = await consoleApi('/config');
+    useStatuses(config);
   } catch (e) {
     clear(main).append(h('h1', { tabindex: '-1' }, 'The console could not start'), errorNotice(e, 'Loading the console configuration failed'));
     focusHeading();

@@ -12,7 +12,7 @@ import { formatDateTime, formatRelative, plural, shortId } from './format.js';
 import { executionLink, jobLink, packHref } from './links.js';
 import { errorNotice, messageSlot, successNotice } from './notice.js';
 import { countChips, progressBar } from './progress.js';
-import { JOB_STATUSES, PROGRESS_ORDER, TERMINAL_PACK, badge, statusLabel } from './status.js';
+import { CANCELLABLE_PACK, JOB_STATUSES, PROGRESS_ORDER, TERMINAL_JOB, TERMINAL_PACK, badge, statusLabel } from './status.js';
 
 const isRunning = (v) => !TERMINAL_PACK.includes(v.status);
 const incompleteOf = (v) => (v.counts ? v.jobCount - (v.counts.complete ?? 0) : undefined);
@@ -49,6 +49,9 @@ export function packRow(initial, ctx, hooks) {
   const refineWhy = h('p', { class: 'tool-state', id: uid('refine-why') });
   const refineBtn = actionButton('Refine Pack…', () => void refinePack());
   refineBtn.setAttribute('aria-describedby', refineWhy.id);
+  const cancelWhy = h('p', { class: 'tool-state', id: uid('cancel-why') });
+  const cancelBtn = actionButton('Cancel Pack…', () => void cancelPack(), 'btn btn-danger');
+  cancelBtn.setAttribute('aria-describedby', cancelWhy.id);
 
   const filterId = uid('filter');
   const filter = h('select', { id: filterId, on: { change: () => void loadJobs() } });
@@ -73,7 +76,11 @@ export function packRow(initial, ctx, hooks) {
       h('div', { class: 'tool' },
         h('h3', null, 'Refine Pack'),
         h('p', { class: 'tool-help' }, 'Creates a new pack from this one: "successful only" improves the finished images (new seed, more steps); "all completed" also takes the failed jobs for a corrective inpainting pass.'),
-        h('div', { class: 'tool-row' }, refineBtn, refineWhy))),
+        h('div', { class: 'tool-row' }, refineBtn, refineWhy)),
+      h('div', { class: 'tool' },
+        h('h3', null, 'Cancel Pack'),
+        h('p', { class: 'tool-help' }, 'Stops the pack and every unfinished job (GPU prompts are interrupted); they end cancelled. Complete jobs keep their results; finished stages are kept, so Restart Incomplete can run the rest later.'),
+        h('div', { class: 'tool-row' }, cancelBtn, cancelWhy))),
     tools.el,
     h('section', { class: 'jobs', 'aria-label': 'Jobs' },
       h('div', { class: 'jobs-head' },
@@ -137,6 +144,9 @@ export function packRow(initial, ctx, hooks) {
     setText(refineWhy, running ? 'Available when the pack is not running.'
       : refinable === 0 ? 'No complete or failed job to refine.'
         : `${c.complete ?? 0} complete, ${c.failed ?? 0} failed.`);
+    const cancellable = CANCELLABLE_PACK.includes(view.status);
+    setDisabled(cancelBtn, busy || !cancellable);
+    setText(cancelWhy, cancellable ? 'Available while the pack is pending, running or emergency-stopped.' : `The pack is ${statusLabel(view.status)}: nothing to cancel.`);
   }
 
   function renderFilter() {
@@ -232,6 +242,32 @@ export function packRow(initial, ctx, hooks) {
       tools.show(successNotice(`Restarted: ${plural(r.resetJobs, 'job')} reset to pending; the pack runs again (execution ${r.executionArn.split(':').pop()}).`));
     } catch (e) {
       tools.show(errorNotice(e, 'Restart Incomplete failed'));
+    }
+    busy = false;
+    hooks.refresh();
+  }
+
+  async function cancelPack() {
+    const c = view.counts ?? {};
+    const unfinished = JOB_STATUSES.filter((st) => !TERMINAL_JOB.includes(st)).reduce((n, st) => n + (c[st] ?? 0), 0);
+    const ok = await confirmDialog({
+      title: `Cancel pack ${view.name}?`,
+      body: [
+        h('p', null, 'Pack ', h('strong', null, view.name), ` (${shortId(view.packId)}) stops now.`),
+        h('p', null, `${plural(unfinished, 'unfinished job')} ${unfinished === 1 ? 'ends' : 'end'} cancelled; a GPU prompt in progress is interrupted. ${plural(c.complete ?? 0, 'complete job')} ${c.complete === 1 ? 'keeps its' : 'keep their'} results.`),
+      ],
+      confirmLabel: 'Cancel pack',
+      danger: true,
+      focus: 'cancel',
+    });
+    if (!ok) return;
+    busy = true;
+    renderTools();
+    try {
+      const r = await api(`/packs/${view.packId}/cancel`, { method: 'POST', body: {} });
+      tools.show(successNotice(r.alreadyCancelled ? 'The pack was already cancelled.' : `Pack cancelled: ${plural(r.jobsCancelled, 'job')} cancelled.`));
+    } catch (e) {
+      tools.show(errorNotice(e, 'Cancel Pack failed'));
     }
     busy = false;
     hooks.refresh();

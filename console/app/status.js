@@ -1,9 +1,20 @@
 /** How statuses look and read. Colours come from app.css (.st-<status>, .seg-<status>). */
 import { h } from './dom.js';
 
-export const JOB_STATUSES = ['pending', 'segmenting', 'inpainting', 'compositing', 'qa', 'awaiting_fix', 'recovering', 'complete', 'failed'];
-export const TERMINAL_PACK = ['complete', 'completed_with_failures', 'failed', 'stopped'];
-export const TERMINAL_JOB = ['complete', 'failed'];
+// Filled once from the server's /config (core/status.ts is the one list), before any page renders.
+export const JOB_STATUSES = [];
+export const TERMINAL_PACK = [];
+export const TERMINAL_JOB = [];
+/** Pack statuses POST /packs/{id}/cancel accepts. */
+export const CANCELLABLE_PACK = [];
+
+/** Takes the status lists of the console's config. */
+export function useStatuses(config) {
+  JOB_STATUSES.splice(0, JOB_STATUSES.length, ...config.jobStatuses);
+  TERMINAL_PACK.splice(0, TERMINAL_PACK.length, ...config.terminalPackStatuses);
+  TERMINAL_JOB.splice(0, TERMINAL_JOB.length, ...config.terminalJobStatuses);
+  CANCELLABLE_PACK.splice(0, CANCELLABLE_PACK.length, ...config.cancellablePackStatuses);
+}
 
 const LABELS = {
   pending: 'pending',
@@ -15,6 +26,7 @@ const LABELS = {
   recovering: 'recovering',
   complete: 'complete',
   failed: 'failed',
+  cancelled: 'cancelled',
   running: 'running',
   completed_with_failures: 'completed with failures',
   stopped: 'stopped',
@@ -32,4 +44,4 @@ export function badge(status, extraClass) {
 export const WORKING = ['segmenting', 'inpainting', 'compositing', 'qa'];
 
 /** The progress bar's segments, in order: done first, then what moves, then what waits. */
-export const PROGRESS_ORDER = ['complete', 'failed', 'recovering', 'awaiting_fix', 'segmenting', 'inpainting', 'compositing', 'qa', 'pending'];
+export const PROGRESS_ORDER = ['complete', 'failed', 'cancelled', 'recovering', 'awaiting_fix', 'segmenting', 'inpainting', 'compositing', 'qa', 'pending'];

@@ -9,8 +9,8 @@ import { ROUTES, matchRoute, type OperationId } from '../../lambdas/api/spec.ts'
 import { ConsoleError } from './errors.ts';
 
 export const CONSOLE_OPERATIONS = [
-  'listPacks', 'getPack', 'listPackJobs', 'restartIncomplete', 'refinePack',
-  'getJob', 'retryJob', 'getStatistics', 'emergencyStop', 'resume', 'getHealth',
+  'listPacks', 'getPack', 'listPackJobs', 'restartIncomplete', 'refinePack', 'cancelPack',
+  'getJob', 'retryJob', 'cancelJob', 'getStatistics', 'emergencyStop', 'resume', 'getHealth',
 ] as const satisfies readonly OperationId[];
 
 const FORWARDED: ReadonlySet<OperationId> = new Set(CONSOLE_OPERATIONS);

@@ -5,7 +5,7 @@
  * so the pages explain an error name without a copy of the table.
  */
 import { ERROR_NAMES, STRATEGIES, entryFor } from '../../core/taxonomy.ts';
-import { JOB_STATUSES, PACK_STATUSES } from '../../core/status.ts';
+import { CANCELLABLE_PACK_STATUSES, JOB_STATUSES, PACK_STATUSES, TERMINAL_JOB_STATUSES, TERMINAL_PACK_STATUSES } from '../../core/status.ts';
 import type { ConsoleTarget } from './target.ts';
 
 export function appConfig(target: ConsoleTarget) {
@@ -16,6 +16,9 @@ export function appConfig(target: ConsoleTarget) {
     localHistory: target.stepFunctionsUrl !== undefined,
     jobStatuses: JOB_STATUSES,
     packStatuses: PACK_STATUSES,
+    terminalJobStatuses: TERMINAL_JOB_STATUSES,
+    terminalPackStatuses: TERMINAL_PACK_STATUSES,
+    cancellablePackStatuses: CANCELLABLE_PACK_STATUSES,
     strategies: STRATEGIES,
     taxonomy: Object.fromEntries(ERROR_NAMES.map((name) => {
       const e = entryFor(name);

@@ -193,6 +193,9 @@ export async function updateJob(jobId: string, u: JobUpdate): Promise<JobRecord>
     if (!(e instanceof ConditionalCheckFailedException)) throw e;
     const current = await findJob(jobId);
     if (!current) throw new InvalidInputError(`job ${jobId} does not exist`, { context: { jobId } });
+    if (current.status === 'cancelled' && u.to !== 'pending') {
+      throw new StoppedError(`job ${jobId} was cancelled; this run stops`, { context: { jobId } });
+    }
     if (u.owner && current.executionArn !== u.owner) {
       throw new StoppedError(`job ${jobId} is now run by another execution; this run stops`, { context: { jobId } });
     }

@@ -1,5 +1,5 @@
 /**
- * DELETE /cleanup?hours=N: for complete and failed jobs last updated more than N hours
+ * DELETE /cleanup?hours=N: for terminal jobs (complete, failed, cancelled) last updated more than N hours
  * ago, delete the recovery data kept to resume them — the objects under the job's prefix
  * that are not its outputs (checkpoints, masks, GPU attempts) — and drop the checkpoint
  * map. The job's record and recovery history stay; recovery events expire by TTL.
@@ -10,6 +10,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { JobRecord } from '../../core/job.ts';
 import { s3Keys } from '../../core/resources.ts';
+import { TERMINAL_JOB_STATUSES } from '../../core/status.ts';
 import { documentClient, s3Client } from '../adapters/aws-clients.ts';
 import { config } from '../adapters/config.ts';
 import { CLEANUP } from './limits.ts';
@@ -57,7 +58,7 @@ export const cleanup: Operation<'cleanup'> = async (req) => {
   const cutoff = new Date(Date.now() - hours * 3_600_000).toISOString();
   const limit = CLEANUP.maxJobsPerCall;
   const candidates: JobRecord[] = [];
-  for (const status of ['complete', 'failed'] as const) {
+  for (const status of TERMINAL_JOB_STATUSES) {
     const found = await jobsByStatus(status, { before: cutoff, uncleanedOnly: true, max: limit + 1 - candidates.length });
     candidates.push(...found);
     if (candidates.length > limit) break;

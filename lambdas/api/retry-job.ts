@@ -1,5 +1,6 @@
 /** POST /jobs/{id}/retry: run one job again by starting the job machine for it. */
 import { jobExecutionName } from '../../core/job.ts';
+import { isTerminalJob } from '../../core/status.ts';
 import { entryFor } from '../../core/taxonomy.ts';
 import { ConfigError } from '../adapters/config.ts';
 import { getPack, updateJob } from '../adapters/job-store.ts';
@@ -15,7 +16,7 @@ import { apiSettings } from './settings.ts';
 export const retryJob: Operation<'retryJob'> = async (req) => {
   const job = await jobOr404(req.pathParams.id);
   const force = req.body.force === true;
-  if (job.status !== 'pending' && job.status !== 'complete' && job.status !== 'failed') {
+  if (job.status !== 'pending' && !isTerminalJob(job.status)) {
     throw conflict('JobRunning', `Job ${job.jobId} is ${job.status}; retry it once its run has ended`);
   }
   if (job.status === 'complete' && !force) {

@@ -7,6 +7,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { EMERGENCY_STOP_FLAG, getFlag } from '../adapters/job-store.ts';
 import { logger, metrics } from '../adapters/logging.ts';
+import { cancelJob, cancelPack } from './cancel.ts';
 import { cleanup } from './cleanup.ts';
 import { createPack } from './create-pack.ts';
 import { emergencyStop } from './emergency-stop.ts';
@@ -36,8 +37,10 @@ const OPERATIONS: { [K in OperationId]: Operation<K> } = {
   listPackJobs,
   restartIncomplete,
   refinePack,
+  cancelPack,
   getJob,
   retryJob,
+  cancelJob,
   getStatistics,
   emergencyStop,
   resume,

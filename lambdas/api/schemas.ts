@@ -235,6 +235,23 @@ export const jobRetriedSchema = z.object({
   statusUrl: z.string(),
 });
 
+export const jobCancelledSchema = z.object({
+  jobId: z.string(),
+  packId: z.string(),
+  status: z.literal('cancelled'),
+  alreadyCancelled: z.boolean().describe('The job was cancelled before this request: nothing changed'),
+  statusUrl: z.string(),
+});
+
+export const packCancelledSchema = z.object({
+  packId: z.string(),
+  status: z.literal('cancelled'),
+  alreadyCancelled: z.boolean().describe('The pack was cancelled before this request: nothing changed'),
+  jobsCancelled: z.int().describe('Jobs this request moved to cancelled; finished jobs keep their status and outputs'),
+  counts: statusCountsSchema,
+  statusUrl: z.string(),
+});
+
 const tally = { errors: z.int(), recovered: z.int(), failed: z.int() };
 export const statisticsSchema = z.object({
   since: isoTime,

@@ -82,6 +82,16 @@ export const ROUTES = {
     success: { status: 202, schema: s.packCreatedSchema, description: 'Refinement pack created and started' },
     errors: [400, 404, 409, 413, 415], startsWork: true, idempotent: true,
   }),
+  cancelPack: route({
+    method: 'POST', path: '/packs/{id}/cancel', operationId: 'cancelPack', tag: 'packs',
+    summary: 'Cancel a pack: stop its run and every unfinished job',
+    description: 'Stops the pack execution and the execution of each unfinished job (a GPU prompt is interrupted on its host); those jobs end `cancelled` ' +
+      'with their finished stages kept, finished jobs keep their status and outputs, and the pack ends `cancelled`. A pending, running or emergency-stopped pack can be cancelled; ' +
+      'a cancelled one answers 202 again (alreadyCancelled); one that ended otherwise answers 409. Its jobs can be run again with POST /jobs/{id}/retry or POST /packs/{id}/restart-incomplete.',
+    pathParams: s.idPathSchema, query: s.emptyQuerySchema, body: s.emptyBodySchema, bodyRequired: false,
+    success: { status: 202, schema: s.packCancelledSchema, description: 'Pack cancelled' },
+    errors: [400, 404, 409, 413, 415],
+  }),
   getJob: route({
     method: 'GET', path: '/jobs/{id}', operationId: 'getJob', tag: 'jobs',
     summary: 'A job with its parameters, checkpoints, QA report, recovery history and pre-signed outputs',
@@ -97,6 +107,16 @@ export const ROUTES = {
     pathParams: s.idPathSchema, query: s.emptyQuerySchema, body: s.retryBodySchema, bodyRequired: false,
     success: { status: 202, schema: s.jobRetriedSchema, description: 'Job started' },
     errors: [400, 404, 409, 413, 415], startsWork: true,
+  }),
+  cancelJob: route({
+    method: 'POST', path: '/jobs/{id}/cancel', operationId: 'cancelJob', tag: 'jobs',
+    summary: 'Cancel one job',
+    description: 'Moves an unfinished job to `cancelled` (finished stages kept) and stops its execution; a GPU prompt is interrupted on its host and the GPU freed. ' +
+      'A cancelled job answers 202 again (alreadyCancelled); a complete or failed job answers 409. A cancelled job can be retried (POST /jobs/{id}/retry). ' +
+      'Its pack, once every job has ended, is `cancelled` when all its jobs were cancelled, `failed` when none completed and some failed, else `completed_with_failures`.',
+    pathParams: s.idPathSchema, query: s.emptyQuerySchema, body: s.emptyBodySchema, bodyRequired: false,
+    success: { status: 202, schema: s.jobCancelledSchema, description: 'Job cancelled' },
+    errors: [400, 404, 409, 413, 415],
   }),
   getStatistics: route({
     method: 'GET', path: '/statistics', operationId: 'getStatistics', tag: 'operations',
@@ -142,7 +162,7 @@ export const ROUTES = {
   cleanup: route({
     method: 'DELETE', path: '/cleanup', operationId: 'cleanup', tag: 'operations',
     summary: 'Delete recovery data and checkpoints of terminal jobs older than N hours',
-    description: 'For complete and failed jobs last updated more than `hours` ago: deletes their intermediate checkpoint objects (outputs are kept) and their checkpoint map. ' +
+    description: 'For terminal jobs (complete, failed, cancelled) last updated more than `hours` ago: deletes their intermediate checkpoint objects (outputs are kept) and their checkpoint map. ' +
       'Recovery events expire by TTL on the same principle. Bounded per call; `more` says when to call again.',
     query: s.cleanupQuerySchema,
     success: { status: 200, schema: s.cleanupResultSchema, description: 'What was cleaned' },

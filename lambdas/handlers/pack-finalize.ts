@@ -1,8 +1,11 @@
 /** "Finalize the pack": counts jobs by status and sets the pack's outcome. */
-import { emptyCounts, packOutcome } from '../../core/status.ts';
+import { PipelineError } from '../../core/errors.ts';
+import { PACK_STATUSES, emptyCounts, packOutcome } from '../../core/status.ts';
 import { getPack, jobsOfPack, updatePack } from '../adapters/job-store.ts';
 import { stateHandler } from '../adapters/state-handler.ts';
 import { packStateSchema } from '../adapters/state-schemas.ts';
+
+const UNCANCELLED = PACK_STATUSES.filter((s) => s !== 'cancelled');
 
 export const handler = stateHandler({ fn: 'PackFinalize', stage: null, schema: packStateSchema, honourStop: false }, async ({ state }) => {
   const counts = emptyCounts();
@@ -11,6 +14,12 @@ export const handler = stateHandler({ fn: 'PackFinalize', stage: null, schema: p
   const outcome = packOutcome(counts);
   // Jobs still short of a terminal status were stopped (emergency stop); resume continues them.
   const status = outcome === 'running' ? 'stopped' : outcome;
-  await updatePack(state.packId, { counts }, { status });
+  try {
+    // A pack cancelled while this run ended stays cancelled (POST /packs/{id}/cancel).
+    await updatePack(state.packId, { counts }, { status, from: UNCANCELLED });
+  } catch (e) {
+    if (!(e instanceof PipelineError) || (await getPack(state.packId)).status !== 'cancelled') throw e;
+    return { jobs: null, counts, status: 'cancelled' };
+  }
   return { jobs: null, counts, status };
 });
