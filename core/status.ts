@@ -52,6 +52,19 @@ export function emptyCounts(): StatusCounts {
   return Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as StatusCounts;
 }
 
+/** A run is working on a job in these (not waiting for one, not ended). */
+export const ACTIVE_JOB_STATUSES: readonly JobStatus[] = JOB_STATUSES.filter((s) => s !== 'pending' && !TERMINAL_JOB_STATUSES.includes(s));
+
+/**
+ * The status a pack has given its jobs' live counts: a finished pack with a job being
+ * worked on (retried or re-run on its own after the pack's run ended) is running. A stopped
+ * pack stays stopped: its jobs keep the stages they were stopped in until resumed.
+ */
+export function livePackStatus(stored: PackStatus, counts: StatusCounts): PackStatus {
+  if (!TERMINAL_PACK_STATUSES.includes(stored) || stored === 'stopped') return stored;
+  return ACTIVE_JOB_STATUSES.some((s) => counts[s] > 0) ? 'running' : stored;
+}
+
 /**
  * A pack's status from its jobs' counts once its run has ended. A cancelled job delivered
  * nothing, like a failed one, but was wanted by nobody: every job cancelled → `cancelled`;

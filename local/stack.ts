@@ -184,6 +184,8 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
     const reconciler = await reconcilerListener(() => machineArns);
     const sfn = await startLocalStepFunctions({
       region: LOCAL_REGION,
+      // Workers, the API, the watchdog and the CLI sign with these, as they would with IAM credentials on AWS.
+      credentials: LOCAL_CREDENTIALS,
       accountId: LOCAL_ACCOUNT,
       timeScale,
       lambdaHandlers: await loadHandlers(),

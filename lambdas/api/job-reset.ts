@@ -12,6 +12,12 @@ export interface ResetOptions {
   readonly resetBounds: boolean;
   /** Checkpoints, outputs and QA report are dropped: the job runs from its first stage. */
   readonly fromScratch?: boolean;
+  /**
+   * The execution about to run the job, recorded on it before it starts, and only on the
+   * record as read: of simultaneous callers exactly one claims the job, and the others (even
+   * those that read it once it was pending) see it taken.
+   */
+  readonly claimFor?: string;
 }
 
 /** Fields a reset may change, so an undo can put them back. */
@@ -21,19 +27,23 @@ export async function resetToPending(job: JobRecord, o: ResetOptions): Promise<J
   const set: Record<string, unknown> = {};
   // Without its owner, a run that was stopped but whose function is still finishing can no
   // longer write to the job (updateJob's owner condition); the next run claims it afresh.
-  const remove: string[] = ['error', 'needsIntervention', 'executionArn'];
+  const remove: string[] = ['error', 'needsIntervention'];
+  if (o.claimFor === undefined) remove.push('executionArn');
+  else set['executionArn'] = o.claimFor;
   if (o.resetBounds) Object.assign(set, { attempts: {}, recoveriesUsed: 0, triedModels: [], watchdogRestarts: 0 });
   if (o.fromScratch) {
     Object.assign(set, { checkpoints: {}, outputs: {} });
     remove.push('qaReport');
   }
+  // Every write stamps updatedAt, so the one read stands for the whole record.
+  const asRead = o.claimFor === undefined ? {} : { condition: { expression: '#updatedAt = :asRead', values: { ':asRead': job.updatedAt } } };
   try {
     // Only from the status the caller saw: a job that moved meanwhile is not reset blindly.
-    return await updateJob(job.jobId, { to: 'pending', from: [job.status], set, remove });
+    return await updateJob(job.jobId, { to: 'pending', from: [job.status], set, remove, ...asRead });
   } catch (e) {
     if (!(e instanceof PipelineError)) throw e;
     const now = await findJob(job.jobId);
-    if (now?.status === 'pending') return now;
+    if (now?.status === 'pending' && o.claimFor === undefined) return now;
     throw conflict('JobChanged', `Job ${job.jobId} changed while being reset (now ${now?.status ?? 'gone'}); read it again`);
   }
 }

@@ -3,10 +3,12 @@ import { jobExecutionName } from '../../core/job.ts';
 import { isTerminalJob } from '../../core/status.ts';
 import { entryFor } from '../../core/taxonomy.ts';
 import { ConfigError } from '../adapters/config.ts';
+import { executionArnOf, viewExecution } from '../adapters/job-executions.ts';
 import { getPack, updateJob } from '../adapters/job-store.ts';
 import { logger } from '../adapters/logging.ts';
+import { markUnsettled } from '../adapters/pack-settlement.ts';
 import { conflict, unavailable } from './errors.ts';
-import { startNamedRun } from './executions.ts';
+import { machineArn, startNamedRun } from './executions.ts';
 import { resetToPending, undoReset } from './job-reset.ts';
 import type { Operation } from './operation.ts';
 import { RUNNING_PACK_STATUSES } from './pack-run.ts';
@@ -30,7 +32,13 @@ export const retryJob: Operation<'retryJob'> = async (req) => {
   if (RUNNING_PACK_STATUSES.includes(pack.status)) {
     throw conflict('PackRunning', `Pack ${pack.packId} is ${pack.status}; its run will take the job, or retry once it has ended`);
   }
-  const reset = await resetToPending(job, { resetBounds: force, fromScratch: job.status === 'complete' });
+  if (job.status === 'pending' && job.executionArn !== undefined && (await startingOrRunning(job.executionArn))) {
+    throw conflict('JobRunning', `Job ${job.jobId} is being run by ${job.executionArn}; retry it once that run has ended`);
+  }
+  // The run is recorded on the job before it starts: of simultaneous retries only the one
+  // that claimed the job starts (and reports) the run, the others get 409.
+  const planned = executionArnOf(machineArn('job'), jobExecutionName({ jobId: job.jobId, runs: job.runs ?? 0 }));
+  const reset = await resetToPending(job, { resetBounds: force, fromScratch: job.status === 'complete', claimFor: planned });
   let runs = reset.runs ?? 0;
   let executionArn: string;
   try {
@@ -44,6 +52,10 @@ export const retryJob: Operation<'retryJob'> = async (req) => {
     if (e instanceof ConfigError) throw e;
     throw unavailable('ServiceUnavailable', `Job ${job.jobId} could not be started (Step Functions unreachable); retry`, apiSettings().retryAfterSeconds, e);
   }
+  // A name taken by an earlier run moved the run on: the job names the one that runs.
+  if (executionArn !== planned) await updateJob(job.jobId, { owner: planned, claim: executionArn }).catch(() => undefined);
+  // The pack's run has ended: once this job's run ends, the watchdog settles the pack's counts and outcome.
+  await markUnsettled(job.packId);
   const statusUrl = `${req.baseUrl}/jobs/${job.jobId}`;
   return {
     status: 202,
@@ -51,3 +63,9 @@ export const retryJob: Operation<'retryJob'> = async (req) => {
     headers: { location: statusUrl },
   };
 };
+
+/** A run recorded on a pending job that has not ended: it is running, or about to start. */
+async function startingOrRunning(executionArn: string): Promise<boolean> {
+  const { status } = await viewExecution(executionArn, false);
+  return status === 'RUNNING' || status === 'MISSING';
+}

@@ -5,7 +5,7 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { JobRecord, PackRecord } from '../../core/job.ts';
-import { emptyCounts, JOB_STATUSES, type StatusCounts } from '../../core/status.ts';
+import { emptyCounts, JOB_STATUSES, livePackStatus, type StatusCounts } from '../../core/status.ts';
 import { s3Client } from '../adapters/aws-clients.ts';
 import { config } from '../adapters/config.ts';
 import type { JobSummary, JobView, PackView } from './schemas.ts';
@@ -23,11 +23,14 @@ export function progressOf(counts: StatusCounts): { done: number; total: number;
   return { done, total, percent: total === 0 ? 100 : Math.round((done / total) * 1000) / 10 };
 }
 
-/** A pack; `counts` from its jobs when given, else as stored at the last finalize. */
+/**
+ * A pack; `counts` from its jobs when given (the status then agrees with them: see
+ * livePackStatus), else counts and status as stored at the last finalize.
+ */
 export function packView(p: PackRecord, counts?: StatusCounts): PackView {
   const c = counts ?? p.counts;
   return {
-    packId: p.packId, name: p.name, status: p.status, createdAt: p.createdAt, updatedAt: p.updatedAt,
+    packId: p.packId, name: p.name, status: counts === undefined ? p.status : livePackStatus(p.status, counts), createdAt: p.createdAt, updatedAt: p.updatedAt,
     inpaint: p.inpaint, jobCount: p.jobCount, runs: p.runs ?? 0,
     ...(c !== undefined && { counts: c, progress: progressOf(c) }),
     ...(p.executionArn !== undefined && { executionArn: p.executionArn, consoleUrl: consoleUrl(p.executionArn) }),

@@ -1,25 +1,53 @@
 /**
  * The AWS JSON 1.0 endpoint: `POST /` with `X-Amz-Target: AWSStepFunctions.<Action>`.
- * API errors go out as `{"__type":"com.amazonaws.states#<code>","message":...}`, from
- * which the SDK throws the exception of that name.
+ * Every request must be signed with SigV4 (service `states`, this region, a known key),
+ * checked by the local gateway's verifier before anything runs: a refusal is the 400
+ * `com.amazon.coral.service#<Exception>` AWS answers. API errors go out as
+ * `{"__type":"com.amazonaws.states#<code>","message":...}`, from which the SDK throws the
+ * exception of that name.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { flatHeaders, verifySigV4, type SigV4Refusal, type VerifierCredentials } from '../sigv4-verify.ts';
 import { SerializationException, SfnApiError } from './api-errors.ts';
 import type { JsonObject } from './types.ts';
 
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
 const TARGET_PREFIX = 'AWSStepFunctions.';
+const SERVICE = 'states';
 
-export type ActionRunner = (action: string, body: JsonObject) => JsonObject;
+/** An action call whose signature was verified. */
+export interface SfnRequest {
+  readonly action: string;
+  readonly body: JsonObject;
+  /** The access key id that signed the request (mapping it to an IAM principal is the caller's). */
+  readonly accessKeyId: string;
+}
+
+export type ActionRunner = (request: SfnRequest) => JsonObject;
+
+export interface JsonServerAuth {
+  readonly region: string;
+  /** The signers accepted. */
+  readonly credentials: readonly VerifierCredentials[];
+}
+
+/** The exception names AWS JSON services answer each refusal with (all HTTP 400). */
+const AUTH_EXCEPTIONS: Record<SigV4Refusal, string> = {
+  MISSING_AUTHENTICATION_TOKEN: 'MissingAuthenticationTokenException',
+  INCOMPLETE_SIGNATURE: 'IncompleteSignatureException',
+  UNAUTHORIZED_CLIENT: 'UnrecognizedClientException',
+  INVALID_SIGNATURE: 'InvalidSignatureException',
+  EXPIRED_TOKEN: 'ExpiredTokenException',
+};
 
 export interface JsonServer {
   readonly url: string;
   close(): Promise<void>;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -32,7 +60,7 @@ function readBody(req: IncomingMessage): Promise<string> {
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
@@ -47,13 +75,29 @@ function send(res: ServerResponse, status: number, body: JsonObject): void {
   res.end(text);
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, run: ActionRunner): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, auth: JsonServerAuth, run: ActionRunner): Promise<void> {
   try {
+    const raw = await readBody(req);
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const query: Record<string, string | string[]> = {};
+    for (const [k, v] of new URLSearchParams(q < 0 ? '' : url.slice(q + 1))) {
+      const prev = query[k];
+      query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+    }
+    const verdict = await verifySigV4(
+      { method: (req.method ?? 'POST').toUpperCase(), rawPath: q < 0 ? url : url.slice(0, q), query, headers: flatHeaders(req.headers), body: raw },
+      { region: auth.region, service: SERVICE, credentials: auth.credentials },
+    );
+    if (!verdict.ok) {
+      send(res, 400, { __type: `com.amazon.coral.service#${AUTH_EXCEPTIONS[verdict.type]}`, message: verdict.message });
+      return;
+    }
     const target = req.headers['x-amz-target'];
     if (req.method !== 'POST' || typeof target !== 'string' || !target.startsWith(TARGET_PREFIX)) {
       throw new SerializationException('Expected POST with X-Amz-Target: AWSStepFunctions.<Action>');
     }
-    const text = await readBody(req);
+    const text = raw.toString('utf8');
     let body: unknown = {};
     if (text.trim().length > 0) {
       try {
@@ -63,15 +107,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, run: ActionRunn
       }
     }
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new SerializationException('The request body must be a JSON object');
-    send(res, 200, run(target.slice(TARGET_PREFIX.length), body as JsonObject));
+    send(res, 200, run({ action: target.slice(TARGET_PREFIX.length), body: body as JsonObject, accessKeyId: verdict.accessKeyId }));
   } catch (e) {
     if (e instanceof SfnApiError) send(res, e.status, { __type: `com.amazonaws.states#${e.code}`, message: e.message });
     else send(res, 500, { __type: 'com.amazonaws.states#InternalFailure', message: e instanceof Error ? e.message : String(e) });
   }
 }
 
-export function startJsonServer(port: number, run: ActionRunner): Promise<JsonServer> {
-  const server = createServer((req, res) => void handle(req, res, run));
+export function startJsonServer(port: number, auth: JsonServerAuth, run: ActionRunner): Promise<JsonServer> {
+  const server = createServer((req, res) => void handle(req, res, auth, run));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => {

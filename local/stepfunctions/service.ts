@@ -1,8 +1,10 @@
 /**
  * startLocalStepFunctions: a local AWS Step Functions endpoint for @aws-sdk/client-sfn,
  * running ASL with aws-local-stepfunctions and in-process Lambda handlers. It knows no
- * particular state machine; callers register theirs with createStateMachine.
+ * particular state machine; callers register theirs with createStateMachine. Its callers
+ * sign with one of `credentials`, as they would with IAM credentials on AWS.
  */
+import type { VerifierCredentials } from '../sigv4-verify.ts';
 import { runAction } from './api.ts';
 import { Engine } from './engine.ts';
 import { startJsonServer } from './http-server.ts';
@@ -33,7 +35,8 @@ export async function startLocalStepFunctions(options: LocalStepFunctionsOptions
     lambdaTimeoutMs: (options.lambdaTimeoutSeconds ?? LOCAL_SFN_DEFAULTS.lambdaTimeoutSeconds) * 1000,
     statesTimeout: await loadStatesTimeoutError(),
   });
-  const server = await startJsonServer(options.port ?? 0, (action, body) => runAction(engine, action, body));
+  const credentials = Array.isArray(options.credentials) ? options.credentials : [options.credentials as VerifierCredentials];
+  const server = await startJsonServer(options.port ?? 0, { region: account.region, credentials }, (r) => runAction(engine, r.action, r.body));
   let stopped: Promise<void> | undefined;
   return {
     url: server.url,

@@ -3,6 +3,7 @@
  * (handlers, an SQS sender, a status listener) and what it gets back.
  */
 import type { Context } from 'aws-lambda';
+import type { VerifierCredentials } from '../sigv4-verify.ts';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -69,6 +70,8 @@ export interface EventBridgeStepFunctionsStatusEvent {
 export interface LocalStepFunctionsOptions {
   /** 0 (default) picks a free port; the server listens on 127.0.0.1. */
   port?: number;
+  /** Who may call the endpoint: every request must be signed (SigV4, service `states`, this region) with one of these. */
+  credentials: VerifierCredentials | readonly VerifierCredentials[];
   region?: string;
   accountId?: string;
   /**

@@ -7,7 +7,7 @@ import { healthOf, type HealthInputs } from '../../core/health.ts';
 import { DEFAULT_PARAMS, PARAM_BOUNDS } from '../../core/params.ts';
 import { nextSeed, refineSelection, refinedName, refinedParams } from '../../core/refine.ts';
 import { hourBuckets, summarize, type StatisticsEvent } from '../../core/statistics.ts';
-import type { JobStatus } from '../../core/status.ts';
+import { emptyCounts, livePackStatus, type JobStatus, type PackStatus } from '../../core/status.ts';
 
 describe('statistics', () => {
   const since = new Date('2026-11-25T06:30:00Z');
@@ -118,5 +118,23 @@ describe('health', () => {
     ['everything wrong at once', { dependencies: [down('dynamodb'), down('sqs'), down('stepfunctions')], emergencyStopped: true }, 'down', 0],
   ])('%s → %s, score %i', (_name, change, status, score) => {
     expect(healthOf({ ...base, ...change })).toEqual({ status, score });
+  });
+});
+
+describe('a pack\'s live status', () => {
+  const counts = (c: Partial<Record<JobStatus, number>>) => ({ ...emptyCounts(), ...c });
+  it.each<[PackStatus, Partial<Record<JobStatus, number>>, PackStatus]>([
+    ['complete', { complete: 1, segmenting: 1 }, 'running'],
+    ['completed_with_failures', { failed: 1, recovering: 1 }, 'running'],
+    ['failed', { failed: 1, awaiting_fix: 1 }, 'running'],
+    ['complete', { complete: 2 }, 'complete'],
+    // Pending jobs of a finished pack wait for a run nobody started.
+    ['completed_with_failures', { pending: 1, complete: 1 }, 'completed_with_failures'],
+    // Jobs of a stopped pack keep the stage they were stopped in until resumed.
+    ['stopped', { inpainting: 1 }, 'stopped'],
+    ['running', { complete: 2 }, 'running'],
+    ['pending', { pending: 2 }, 'pending'],
+  ])('is %s with %o → %s', (stored, c, shown) => {
+    expect(livePackStatus(stored, counts(c))).toBe(shown);
   });
 });

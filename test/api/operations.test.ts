@@ -4,7 +4,7 @@
  * their first function, so each started execution is checked by name and input.
  */
 import { randomUUID } from 'node:crypto';
-import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,8 @@ import { nextSeed } from '../../core/refine.ts';
 import { s3Keys } from '../../core/resources.ts';
 import { putObject } from '../../lambdas/adapters/artifacts.ts';
 import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
-import { getJob, getPack, jobsOfPack, putEvent } from '../../lambdas/adapters/job-store.ts';
+import { getJob, getPack, jobsOfPack, putEvent, updateJob } from '../../lambdas/adapters/job-store.ts';
+import { unsettledPacks } from '../../lambdas/adapters/pack-settlement.ts';
 import { cleanupResultSchema, healthSchema, jobRetriedSchema, packCreatedSchema, packRestartedSchema, statisticsSchema } from '../../lambdas/api/schemas.ts';
 import { failedWith, seedRunPack } from './support/seed.ts';
 import { startApiWorld, type ApiWorld } from './support/world.ts';
@@ -70,6 +71,32 @@ describe('POST /packs/{id}/restart-incomplete', () => {
     const res = await world.call('POST', `/packs/${pack.packId}/restart-incomplete`);
     expect(res.status).toBe(409);
     expect(res.body.error?.code).toBe('NothingToRestart');
+  });
+
+  it('refuses a finished pack while a job of it runs on its own (a forced retry), and shows that pack running', async () => {
+    // Prepare: a complete pack, one job retried with force, its run past its start (as JobStart leaves it).
+    const { pack, jobs } = await seedRunPack([{ status: 'complete' }, { status: 'complete' }], 'complete');
+    const retried = await world.call('POST', `/jobs/${jobs[0]!.jobId}/retry`, { body: { force: true } });
+    expect(retried.status, retried.text).toBe(202);
+    const retryArn = String(retried.body['executionArn']);
+    const whileStarting = await world.call('POST', `/packs/${pack.packId}/restart-incomplete`);
+    expect([whileStarting.status, whileStarting.body.error?.code]).toEqual([409, 'PackRunning']);
+    await updateJob(jobs[0]!.jobId, { to: 'segmenting', from: ['pending'], claim: retryArn });
+    // Act
+    const shown = await world.call('GET', `/packs/${pack.packId}`);
+    const restart = await world.call('POST', `/packs/${pack.packId}/restart-incomplete`);
+    // Assess: status and counts agree, and the restart leaves the retry alone.
+    expect(shown.body).toMatchObject({ status: 'running', counts: { segmenting: 1, complete: 1 } });
+    expect([restart.status, restart.body.error?.code]).toEqual([409, 'PackRunning']);
+    expect(restart.body.error?.message).toContain(jobs[0]!.jobId);
+    expect((await executionStatus(retryArn)).status).toBe('RUNNING');
+    expect(await getJob(jobs[0]!.jobId)).toMatchObject({ status: 'segmenting', executionArn: retryArn });
+    expect((await world.executions('pack')).filter((e) => e.name?.startsWith(pack.packId))).toEqual([]);
+    expect((await getPack(pack.packId)).status).toBe('complete');
+    // Once the job's run has ended, the pack shows as it is stored again, and the watchdog owes it an outcome.
+    await updateJob(jobs[0]!.jobId, { to: 'failed', from: ['segmenting'], set: { error: { name: 'Transient.Network', cause: 'x', at: new Date().toISOString() } } });
+    expect((await world.call('GET', `/packs/${pack.packId}`)).body).toMatchObject({ status: 'complete', counts: { failed: 1, complete: 1 } });
+    expect(await unsettledPacks()).toContain(pack.packId);
   });
 
   it('lets only one of two simultaneous restarts through', async () => {
@@ -172,6 +199,44 @@ describe('POST /jobs/{id}/retry', () => {
     const forced = await world.call('POST', `/jobs/${id}/retry`, { body: { force: true } });
     expect(forced.status).toBe(202);
     expect(await getJob(id)).toMatchObject({ status: 'pending', attempts: {}, recoveriesUsed: 0, checkpoints: CHECKPOINTS });
+  });
+
+  it.each([
+    ['a complete job, forced', { status: 'complete' as const }, 'complete' as const],
+    ['a recoverably failed job', failedWith('Transient.Network'), 'completed_with_failures' as const],
+    ['a pending job of a finished pack', { status: 'pending' as const }, 'completed_with_failures' as const],
+  ])('answers ten simultaneous retries of %s with one 202 (the caller that started the run) and nine 409', async (_name, job, packStatus) => {
+    // Prepare
+    const { jobs } = await seedRunPack([job], packStatus);
+    const id = jobs[0]!.jobId;
+    // Act
+    const answers = await Promise.all(Array.from({ length: 10 }, () => world.call('POST', `/jobs/${id}/retry`, { body: { force: true } })));
+    // Assess
+    const started = answers.filter((a) => a.status === 202);
+    expect(started, answers.map((a) => a.text).join('\n')).toHaveLength(1);
+    // Refused as changed (it read the job before the winner reset it) or as running (after).
+    const refused = answers.filter((a) => a.status === 409).map((a) => a.body.error?.code);
+    expect(refused).toHaveLength(9);
+    for (const code of refused) expect(['JobChanged', 'JobRunning']).toContain(code);
+    const runs = (await world.executions('job')).filter((e) => e.name?.startsWith(`${id}-`));
+    expect(runs.map((e) => [e.executionArn, e.status])).toEqual([[started[0]!.body['executionArn'], 'RUNNING']]);
+  });
+
+  it('retries a pending job whose recorded run has ended, and refuses one whose run still runs', async () => {
+    // Prepare: two pending jobs of a finished pack, each naming a run; one run stopped.
+    const { jobs } = await seedRunPack([{ status: 'pending' }, { status: 'pending' }], 'completed_with_failures');
+    const [ended, running] = await Promise.all(jobs.map((j) => world.sfnClient.send(new StartExecutionCommand({ stateMachineArn: world.machines.job, name: `${j.jobId}-1`, input: '{}' }))));
+    await world.sfnClient.send(new StopExecutionCommand({ executionArn: ended!.executionArn }));
+    await updateJob(jobs[0]!.jobId, { claim: ended!.executionArn! });
+    await updateJob(jobs[1]!.jobId, { claim: running!.executionArn! });
+    // Act
+    const retriedEnded = await world.call('POST', `/jobs/${jobs[0]!.jobId}/retry`);
+    const retriedRunning = await world.call('POST', `/jobs/${jobs[1]!.jobId}/retry`);
+    // Assess: the ended run's name is taken, so the retry runs under the next one, and the job names it.
+    expect(retriedEnded.status, retriedEnded.text).toBe(202);
+    expect(String(retriedEnded.body['executionArn']).endsWith(`:${jobs[0]!.jobId}-2`)).toBe(true);
+    expect((await getJob(jobs[0]!.jobId)).executionArn).toBe(retriedEnded.body['executionArn']);
+    expect([retriedRunning.status, retriedRunning.body.error?.code]).toEqual([409, 'JobRunning']);
   });
 
   it('refuses a job that is running, and a job whose pack is running, with 409', async () => {

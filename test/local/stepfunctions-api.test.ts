@@ -13,8 +13,10 @@ import {
   ListExecutionsCommand,
   ListStateMachinesCommand,
   SFNClient,
+  SendTaskSuccessCommand,
   StartExecutionCommand,
   StateMachineDoesNotExist,
+  StopExecutionCommand,
   type HistoryEvent,
 } from '@aws-sdk/client-sfn';
 import middy from '@middy/core';
@@ -23,6 +25,9 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context } from 'aws-lambda';
+import { signRequest } from '../../cli/signed-fetch.ts';
+import { LOCAL_CREDENTIALS } from '../../local/emulators.ts';
+import { startJsonServer, type SfnRequest } from '../../local/stepfunctions/http-server.ts';
 import { startLocalStepFunctions } from '../../local/stepfunctions/service.ts';
 import type { LambdaLikeContext, LocalStepFunctions } from '../../local/stepfunctions/types.ts';
 import { waitForExecution } from '../../local/stepfunctions/wait-for-execution.ts';
@@ -67,6 +72,7 @@ const contexts: LambdaLikeContext[] = [];
 beforeAll(async () => {
   let holds = new Promise<void>((r) => (releaseHolds = r));
   sfn = await startLocalStepFunctions({
+    credentials: LOCAL_CREDENTIALS,
     lambdaHandlers: {
       [GREET_ARN]: async (event, context) => {
         contexts.push(context);
@@ -81,7 +87,7 @@ beforeAll(async () => {
       },
     },
   });
-  client = new SFNClient({ endpoint: sfn.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
+  client = new SFNClient({ endpoint: sfn.url, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
   greetArn = sfn.createStateMachine({ name: 'greet', definition: greetMachine, substitutions: { GreetFunction: GREET_ARN } }).stateMachineArn;
   holdArn = sfn.createStateMachine({ name: 'hold', definition: JSON.stringify(holdMachine) }).stateMachineArn;
   sfn.createStateMachine({
@@ -253,8 +259,8 @@ describe('local Step Functions API', () => {
 describe('local Step Functions memory bounds', () => {
   it('drops the oldest finished executions past maxExecutions', async () => {
     // Prepare
-    const small = await startLocalStepFunctions({ lambdaHandlers: {}, maxExecutions: 3 });
-    const smallClient = new SFNClient({ endpoint: small.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
+    const small = await startLocalStepFunctions({ credentials: LOCAL_CREDENTIALS, lambdaHandlers: {}, maxExecutions: 3 });
+    const smallClient = new SFNClient({ endpoint: small.url, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
     try {
       const { stateMachineArn } = small.createStateMachine({ name: 'tiny', definition: { StartAt: 'P', States: { P: { Type: 'Pass', End: true } } } });
       const arns: string[] = [];
@@ -272,6 +278,118 @@ describe('local Step Functions memory bounds', () => {
     } finally {
       smallClient.destroy();
       await small.stop();
+    }
+  });
+});
+
+describe('local Step Functions authentication (SigV4, as the local gateway checks it)', () => {
+  let guarded: LocalStepFunctions;
+  let good: SFNClient;
+  let onToken: (token: string) => void = () => undefined;
+  let machines = 0;
+  const callbackMachine = {
+    StartAt: 'Wait for a worker',
+    States: {
+      'Wait for a worker': {
+        Type: 'Task', Resource: 'arn:aws:states:::sqs:sendMessage.waitForTaskToken',
+        Parameters: { QueueUrl: 'https://sqs.local/q', MessageBody: { 'taskToken.$': '$$.Task.Token' } }, End: true,
+      },
+    },
+  };
+  const clientWith = (credentials: { accessKeyId: string; secretAccessKey: string }) =>
+    new SFNClient({ endpoint: guarded.url, region: 'us-east-1', credentials, maxAttempts: 1 });
+
+  beforeAll(async () => {
+    guarded = await startLocalStepFunctions({
+      credentials: LOCAL_CREDENTIALS,
+      lambdaHandlers: {},
+      sqs: { send: async (_url, body) => onToken((JSON.parse(body) as { taskToken: string }).taskToken) },
+    });
+    good = clientWith(LOCAL_CREDENTIALS);
+  });
+  afterAll(async () => {
+    good?.destroy();
+    await guarded?.stop();
+  });
+
+  /** A running execution waiting on its task token. */
+  async function waiting(): Promise<{ executionArn: string; taskToken: string }> {
+    const stateMachineArn = guarded.createStateMachine({ name: `callback-${++machines}`, definition: callbackMachine }).stateMachineArn;
+    const token = new Promise<string>((resolve) => (onToken = resolve));
+    const { executionArn } = await good.send(new StartExecutionCommand({ stateMachineArn }));
+    return { executionArn: executionArn!, taskToken: await token };
+  }
+  const statusOf = async (executionArn: string) => (await good.send(new DescribeExecutionCommand({ executionArn }))).status;
+
+  it('refuses unsigned requests with 400 MissingAuthenticationTokenException, and neither answers the task nor stops the execution', async () => {
+    // Prepare
+    const { executionArn, taskToken } = await waiting();
+    const post = (action: string, body: object) => fetch(guarded.url, {
+      method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `AWSStepFunctions.${action}` }, body: JSON.stringify(body),
+    });
+    // Act
+    const answers = [await post('SendTaskSuccess', { taskToken, output: '{}' }), await post('StopExecution', { executionArn })];
+    // Assess
+    for (const res of answers) {
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({ __type: 'com.amazon.coral.service#MissingAuthenticationTokenException', message: 'Missing Authentication Token' });
+    }
+    expect(await statusOf(executionArn)).toBe('RUNNING');
+    await good.send(new SendTaskSuccessCommand({ taskToken, output: '{}' }));
+    expect((await waitForExecution(good, executionArn)).status).toBe('SUCCEEDED');
+  });
+
+  it.each([
+    ['the wrong secret', 'InvalidSignatureException', { accessKeyId: LOCAL_CREDENTIALS.accessKeyId, secretAccessKey: 'guessed' }, /^The request signature we calculated does not match/],
+    ['an unknown access key', 'UnrecognizedClientException', { accessKeyId: 'AKIDUNKNOWN', secretAccessKey: 'x' }, /^The security token included in the request is invalid/],
+  ])('refuses a request signed with %s with %s, and neither answers the task nor stops the execution', async (_name, exception, credentials, message) => {
+    // Prepare
+    const { executionArn, taskToken } = await waiting();
+    const intruder = clientWith(credentials);
+    try {
+      // Act
+      const answered = await intruder.send(new SendTaskSuccessCommand({ taskToken, output: '{"forged":true}' })).catch((e: unknown) => e);
+      const stopped = await intruder.send(new StopExecutionCommand({ executionArn })).catch((e: unknown) => e);
+      // Assess
+      for (const e of [answered, stopped]) {
+        expect(e).toMatchObject({ name: exception, $metadata: { httpStatusCode: 400 } });
+        expect((e as Error).message).toMatch(message);
+      }
+      expect(await statusOf(executionArn)).toBe('RUNNING');
+    } finally {
+      intruder.destroy();
+    }
+    await good.send(new SendTaskSuccessCommand({ taskToken, output: '{"real":true}' }));
+    const done = await waitForExecution(good, executionArn);
+    expect(JSON.parse(done.output ?? '')).toEqual({ real: true });
+  });
+
+  it('refuses a signature for another service or region', async () => {
+    const s = await signRequest(guarded.url, { method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AWSStepFunctions.ListStateMachines' }, body: '{}' },
+      { credentials: LOCAL_CREDENTIALS, region: 'us-east-1', service: 'execute-api' });
+    const { host: _h, ...headers } = s.headers;
+    const res = await fetch(guarded.url, { method: 'POST', headers, body: '{}' });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ __type: 'com.amazon.coral.service#InvalidSignatureException', message: expect.stringMatching(/scoped to correct service: 'states'/) });
+  });
+
+  it('hands the action the access key id of the verified signer', async () => {
+    // Prepare: a server accepting two signers, whose runner records what it is given.
+    const seen: SfnRequest[] = [];
+    const other = { accessKeyId: 'vtoworker', secretAccessKey: 'vtoworkersecret' };
+    const server = await startJsonServer(0, { region: 'us-east-1', credentials: [LOCAL_CREDENTIALS, other] }, (r) => {
+      seen.push(r);
+      return {};
+    });
+    const asOther = new SFNClient({ endpoint: server.url, region: 'us-east-1', credentials: other, maxAttempts: 1 });
+    try {
+      // Act
+      await asOther.send(new ListStateMachinesCommand({}));
+      // Assess
+      expect(seen).toEqual([{ action: 'ListStateMachines', body: {}, accessKeyId: 'vtoworker' }]);
+    } finally {
+      asOther.destroy();
+      await server.close();
     }
   });
 });

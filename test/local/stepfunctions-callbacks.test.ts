@@ -18,6 +18,7 @@ import {
   TaskTimedOut,
 } from '@aws-sdk/client-sfn';
 import { CreateQueueCommand, DeleteMessageCommand, DeleteQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { LOCAL_CREDENTIALS } from '../../local/emulators.ts';
 import { startLocalStepFunctions } from '../../local/stepfunctions/service.ts';
 import type { LocalStepFunctions } from '../../local/stepfunctions/types.ts';
 import { waitForExecution } from '../../local/stepfunctions/wait-for-execution.ts';
@@ -51,6 +52,7 @@ beforeAll(async () => {
   sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
   queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `sfn-callbacks-${randomUUID().slice(0, 8)}` }))).QueueUrl ?? '';
   sfn = await startLocalStepFunctions({
+    credentials: LOCAL_CREDENTIALS,
     timeScale: 0.05,
     sqs: {
       send: async (url, body) => {
@@ -66,7 +68,7 @@ beforeAll(async () => {
       },
     },
   });
-  client = new SFNClient({ endpoint: sfn.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
+  client = new SFNClient({ endpoint: sfn.url, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
   const define = (name: string, definition: object) => (arns[name] = sfn.createStateMachine({ name, definition }).stateMachineArn);
   define('callback', { StartAt: 'Inpaint', States: { Inpaint: gpuTask(queueUrl, { End: true }) } });
   define('retried', {

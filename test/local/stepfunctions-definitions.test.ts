@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateStateMachineCommand, GetExecutionHistoryCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { InvalidDefinition, StateMachineAlreadyExists } from '../../local/stepfunctions/api-errors.ts';
 import { parseReferencePath, resolveReferencePath } from '../../local/stepfunctions/reference-path.ts';
+import { LOCAL_CREDENTIALS } from '../../local/emulators.ts';
 import { startLocalStepFunctions } from '../../local/stepfunctions/service.ts';
 import type { LocalStepFunctions } from '../../local/stepfunctions/types.ts';
 import { waitForExecution } from '../../local/stepfunctions/wait-for-execution.ts';
@@ -19,6 +20,7 @@ const seen: unknown[] = [];
 
 beforeAll(async () => {
   sfn = await startLocalStepFunctions({
+    credentials: LOCAL_CREDENTIALS,
     // 1,000 s is 100 ms here.
     timeScale: 0.0001,
     lambdaHandlers: {
@@ -28,7 +30,7 @@ beforeAll(async () => {
       },
     },
   });
-  client = new SFNClient({ endpoint: sfn.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
+  client = new SFNClient({ endpoint: sfn.url, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
 });
 
 afterAll(async () => {

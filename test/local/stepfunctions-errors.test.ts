@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetExecutionHistoryCommand, SFNClient, StartExecutionCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { LOCAL_CREDENTIALS } from '../../local/emulators.ts';
 import { startLocalStepFunctions } from '../../local/stepfunctions/service.ts';
 import type { LambdaHandler, LocalStepFunctions } from '../../local/stepfunctions/types.ts';
 import { waitForExecution } from '../../local/stepfunctions/wait-for-execution.ts';
@@ -106,8 +107,8 @@ const handlers: Record<string, LambdaHandler> = {
 };
 
 beforeAll(async () => {
-  sfn = await startLocalStepFunctions({ timeScale: 0.001, lambdaHandlers: handlers });
-  client = new SFNClient({ endpoint: sfn.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
+  sfn = await startLocalStepFunctions({ credentials: LOCAL_CREDENTIALS, timeScale: 0.001, lambdaHandlers: handlers });
+  client = new SFNClient({ endpoint: sfn.url, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
   for (const [name, definition] of Object.entries(machines)) {
     arns[name as keyof typeof machines] = sfn.createStateMachine({ name, definition }).stateMachineArn;
   }

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { LOCAL_CREDENTIALS } from '../../local/emulators.ts';
 import { startLocalStepFunctions } from '../../local/stepfunctions/service.ts';
 import type { EventBridgeStepFunctionsStatusEvent, LocalStepFunctions } from '../../local/stepfunctions/types.ts';
 import { waitForExecution } from '../../local/stepfunctions/wait-for-execution.ts';
@@ -92,6 +93,7 @@ let parkRelease: () => void = () => undefined;
 
 beforeAll(async () => {
   sfn = await startLocalStepFunctions({
+    credentials: LOCAL_CREDENTIALS,
     region: 'eu-west-1',
     accountId: ACCOUNT,
     timeScale: 0.01,
@@ -122,7 +124,7 @@ beforeAll(async () => {
       },
     },
   });
-  client = new SFNClient({ endpoint: sfn.url, region: 'eu-west-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
+  client = new SFNClient({ endpoint: sfn.url, region: 'eu-west-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
   for (const [name, definition] of Object.entries(machines)) sfn.createStateMachine({ name, definition });
 });
 

@@ -15,7 +15,9 @@ const script = `
 const { startLocalStepFunctions } = await import(${JSON.stringify(serviceUrl)});
 const { SFNClient, StartExecutionCommand, DescribeExecutionCommand } = await import('@aws-sdk/client-sfn');
 let handlerOutcome;
+const credentials = { accessKeyId: 'a', secretAccessKey: 'b' };
 const sfn = await startLocalStepFunctions({
+  credentials,
   sqs: { send: async () => undefined },
   lambdaHandlers: {
     slow: async (_event, context) => (handlerOutcome = new Promise((resolve) => {
@@ -39,7 +41,7 @@ const { stateMachineArn } = sfn.createStateMachine({ name: 'busy', definition: {
       ItemProcessor: { StartAt: 'Wait item', States: { 'Wait item': wait({ SecondsPath: '$' }) } } } } },
   ] } },
 } });
-const client = new SFNClient({ endpoint: sfn.url, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+const client = new SFNClient({ endpoint: sfn.url, region: 'us-east-1', credentials, maxAttempts: 1 });
 const { executionArn } = await client.send(new StartExecutionCommand({ stateMachineArn, input: JSON.stringify({ items: [3600, 3600] }) }));
 while (handlerOutcome === undefined) await new Promise((r) => setTimeout(r, 10));
 await new Promise((r) => setTimeout(r, 100));

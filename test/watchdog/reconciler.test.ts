@@ -14,6 +14,7 @@ import { EMERGENCY_STOP_FLAG, getJob, putPackWithJobs, setFlag } from '../../lam
 import type { ReconcileOutcome } from '../../lambdas/adapters/reconcile.ts';
 import { handler } from '../../lambdas/handlers/reconciler.ts';
 import { sfnClient } from '../../lambdas/adapters/aws-clients.ts';
+import { LOCAL_CREDENTIALS } from '../../local/emulators.ts';
 import { startLocalStepFunctions, type LocalStepFunctions } from '../../local/stepfunctions/index.ts';
 import { provisionFresh } from '../support/aws.ts';
 import { lambdaContext } from '../support/lambda.ts';
@@ -27,7 +28,7 @@ let sfn: LocalStepFunctions;
 beforeAll(async () => {
   await provisionFresh();
   // A job machine whose runs just wait: a run that owns a job and is alive.
-  sfn = await startLocalStepFunctions({ region: 'us-east-1', accountId: '000000000000', lambdaHandlers: {} });
+  sfn = await startLocalStepFunctions({ credentials: LOCAL_CREDENTIALS, region: 'us-east-1', accountId: '000000000000', lambdaHandlers: {} });
   const { stateMachineArn } = sfn.createStateMachine({ name: 'vto-job', definition: { StartAt: 'Wait', States: { Wait: { Type: 'Wait', Seconds: 600, End: true } } } });
   expect(stateMachineArn).toBe(JOB_MACHINE);
   process.env['AWS_ENDPOINT_URL_SFN'] = sfn.url;

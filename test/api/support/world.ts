@@ -64,6 +64,7 @@ export async function startApiWorld(env: Record<string, string> = {}): Promise<A
   const resources = await provisionFresh();
   const sfn = await startLocalStepFunctions({
     region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
     lambdaHandlers: Object.fromEntries(STATE_FUNCTIONS.map((id) => [heldArn(id), hold])),
     // Never reached: every execution holds at its first function.
     sqs: { send: async () => ({}) },
