@@ -59,7 +59,10 @@ export function renderJob(j: JobView, now = new Date()): string {
   const checkpoints = keyValues(Object.entries(j.checkpoints));
   const outputs = keyValues((['result', 'mask', 'inpainted'] as const).map((k) => [k, j.outputs[k]?.url] as const));
   return head
-    + section('\nrecovery path', j.recoveries.length === 0 ? 'no failures met' : recoveryTable(j.recoveries))
+    + section(
+      j.recoveryCount > j.recoveries.length ? `\nrecovery path (the newest ${j.recoveries.length} of ${j.recoveryCount}; all are in \`vto stats\`)` : '\nrecovery path',
+      j.recoveries.length === 0 ? 'no failures met' : recoveryTable(j.recoveries),
+    )
     + section('\ncheckpoints', checkpoints)
     + section('\noutputs (pre-signed, valid a few minutes)', outputs);
 }

@@ -41,7 +41,14 @@ export interface JobRecord {
   recoveriesUsed: number;
   triedModels: string[];
   checkpoints: Checkpoints;
+  /**
+   * The newest failures met and what was done about each, at most MAX_KEPT_RECOVERIES;
+   * older resolved ones are dropped (counted in `recoveriesDropped`) so the item stays far
+   * below DynamoDB's 400 KB. The full history is in the recovery-events table.
+   */
   recoveries: RecoveryEntry[];
+  /** Entries dropped from the head of `recoveries` so far. */
+  recoveriesDropped?: number;
   /** Executions started for the job so far; the next is named `${jobId}-${runs + 1}`. */
   runs: number;
   executionArn?: string;
@@ -84,6 +91,12 @@ export interface PackRecord {
   /** Pack runs restarted by the reconciler after the pack machine died (anti-loop). */
   watchdogRestarts?: number;
 }
+
+/** Recovery entries a job item keeps (each up to ~1.5 KB with its cause). */
+export const MAX_KEPT_RECOVERIES = 40;
+
+/** Every failure the job met, the dropped ones included. */
+export const recoveryCount = (job: Pick<JobRecord, 'recoveries' | 'recoveriesDropped'>): number => (job.recoveriesDropped ?? 0) + (job.recoveries ?? []).length;
 
 export const jobExecutionName = (job: Pick<JobRecord, 'jobId' | 'runs'>) => `${job.jobId}-${job.runs + 1}`;
 export const packExecutionName = (pack: Pick<PackRecord, 'packId' | 'runs'>) => `${pack.packId}-${pack.runs + 1}`;

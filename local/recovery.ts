@@ -51,9 +51,13 @@ export interface WatchdogTimer {
   stop(): Promise<void>;
 }
 
-/** Runs the watchdog handler every `periodMs`, never two sweeps at once; a failed sweep is logged by the handler and the timer goes on. */
-export async function startWatchdogTimer(periodMs: number): Promise<WatchdogTimer> {
-  const { handler } = (await import('../lambdas/handlers/watchdog.ts')) as { handler: Handler<unknown, SweepReport> };
+/**
+ * Runs the watchdog handler every `periodMs`, never two sweeps at once: the next period
+ * starts when a sweep ends (on AWS the handler's lease does the same). A failed sweep is
+ * logged by the handler and the timer goes on. `sweepHandler` replaces the real one in tests.
+ */
+export async function startWatchdogTimer(periodMs: number, sweepHandler?: Handler<unknown, SweepReport>): Promise<WatchdogTimer> {
+  const handler = sweepHandler ?? ((await import('../lambdas/handlers/watchdog.ts')) as { handler: Handler<unknown, SweepReport> }).handler;
   let sweeps = 0;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;

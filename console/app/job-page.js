@@ -158,6 +158,7 @@ export function renderJob(main, { jobId }, ctx) {
       ['Updated', formatDateTime(j.updatedAt)],
       ['Runs', String(j.runs)],
       ['Recoveries used', String(j.recoveriesUsed)],
+      ['Failures met', j.recoveryCount > j.recoveries.length ? `${j.recoveryCount} (the newest ${j.recoveries.length} below; all in Statistics)` : String(j.recoveryCount ?? j.recoveries.length)],
       ['GPU time', j.gpuSeconds === undefined ? '—' : formatDuration(j.gpuSeconds * 1000)],
       ['Execution', executionLink(ctx.config, j)],
     ];

@@ -8,7 +8,7 @@ import { BatchGetCommand, BatchWriteCommand, DeleteCommand, GetCommand, PutComma
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataCorruptionError, InvalidInputError, StoppedError, TransientServiceUnavailableError, TransientThrottledError } from '../../core/errors.ts';
-import type { JobRecord, PackRecord, RecoveryEntry, RecoveryOutcome } from '../../core/job.ts';
+import { MAX_KEPT_RECOVERIES, type JobRecord, type PackRecord, type RecoveryEntry, type RecoveryOutcome } from '../../core/job.ts';
 import { allowedSources, type JobStatus, type PackStatus } from '../../core/status.ts';
 import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';
@@ -188,7 +188,8 @@ export async function updateJob(jobId: string, u: JobUpdate): Promise<JobRecord>
       ReturnValues: 'ALL_NEW',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     }));
-    return res.Attributes as JobRecord;
+    const updated = res.Attributes as JobRecord;
+    return u.append && (updated.recoveries ?? []).length > MAX_KEPT_RECOVERIES ? await trimRecoveries(updated) : updated;
   } catch (e) {
     if (!(e instanceof ConditionalCheckFailedException)) throw e;
     const current = await findJob(jobId);
@@ -212,25 +213,72 @@ export async function updateJob(jobId: string, u: JobUpdate): Promise<JobRecord>
   }
 }
 
-/**
- * Resolves pending recovery entries at the given indexes. Each is conditional on still
- * being pending, so two resolutions racing cannot both count.
- */
-export async function resolveRecoveries(jobId: string, indexes: readonly number[], outcome: RecoveryOutcome): Promise<void> {
-  if (indexes.length === 0) return;
+/** A recovery entry as read: its place in the list then, and its time, which names it. */
+export interface RecoveryRef {
+  readonly index: number;
+  readonly at: string;
+}
+
+async function resolveAt(jobId: string, refs: readonly RecoveryRef[], outcome: RecoveryOutcome): Promise<boolean> {
   const values: Record<string, unknown> = { ':o': outcome, ':t': new Date().toISOString(), ':pending': 'pending' };
-  const sets = indexes.flatMap((ix) => [`recoveries[${ix}].outcome = :o`, `recoveries[${ix}].resolvedAt = :t`]);
-  const conds = indexes.map((ix) => `recoveries[${ix}].outcome = :pending`);
+  const sets = refs.flatMap(({ index }) => [`recoveries[${index}].outcome = :o`, `recoveries[${index}].resolvedAt = :t`]);
+  const conds = refs.flatMap(({ index, at }, i) => {
+    values[`:at${i}`] = at;
+    return [`recoveries[${index}].outcome = :pending`, `recoveries[${index}].#at = :at${i}`];
+  });
   try {
     await documentClient().send(new UpdateCommand({
       TableName: config().jobsTable, Key: { jobId },
       UpdateExpression: `SET ${sets.join(', ')}`,
       ConditionExpression: conds.join(' AND '),
+      ExpressionAttributeNames: { '#at': 'at' },
       ExpressionAttributeValues: values,
     }));
+    return true;
   } catch (e) {
-    // Another invocation resolved some of them first; the ledger is already right.
     if (!(e instanceof ConditionalCheckFailedException)) throw e;
+    return false;
+  }
+}
+
+/**
+ * Resolves pending recovery entries. Each is conditional on still being pending and on
+ * being the entry read (its time), so two resolutions racing cannot both count, and a
+ * list trimmed meanwhile (its indexes shifted) is read again and the entries found anew.
+ */
+export async function resolveRecoveries(jobId: string, refs: readonly RecoveryRef[], outcome: RecoveryOutcome): Promise<void> {
+  if (refs.length === 0) return;
+  if (await resolveAt(jobId, refs, outcome)) return;
+  const current = await findJob(jobId);
+  const wanted = new Set(refs.map((r) => r.at));
+  const still = (current?.recoveries ?? []).flatMap((r, index) => (r.outcome === 'pending' && wanted.has(r.at) ? [{ index, at: r.at }] : []));
+  // Nothing left pending: another invocation resolved them first; the ledger is already right.
+  if (still.length > 0) await resolveAt(jobId, still, outcome);
+}
+
+/**
+ * Drops the oldest resolved entries past MAX_KEPT_RECOVERIES, counting them. Pending
+ * entries are never dropped. Conditional on the list being the one read; when another
+ * write changed it first, the next append trims.
+ */
+async function trimRecoveries(job: JobRecord): Promise<JobRecord> {
+  const list = job.recoveries ?? [];
+  let drop = 0;
+  while (drop < list.length - MAX_KEPT_RECOVERIES && list[drop]!.outcome !== 'pending') drop++;
+  if (drop === 0) return job;
+  try {
+    const res = await documentClient().send(new UpdateCommand({
+      TableName: config().jobsTable, Key: { jobId: job.jobId },
+      UpdateExpression: `REMOVE ${Array.from({ length: drop }, (_, i) => `recoveries[${i}]`).join(', ')} SET recoveriesDropped = if_not_exists(recoveriesDropped, :zero) + :drop`,
+      ConditionExpression: 'size(recoveries) = :len AND recoveries[0].#at = :head',
+      ExpressionAttributeNames: { '#at': 'at' },
+      ExpressionAttributeValues: { ':zero': 0, ':drop': drop, ':len': list.length, ':head': list[0]!.at },
+      ReturnValues: 'ALL_NEW',
+    }));
+    return res.Attributes as JobRecord;
+  } catch (e) {
+    if (!(e instanceof ConditionalCheckFailedException)) throw e;
+    return job;
   }
 }
 

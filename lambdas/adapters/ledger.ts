@@ -26,7 +26,7 @@ export function curedBy(job: JobRecord, fn: string, stage: Stage | null): number
 
 export async function resolve(job: JobRecord, indexes: number[], outcome: RecoveryOutcome): Promise<void> {
   if (indexes.length === 0) return;
-  await resolveRecoveries(job.jobId, indexes, outcome);
+  await resolveRecoveries(job.jobId, indexes.map((index) => ({ index, at: job.recoveries[index]!.at })), outcome);
   const now = new Date();
   for (const i of indexes) {
     const r = job.recoveries[i]!;

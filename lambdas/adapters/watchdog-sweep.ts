@@ -34,7 +34,8 @@ const RECOVERY_WINDOW_MS = 3_600_000;
 const MAX_EVENTS = 5000;
 
 export interface SweepReport {
-  readonly skipped?: 'emergency-stop';
+  /** Why the sweep did nothing: the pipeline is emergency-stopped, or another sweep holds the lease. */
+  readonly skipped?: 'emergency-stop' | 'overlap';
   /** Unfinished jobs per status (the index's count). */
   readonly jobsByStatus: Partial<Record<WatchedStatus, number>>;
   /** Jobs past their status deadline. */

@@ -5,6 +5,7 @@
  * cannot disagree.
  */
 import { z } from 'zod';
+import { MAX_KEPT_RECOVERIES } from '../../core/job.ts';
 import { inpaintParamsSchema, partialParamsSchema } from '../../core/params.ts';
 import { REFINE_SCOPES } from '../../core/refine.ts';
 import { GPU_TASK } from '../../core/resources.ts';
@@ -197,7 +198,8 @@ export const jobViewSchema = jobSummarySchema.extend({
   triedModels: z.array(z.string()),
   checkpoints: z.record(z.string(), z.string()).describe('S3 keys of finished stage outputs, by stage'),
   qaReport: z.unknown().optional(),
-  recoveries: z.array(recoveryEntrySchema),
+  recoveries: z.array(recoveryEntrySchema).describe(`The newest failures met, at most ${MAX_KEPT_RECOVERIES}; older resolved ones are counted in recoveryCount and kept in the recovery-events table`),
+  recoveryCount: z.int().describe('Every failure the job met, including those no longer listed in recoveries'),
   outputs: z.object({ result: artifactLinkSchema.optional(), mask: artifactLinkSchema.optional(), inpainted: artifactLinkSchema.optional() }),
   inputLinks: z.object({ person: artifactLinkSchema, garment: artifactLinkSchema }).describe('Pre-signed GET links of the input images'),
   executionArn: z.string().optional(),

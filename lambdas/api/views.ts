@@ -4,7 +4,7 @@
  */
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { JobRecord, PackRecord } from '../../core/job.ts';
+import { recoveryCount, type JobRecord, type PackRecord } from '../../core/job.ts';
 import { emptyCounts, JOB_STATUSES, livePackStatus, type StatusCounts } from '../../core/status.ts';
 import { s3Client } from '../adapters/aws-clients.ts';
 import { config } from '../adapters/config.ts';
@@ -69,6 +69,7 @@ export async function jobView(j: JobRecord): Promise<JobView> {
     checkpoints: Object.fromEntries(Object.entries(j.checkpoints ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string')),
     ...(j.qaReport !== undefined && { qaReport: j.qaReport }),
     recoveries: (j.recoveries ?? []).map((r) => ({ ...r })),
+    recoveryCount: recoveryCount(j),
     outputs,
     inputLinks: { person: await presign(j.inputs.person), garment: await presign(j.inputs.garment) },
     ...(j.executionArn !== undefined && { executionArn: j.executionArn, consoleUrl: consoleUrl(j.executionArn) }),

@@ -1,10 +1,24 @@
-/** The watchdog (EventBridge schedule, every minute): one sweep of stuck jobs and unsettled packs. */
+/** The watchdog (EventBridge schedule, every minute): one sweep of stuck jobs and unsettled packs, never two at once. */
+import type { Context } from 'aws-lambda';
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logger, metrics } from '../adapters/logging.ts';
+import { acquireWatchdogLease, releaseWatchdogLease } from '../adapters/watchdog-lease.ts';
 import { sweep, type SweepReport } from '../adapters/watchdog-sweep.ts';
 
-const base = async (): Promise<SweepReport> => {
+/** What a run that found another sweep holding the lease reports: it did nothing. */
+const OVERLAP: SweepReport = { skipped: 'overlap', jobsByStatus: {}, stuck: 0, jobs: [], packs: [], breakers: [], recoveryRate: null };
+
+/** Kept past the function's own deadline, so a run Lambda ends still holds it until then. */
+const LEASE_MARGIN_MS = 5000;
+
+const base = async (_event: unknown, context: Context): Promise<SweepReport> => {
+  // One sweep at a time (on AWS reserved concurrency 1 does the same): a later run exits at once.
+  const holder = context.awsRequestId;
+  if (!(await acquireWatchdogLease(holder, Date.now() + context.getRemainingTimeInMillis() + LEASE_MARGIN_MS))) {
+    logger.info('watchdog sweep skipped: another sweep holds the lease');
+    return OVERLAP;
+  }
   try {
     const report = await sweep();
     const acted = report.jobs.filter((j) => j.action !== 'leave');
@@ -15,6 +29,7 @@ const base = async (): Promise<SweepReport> => {
     });
     return report;
   } finally {
+    await releaseWatchdogLease(holder).catch((e: unknown) => logger.warn('watchdog: could not release the lease', { error: e as Error }));
     // Published here rather than by logMetrics: only when there is something to publish.
     if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }

@@ -59,11 +59,14 @@ describe('lists and jobs', () => {
       inputs: { person: 'packs/p/uploads/a.png', garment: 'packs/p/uploads/b.png' },
       params: { ...DEFAULT_PARAMS, batch: 1 }, originalParams: DEFAULT_PARAMS,
       runs: 1, recoveriesUsed: 1, needsIntervention: false, attempts: {}, triedModels: [], checkpoints: {},
-      recoveries: [recovery], outputs: {},
+      recoveries: [recovery], recoveryCount: 1, outputs: {},
       inputLinks: { person: { key: 'packs/p/uploads/a.png', url: 'http://s3/a' }, garment: { key: 'packs/p/uploads/b.png', url: 'http://s3/b' } },
     };
     const out = renderJob(job, new Date(at));
     expect(out).toContain('batch=1 (was 2)');
+    expect(out).toMatch(/\nrecovery path\n/);
+    // A job whose oldest entries were dropped says how many it met in all.
+    expect(renderJob({ ...job, recoveryCount: 45 }, new Date(at))).toContain('recovery path (the newest 1 of 45; all are in `vto stats`)');
     expect(out).toContain('steps=30,');
     expect(out).toMatch(/recovery path\nAT\s+ERROR\s+STRATEGY\s+STAGE\s+ATTEMPT\s+OUTCOME\s+DETAIL\n2025-06-01 12:00:00Z\s+Gpu\.OutOfMemory\s+REDUCE_PARAMS\s+inpaint\s+1\s+recovered\s+batch 2→1/);
   });
