@@ -6,11 +6,10 @@
  * SIGINT (drained) or an idle auto-shutdown, 1 on a configuration or start-up error.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { comfyHostBreaker } from '../core/breaker.ts';
 import { BreakerStore, breakerSettingsFromEnv } from '../lambdas/adapters/breaker-store.ts';
 import { AttemptClaims } from '../lambdas/adapters/attempt-claims.ts';
 import { loadWorkerConfig, type WorkerConfig } from '../worker/config.ts';
-import { sleep } from '../worker/comfy-socket.ts';
+import { hostBreaker } from '../worker/host-breaker.ts';
 import { createLogger, type Logger } from '../worker/logger.ts';
 import { GpuWorker, type CircuitBreakerHook } from '../worker/worker.ts';
 
@@ -22,7 +21,7 @@ const int = (v: string) => {
 };
 
 /** This ComfyUI host's breaker in the control table, when it is on and the table is known. */
-function hostBreaker(config: WorkerConfig, workerLog: Logger): CircuitBreakerHook | undefined {
+function thisHostBreaker(config: WorkerConfig, workerLog: Logger): CircuitBreakerHook | undefined {
   if (!config.circuitBreaker) return undefined;
   if (config.controlTable === undefined) {
     workerLog.warn('circuit breaker off: CONTROL_TABLE is not set (set it, or VTO_CIRCUIT_BREAKER=off to silence this)');
@@ -33,22 +32,9 @@ function hostBreaker(config: WorkerConfig, workerLog: Logger): CircuitBreakerHoo
     settings: breakerSettingsFromEnv(),
     onTransition: (t) => workerLog.warn('circuit breaker changed state', { ...t }),
   });
-  const key = comfyHostBreaker(config.comfyUrl, config.hostId);
-  workerLog.info('circuit breaker of this ComfyUI host', { breaker: key });
-  // Refused at once: the worker gives the task back for another host to run.
-  const hook = store.hook(key, { waitWhileOpenMs: 0 });
-  return {
-    ...hook,
-    untilAdmitting: async (signal) => {
-      for (let said = false; ; said = true) {
-        const { breaker } = await store.read(key);
-        const admitsAt = breaker.state === 'open' && breaker.openedAt !== null ? breaker.openedAt + store.settings.openMs : 0;
-        if (Date.now() >= admitsAt) return;
-        if (!said) workerLog.warn('this host\'s circuit breaker is open; taking no tasks', { breaker: key, admitsAt: new Date(admitsAt).toISOString() });
-        await sleep(Math.min(5000, admitsAt - Date.now()), signal);
-      }
-    },
-  };
+  const breaker = hostBreaker(store, { comfyUrl: config.comfyUrl, hostId: config.hostId, log: workerLog });
+  workerLog.info('circuit breaker of this ComfyUI host', { breaker: breaker.key });
+  return breaker;
 }
 
 async function main(): Promise<void> {
@@ -76,7 +62,7 @@ async function main(): Promise<void> {
     },
   });
   const workerLog = createLogger({ level: config.logLevel, bound: { workerId: config.workerId } });
-  const breaker = hostBreaker(config, workerLog);
+  const breaker = thisHostBreaker(config, workerLog);
   // Copies of one attempt run on one worker only; the claim is leased like the message.
   const claims = config.controlTable === undefined ? undefined
     : new AttemptClaims({ table: config.controlTable, workerId: config.workerId, ttlMs: config.visibilityTimeoutSeconds * 1000 });

@@ -321,6 +321,22 @@ const EVALUATORS: Record<string, Evaluate> = {
     return out(scaled);
   },
 
+  async ImageInvert(_run, inputs) {
+    return out(frames(inputs['image']).map((f) => ({ ...f, data: f.data.map((v) => 255 - v) })));
+  },
+
+  async ExpSlowProgress(run, inputs, id) {
+    const steps = Math.max(1, num(inputs['steps'], 5));
+    for (let i = 1; i <= steps; i++) {
+      // throw_exception_if_processing_interrupted(), time.sleep(delay), pbar.update(1)
+      run.checkAlive();
+      if (run.env.takeInterrupt()) throw new InterruptProcessing('Processing interrupted');
+      await run.env.wait(num(inputs['delay'], 0.2) * 1000);
+      run.step(id, i, steps);
+    }
+    return out(frames(inputs['image']));
+  },
+
   async ImageCompositeMasked(_run, inputs) {
     const dest = frames(inputs['destination']);
     const src = frames(inputs['source']);

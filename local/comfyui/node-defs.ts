@@ -78,6 +78,21 @@ export function nodeDefs(ctx: DefsContext): Readonly<Record<string, NodeDef>> {
       },
       output: ['IMAGE'], outputNode: false, category: 'image/upscaling', displayName: 'Upscale Image',
     },
+    ImageInvert: {
+      ...base,
+      required: { image },
+      output: ['IMAGE'], outputNode: false, category: 'image', displayName: 'Invert Image',
+    },
+    /** The test peer's weight-free node (shared/peers/comfyui/test-node): real progress, honours /interrupt. */
+    ExpSlowProgress: {
+      ...base, pythonModule: 'custom_nodes.vto_test_node',
+      required: {
+        image,
+        steps: ['INT', { default: 5, min: 1, max: 10000 }],
+        delay: ['FLOAT', { default: 0.2, min: 0.0, max: 10.0, step: 0.01 }],
+      },
+      output: ['IMAGE'], outputNode: false, category: 'testing', displayName: 'Exp Slow Progress (test)',
+    },
     ImageCompositeMasked: {
       ...base, pythonModule: 'comfy_extras.nodes_mask',
       required: {

@@ -73,6 +73,8 @@ export interface ComfySimStats {
   readonly running: string | null;
   readonly crashed: boolean;
   readonly uploads: number;
+  /** POST /free calls that asked for something (unload_models or free_memory). */
+  readonly freeRequests: number;
   readonly connectedSockets: number;
   /** Faults that took effect, per kind. */
   readonly faultsFired: Readonly<Record<string, number>>;
@@ -158,7 +160,7 @@ export async function startComfySim(options: ComfySimOptions = {}): Promise<Comf
   let crashed = false;
   const waker = new Waker();
   const counters = {
-    promptsAccepted: 0, promptsRejected: 0, promptsRun: 0, promptsSucceeded: 0, promptsFailed: 0, promptsInterrupted: 0, busyMs: 0, uploads: 0,
+    promptsAccepted: 0, promptsRejected: 0, promptsRun: 0, promptsSucceeded: 0, promptsFailed: 0, promptsInterrupted: 0, busyMs: 0, uploads: 0, freeRequests: 0,
   };
   const faultsFired: Record<string, number> = {};
   const errors: Record<string, number> = {};
@@ -512,6 +514,7 @@ export async function startComfySim(options: ComfySimOptions = {}): Promise<Comf
         const body = await jsonBody(req);
         if (body['unload_models'] === true) freeFlags.unload = true;
         if (body['free_memory'] === true) freeFlags.free = true;
+        if (body['unload_models'] === true || body['free_memory'] === true) counters.freeRequests += 1;
         if (running === null) applyFreeFlags();
         return sendText(res, 200, '');
       }

@@ -1,0 +1,33 @@
+/**
+ * The circuit breaker of this worker's ComfyUI host, kept in the control table under
+ * `breaker#comfyui#<host:port>` (core/breaker.ts comfyHostBreaker). Hosts fail alone: an
+ * open breaker stops this worker taking tasks (untilAdmitting) and refuses the ones it
+ * holds at once, which the worker gives back for the other hosts to run.
+ */
+import { comfyHostBreaker, type ComfyHostBreaker } from '../core/breaker.ts';
+import type { BreakerStore } from '../lambdas/adapters/breaker-store.ts';
+import { sleep } from './comfy-socket.ts';
+import type { Logger } from './logger.ts';
+import type { CircuitBreakerHook } from './worker.ts';
+
+export interface HostBreaker extends CircuitBreakerHook {
+  readonly key: ComfyHostBreaker;
+}
+
+export function hostBreaker(store: BreakerStore, o: { comfyUrl: string; hostId: string; log: Logger; pollMs?: number }): HostBreaker {
+  const key = comfyHostBreaker(o.comfyUrl, o.hostId);
+  const hook = store.hook(key, { waitWhileOpenMs: 0 });
+  return {
+    key,
+    ...hook,
+    untilAdmitting: async (signal) => {
+      for (let said = false; ; said = true) {
+        const { breaker } = await store.read(key);
+        const admitsAt = breaker.state === 'open' && breaker.openedAt !== null ? breaker.openedAt + store.settings.openMs : 0;
+        if (Date.now() >= admitsAt) return;
+        if (!said) o.log.warn('this host\'s circuit breaker is open; taking no tasks', { breaker: key, admitsAt: new Date(admitsAt).toISOString() });
+        await sleep(Math.min(o.pollMs ?? 5000, admitsAt - Date.now()), signal);
+      }
+    },
+  };
+}
