@@ -10,11 +10,13 @@ import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aw
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import { QUEUES, TABLES, type KeyAttr, type TableDef } from '../core/resources.ts';
-import type { ArtifactAccess, TableAccess } from './function-access.ts';
 import { bucketView } from './cdk-types.ts';
 import { acknowledge, nagRef, wildcardResource } from './nag.ts';
 
 export type TableKey = keyof typeof TABLES;
+/** Broad table access through CDK's table grants (the API and recovery functions). */
+export type TableAccess = 'read' | 'write' | 'readWrite';
+export type ArtifactAccess = 'read' | 'readWrite';
 
 /** Where job inputs and artifacts live (core s3Keys: `packs/{packId}/…`). */
 export const PACKS_PREFIX = 'packs/';

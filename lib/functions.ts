@@ -1,6 +1,6 @@
 /**
  * The state-machine functions: one PipelineFunction per entry of lambdas/catalog.ts, each
- * granted only what lib/function-access.ts lists for it. Every function gets the names of
+ * granted exactly the access its entry declares (the union of what its adapters declare). Every function gets the names of
  * all tables and the bucket (the handlers' config schema requires them; names are not
  * access), the provider base URLs it calls, and the hosted API key's secret ARN if it
  * calls the hosted API; never the key itself.
@@ -11,10 +11,10 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { BUCKETS, TABLES } from '../core/resources.ts';
-import { STATE_FUNCTION_DEFS } from '../lambdas/catalog.ts';
+import { STATE_FUNCTION_DEFS, type Provider } from '../lambdas/catalog.ts';
 import { STATE_FUNCTIONS, type StateFunctionId } from '../statemachines/tasks.ts';
 import type { PipelineData, TableKey } from './data.ts';
-import { FUNCTION_ACCESS, type Provider } from './function-access.ts';
+import { grantAccess } from './grants.ts';
 import { PipelineFunction } from './pipeline-function.ts';
 
 /** The environment variable each provider's base URL goes in (lambdas/adapters/config.ts). */
@@ -102,14 +102,14 @@ export class StateFunctions extends Construct {
 
     const build = (fn: StateFunctionId): PipelineFunction => {
       const def = STATE_FUNCTION_DEFS[fn];
-      const access = FUNCTION_ACCESS[fn];
-      const providers = access.providers ?? [];
+      const providers = def.providers ?? [];
+      const readsSecret = def.access.some((g) => g.on === 'secret:hostedInpaint');
       const environment: Record<string, string> = { ...props.environment, ...names };
       for (const p of providers) {
         const url = urls[p];
         if (url !== undefined) environment[PROVIDER_ENV[p]] = url;
       }
-      if (providers.includes('hostedInpaint')) environment[HOSTED_INPAINT_SECRET_ENV] = props.hostedInpaintApiKey.secretArn;
+      if (readsSecret) environment[HOSTED_INPAINT_SECRET_ENV] = props.hostedInpaintApiKey.secretArn;
 
       const f = new PipelineFunction(this, fn, {
         entry: def.entry,
@@ -121,11 +121,7 @@ export class StateFunctions extends Construct {
         ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
         logRemovalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
       });
-      for (const [table, level] of Object.entries(access.tables) as [TableKey, NonNullable<(typeof access.tables)[TableKey]>][]) {
-        data.grantTable(table, f, level);
-      }
-      if (access.artifacts !== undefined) data.grantArtifacts(f, access.artifacts);
-      if (providers.includes('hostedInpaint')) props.hostedInpaintApiKey.grantRead(f);
+      grantAccess(f, def.access, { data, hostedInpaintApiKey: props.hostedInpaintApiKey });
       return f;
     };
     const functions = {} as Record<StateFunctionId, PipelineFunction>;

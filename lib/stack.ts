@@ -21,6 +21,9 @@ import { acknowledge } from './nag.ts';
 import { PipelineStateMachines } from './state-machines.ts';
 import { VtoApi } from './api.ts';
 import { PipelineObservability, type PipelineObservabilityProps } from './observability.ts';
+import type { ManagedPolicy } from 'aws-cdk-lib/aws-iam';
+import { GPU_WORKER_ACCESS } from '../worker/access.ts';
+import { accessPolicy } from './grants.ts';
 
 export interface VtoStackProps extends StackProps, ProviderEndpoints {
   /**
@@ -83,6 +86,8 @@ export class VtoStack extends Stack {
   public readonly api: VtoApi;
   /** Watchdog, reconciler, dashboard and alarms. */
   public readonly observability: PipelineObservability;
+  /** What a GPU worker host may call (worker/access.ts); attach it to the hosts' role. */
+  public readonly gpuWorkerPolicy: ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: VtoStackProps = {}) {
     const {
@@ -138,6 +143,8 @@ export class VtoStack extends Stack {
       logRetention,
       logRemovalPolicy: retained,
     });
+    this.gpuWorkerPolicy = accessPolicy(this, 'GpuWorkerPolicy', 'What VTO GPU worker hosts call: the GPU queue, artifacts, task tokens, attempt claims and the ComfyUI breaker',
+      GPU_WORKER_ACCESS, { data: this.data });
     for (const [name, value] of Object.entries({ segmentationUrl, hostedInpaintUrl })) {
       if (value === undefined) {
         Annotations.of(this).addWarningV2(`vto:${name}Missing`, `${name} is not set (-c ${name}=https://…): that provider's functions fail with a ConfigError until it is.`);
@@ -196,6 +203,7 @@ export class VtoStack extends Stack {
       GpuQueueName: [gpuQueue.queueName, 'GPU queue name'],
       GpuDeadLetterQueueUrl: [gpuDeadLetterQueue.queueUrl, 'GPU messages nobody finished'],
       ArtifactsBucketName: [artifacts.bucketName, 'Images, masks and outputs (ARTIFACTS_BUCKET)'],
+      GpuWorkerPolicyArn: [this.gpuWorkerPolicy.managedPolicyArn, 'Attach to the GPU worker hosts\' role'],
       HostedInpaintSecretArn: [this.hostedInpaintApiKey.secretArn, 'Put the hosted inpaint API key here'],
       ApiUrl: [this.api.url, 'The app API (SigV4, service execute-api)'],
       AlarmTopicArn: [this.observability.alarmTopic.topicArn, 'Subscribe here to the pipeline alarms'],

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import type { SweepReport } from '../lambdas/adapters/watchdog-sweep.ts';
+import { runsAs } from './iam/enforce.ts';
 import type { EventBridgeStepFunctionsStatusEvent } from './stepfunctions/index.ts';
 
 /** The statuses the CDK rule forwards to the reconciler. */
@@ -35,7 +36,9 @@ function context(functionName: string, timeoutMs: number): Context {
 
 /** Forwards the events the CDK rule matches (these machines, these statuses) to the reconciler handler. */
 export async function reconcilerListener(stateMachineArns: () => readonly string[]): Promise<(e: EventBridgeStepFunctionsStatusEvent) => Promise<void>> {
-  const { handler } = (await import('../lambdas/handlers/reconciler.ts')) as { handler: Handler<unknown, unknown> };
+  const { handler: reconcilerHandler } = (await import('../lambdas/handlers/reconciler.ts')) as { handler: Handler<unknown, unknown> };
+  // Its SDK calls are checked against the Reconciler role when IAM is enforced (local/iam/).
+  const handler = runsAs('Reconciler', reconcilerHandler);
   return async (e) => {
     if (!RECONCILED_STATUSES.includes(e.detail.status) || !stateMachineArns().includes(e.detail.stateMachineArn)) return;
     await handler(e, context('vto-reconciler', 60_000));
@@ -57,7 +60,7 @@ export interface WatchdogTimer {
  * logged by the handler and the timer goes on. `sweepHandler` replaces the real one in tests.
  */
 export async function startWatchdogTimer(periodMs: number, sweepHandler?: Handler<unknown, SweepReport>): Promise<WatchdogTimer> {
-  const handler = sweepHandler ?? ((await import('../lambdas/handlers/watchdog.ts')) as { handler: Handler<unknown, SweepReport> }).handler;
+  const handler = sweepHandler ?? runsAs('Watchdog', ((await import('../lambdas/handlers/watchdog.ts')) as { handler: Handler<unknown, SweepReport> }).handler);
   let sweeps = 0;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;

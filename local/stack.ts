@@ -21,6 +21,10 @@ import { startComfySim, type ComfySim } from './comfyui/server.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type Emulators } from './emulators.ts';
 import { startProviderSims, type ProviderSims } from './providers/server.ts';
 import { startLocalApi } from './api-server.ts';
+import { runsAs, type Denial } from './iam/enforce.ts';
+import { MACHINE_PRINCIPALS } from './iam/policies.ts';
+import { startOfflineIam, type OfflineIam } from './iam/offline.ts';
+import { queueArnOf } from './iam/requests.ts';
 import { reconcilerListener, startWatchdogTimer, type WatchdogTimer } from './recovery.ts';
 import { watchdogSettingsFromEnv } from '../lambdas/adapters/watchdog-settings.ts';
 import { provision, type Provisioned } from './provision.ts';
@@ -60,6 +64,11 @@ export interface StackOptions {
    * @default {@link DEFAULT_INDEX_LAG_MS}
    */
   readonly indexLagMs?: number;
+  /**
+   * Refuse every SDK call the synthesized IAM policies do not allow, as AWS would (local/iam/).
+   * @default true
+   */
+  readonly iam?: boolean;
 }
 
 /** Index lag of the offline stack: long enough to catch a decision taken on a stale index read. */
@@ -99,6 +108,8 @@ export interface OfflineStack {
   readonly providers: ProviderSims;
   /** The watchdog's timer; undefined when the stack runs without it. */
   readonly watchdog: WatchdogTimer | undefined;
+  /** Calls IAM refused so far (in process and in the workers); undefined when IAM is not enforced. */
+  iamDenials(): Denial[] | undefined;
   /** Starts one more worker (e.g. after a chaos kill). */
   addWorker(): Promise<WorkerProcess>;
   stop(): Promise<void>;
@@ -115,7 +126,8 @@ async function loadHandlers(): Promise<Record<string, LambdaFunctionConfig>> {
   const entries = await Promise.all(STATE_FUNCTIONS.map(async (id) => {
     const def = STATE_FUNCTION_DEFS[id];
     const mod = (await import(`${root}${def.entry}`)) as { handler: LambdaHandler };
-    return [localFunctionArn(id), { handler: mod.handler, timeoutSeconds: timeoutSecondsOf(def) }] as const;
+    // Each function's SDK calls are checked against its own role when IAM is enforced.
+    return [localFunctionArn(id), { handler: runsAs(id, mod.handler), timeoutSeconds: timeoutSecondsOf(def) }] as const;
   }));
   return Object.fromEntries(entries);
 }
@@ -180,6 +192,13 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
     };
     Object.assign(process.env, handlerEnv);
 
+    let iam: OfflineIam | undefined;
+    if (options.iam ?? true) {
+      const started = await startOfflineIam({ region: LOCAL_REGION, account: LOCAL_ACCOUNT });
+      cleanups.push(async () => started.stop());
+      iam = started;
+    }
+
     let machineArns: string[] = [];
     const reconciler = await reconcilerListener(() => machineArns);
     const sfn = await startLocalStepFunctions({
@@ -191,6 +210,8 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       lambdaHandlers: await loadHandlers(),
       sqs: {
         async send(queueUrl, body) {
+          // Only the job machine sends to the GPU queue; it does so with its own role.
+          iam?.enforcement.authorize(MACHINE_PRINCIPALS.job, 'SQSClient', { action: 'sqs:SendMessage', resource: queueArnOf({ region: LOCAL_REGION, account: LOCAL_ACCOUNT }, queueUrl) });
           const res = await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
           return res.MessageId === undefined ? {} : { MessageId: res.MessageId };
         },
@@ -224,7 +245,7 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
 
     // The app API as API Gateway would serve it: SigV4-checked, the same Lambda handler in process.
     const { handler: apiHandler } = await import('../lambdas/api/handler.ts');
-    const api = await startLocalApi({ handler: apiHandler, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    const api = await startLocalApi({ handler: runsAs('Api', apiHandler), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     cleanups.push(() => api.stop());
 
     const workers: WorkerProcess[] = [];
@@ -235,10 +256,11 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       cleanups.push(() => comfy.stop());
       const id = `worker-${n}`;
       const heartbeatMs = Math.max(200, Math.round(GPU_TASK.heartbeatSeconds * 1000 * timeScale * GPU_TASK.heartbeatFraction));
-      const child = spawn(process.execPath, [WORKER_BIN, '--worker-id', id, '--metrics-port', '0'], {
+      const child = spawn(process.execPath, [...(iam?.workerExecArgv ?? []), WORKER_BIN, '--worker-id', id, '--metrics-port', '0'], {
         env: {
           ...process.env,
           ...env,
+          ...iam?.workerEnv,
           COMFYUI_URL: comfy.url,
           GPU_QUEUE_URL: resources.queues.gpu.url,
           // The next prompt waits in ComfyUI's queue while the current one runs.
@@ -296,7 +318,7 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       tables: resources.tables,
       api: api.url,
     };
-    return { env, endpoints, resources, sfn, workers, providers, watchdog, addWorker, stop: stopAll };
+    return { env, endpoints, resources, sfn, workers, providers, watchdog, iamDenials: () => iam?.denials(), addWorker, stop: stopAll };
   } catch (e) {
     await stopAll();
     throw e;

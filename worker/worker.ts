@@ -52,6 +52,10 @@ import { WorkerMetrics } from './metrics.ts';
 import { waitForComfy } from './readiness.ts';
 import { RecentKeys, repeat } from './repeat.ts';
 import { TaskAnswerer, TokenGoneError } from './task-answer.ts';
+import { access, grant } from '../lambdas/adapters/access.ts';
+
+/** The agent's own queue calls: long polls, deletes, visibility changes, the backlog gauge. */
+export const GPU_QUEUE_ACCESS = access(grant('queue:gpu', 'sqs', 'ReceiveMessage', 'DeleteMessage', 'ChangeMessageVisibility', 'GetQueueAttributes'));
 
 /** The circuit breaker of this worker's ComfyUI host (DynamoDB-backed, plugged in by the caller). */
 export interface CircuitBreakerHook {

@@ -34,6 +34,9 @@ export interface SymbolicPolicies {
 /** The principals whose roles the offline stack runs as: function ids, `Api`, `Watchdog`, `Reconciler`, `GpuWorker`, the machines. */
 export const MACHINE_PRINCIPALS = { job: 'JobMachine', pack: 'PackMachine' } as const;
 
+/** GPU worker hosts run under the stack's GpuWorkerPolicy. */
+export const GPU_WORKER_PRINCIPAL = 'GpuWorker';
+
 /** A stack name no resource name contains by chance, so the machines' names can be found in ARNs built from them. */
 const SYNTH_STACK = 'VtoIamSynth';
 const PSEUDO: Readonly<Record<string, string>> = {
@@ -134,8 +137,7 @@ export async function synthesizePolicies(): Promise<SymbolicPolicies> {
     for (const key of Object.keys(MACHINE_PRINCIPALS) as (keyof typeof MACHINE_PRINCIPALS)[]) {
       roles.set(idOf(stack.stateMachines[key].role as unknown as { node: { defaultChild?: unknown } }), MACHINE_PRINCIPALS[key]);
     }
-    const workerPolicy = (stack as unknown as { gpuWorkerPolicy?: { node: { defaultChild?: unknown } } }).gpuWorkerPolicy;
-    const workerPolicyId = workerPolicy === undefined ? undefined : idOf(workerPolicy);
+    const workerPolicyId = idOf(stack.gpuWorkerPolicy);
 
     const template = app.synth().getStackByName(stack.stackName).template as { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
     const resolve = resolver(resources);
@@ -144,7 +146,7 @@ export async function synthesizePolicies(): Promise<SymbolicPolicies> {
       const statements = list((doc as { Statement?: unknown }).Statement) as Record<string, unknown>[];
       (principals[principal] ??= []).push(...statements.map((s) => statementOf(s, resolve)));
     };
-    for (const principal of roles.values()) principals[principal] = [];
+    for (const principal of [...roles.values(), GPU_WORKER_PRINCIPAL]) principals[principal] = [];
     for (const [logicalId, r] of Object.entries(template.Resources)) {
       const p = r.Properties ?? {};
       if (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') {
@@ -152,7 +154,7 @@ export async function synthesizePolicies(): Promise<SymbolicPolicies> {
           const principal = roles.get((role as { Ref?: string }).Ref ?? '');
           if (principal !== undefined) add(principal, p['PolicyDocument']);
         }
-        if (logicalId === workerPolicyId) add('GpuWorker', p['PolicyDocument']);
+        if (logicalId === workerPolicyId) add(GPU_WORKER_PRINCIPAL, p['PolicyDocument']);
       }
       if (r.Type === 'AWS::IAM::Role') {
         const principal = roles.get(logicalId);

@@ -17,7 +17,8 @@ import { ERROR_NAMES } from '../../core/taxonomy.ts';
 import { STATE_FUNCTIONS, type StateFunctionId } from '../../statemachines/tasks.ts';
 import { createVtoApp } from '../../lib/app.ts';
 import { PipelineData, PipelineDataError, UNCLAIMED_UPLOAD_TAG } from '../../lib/data.ts';
-import { FUNCTION_ACCESS } from '../../lib/function-access.ts';
+import { STATE_FUNCTION_DEFS } from '../../lambdas/catalog.ts';
+import { accessStatements } from '../../lib/grants.ts';
 import { HOSTED_INPAINT_SECRET_ENV } from '../../lib/functions.ts';
 import { EmptyAcknowledgementReasonError, acknowledge } from '../../lib/nag.ts';
 import { PipelineFunction, SecretInEnvironmentError } from '../../lib/pipeline-function.ts';
@@ -150,7 +151,7 @@ describe('the default stack', () => {
       const canRead = actionsOn(statementsOf(template, logicalId(stack, stack.functions.functions[fn].role)), secretId);
 
       // Assess
-      const hosted = FUNCTION_ACCESS[fn].providers?.includes('hostedInpaint') ?? false;
+      const hosted = STATE_FUNCTION_DEFS[fn].providers?.includes('hostedInpaint') ?? false;
       expect(Object.keys(env).filter((k) => /SECRET|KEY|TOKEN|PASSWORD/i.test(k) && !k.endsWith('_ARN')), fn).toEqual([]);
       expect(env[HOSTED_INPAINT_SECRET_ENV], fn).toEqual(hosted ? { Ref: secretId } : undefined);
       expect(canRead.includes('secretsmanager:GetSecretValue'), fn).toBe(hosted);
@@ -158,22 +159,27 @@ describe('the default stack', () => {
     template.hasResourceProperties('AWS::SecretsManager::Secret', { SecretString: Match.absent() });
   });
 
-  it('grants each function the tables and artifact access its access table lists, and no more', () => {
+  it('grants each function exactly the access its catalog entry declares, beyond its logs and traces', () => {
+    const pairs = (statements: Json[]) => statements.flatMap((st) => ([st['Action']].flat() as string[])
+      .filter((a) => !a.startsWith('logs:') && !a.startsWith('xray:'))
+      .flatMap((a) => [st['Resource']].flat().map((r) => `${a} ${JSON.stringify(r)}`))).sort();
     for (const fn of STATE_FUNCTIONS) {
       // Act
-      const statements = statementsOf(template, logicalId(stack, stack.functions.functions[fn].role));
-      const access = FUNCTION_ACCESS[fn];
-      const bucket = actionsOn(statements, logicalId(stack, stack.data.artifacts));
+      const granted = pairs(statementsOf(template, logicalId(stack, stack.functions.functions[fn].role)));
+      const declared = accessStatements(stack, STATE_FUNCTION_DEFS[fn].access, { data: stack.data, hostedInpaintApiKey: stack.hostedInpaintApiKey })
+        .statements.map((st) => stack.resolve(st.toStatementJson()) as Json);
 
       // Assess
-      for (const key of Object.keys(TABLES) as (keyof typeof TABLES)[]) {
-        const actions = actionsOn(statements, logicalId(stack, stack.data.tables[key]));
-        const level = access.tables[key];
-        expect(actions.includes('dynamodb:GetItem'), `${fn} reads ${key}`).toBe(level === 'read' || level === 'readWrite');
-        expect(actions.includes('dynamodb:UpdateItem'), `${fn} writes ${key}`).toBe(level === 'write' || level === 'readWrite');
-      }
-      expect(bucket.includes('s3:GetObject'), `${fn} reads artifacts`).toBe(access.artifacts !== undefined);
-      expect(bucket.includes('s3:PutObject'), `${fn} writes artifacts`).toBe(access.artifacts === 'readWrite');
+      expect(granted, fn).toEqual(pairs(declared));
+      expect(granted.length, fn).toBeGreaterThan(0);
+    }
+  });
+
+  it('lets the circuit-breaking functions write their breakers in the control table', () => {
+    const control = logicalId(stack, stack.data.tables.control);
+    for (const fn of ['SegmentationCall', 'HostedSubmit', 'HostedPoll', 'QaCheck'] as const) {
+      const actions = actionsOn(statementsOf(template, logicalId(stack, stack.functions.functions[fn].role)), control);
+      expect(actions, fn).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem']));
     }
   });
 

@@ -210,3 +210,9 @@ describe('a GPU worker killed mid-job', () => {
     expect(await jobsOfPack(packId)).toHaveLength(1);
   }, 150_000);
 });
+
+describe('IAM as synthesized', () => {
+  it('refused no SDK call of any function, the reconciler, the watchdog, the job machine or a GPU worker on every path above', () => {
+    expect(stack.iamDenials()?.map((d) => d.message)).toEqual([]);
+  });
+});

@@ -17,17 +17,28 @@ import { blankMask, rectMask, torsoRect } from '../support/images.ts';
 import { provisionFresh } from '../support/aws.ts';
 import { seedPack } from '../support/jobs.ts';
 import { lambdaContext } from '../support/lambda.ts';
+import { STATE_FUNCTION_DEFS } from '../../lambdas/catalog.ts';
+import { asPrincipal, type Enforcement } from '../../local/iam/enforce.ts';
+import { enforceIamHere, expectNoDenials } from '../support/iam.ts';
 
 let handlers: Record<string, StateHandler>;
 let provider: Server;
 let providerMode: 'ok' | 'html502' | 'malformed' | 'schema' = 'ok';
 let eventsTable: string;
+let iam: Enforcement;
+
+/** The catalog id of a handler file: each runs as its own function's role, IAM enforced. */
+const principalOf = (file: string) => {
+  const id = Object.entries(STATE_FUNCTION_DEFS).find(([, d]) => d.entry === `lambdas/handlers/${file}.ts`)?.[0];
+  if (id === undefined) throw new Error(`no catalog entry for ${file}`);
+  return id;
+};
 
 const EXEC = 'arn:aws:states:us-east-1:000000000000:execution:job:run-1';
 const OTHER = 'arn:aws:states:us-east-1:000000000000:execution:job:run-2';
 
 const invoke = (fn: string, state: Record<string, unknown>, executionArn = EXEC) =>
-  handlers[fn]!({ state, executionArn }, lambdaContext(fn));
+  asPrincipal(principalOf(fn), () => handlers[fn]!({ state, executionArn }, lambdaContext(fn)));
 
 async function rejection(p: Promise<unknown>): Promise<Error> {
   try {
@@ -40,6 +51,7 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
 
 beforeAll(async () => {
   const p = await provisionFresh();
+  iam = await enforceIamHere();
   eventsTable = p.tables.events;
   provider = createServer((req, res) => {
     req.resume();
@@ -64,6 +76,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise((r) => provider.close(r));
+  // Every code path above ran as its function's role: none of their calls may have been refused.
+  expectNoDenials(iam);
+  iam.stop();
 });
 
 describe('Start the job', () => {

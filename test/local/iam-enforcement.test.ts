@@ -3,15 +3,25 @@
  * refused as AWS refuses them, before anything is sent.
  */
 import { DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
+import { S3ServiceException } from '@aws-sdk/client-s3';
+import { SFNServiceException, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { s3Keys } from '../../core/resources.ts';
+import { getObject, putObject } from '../../lambdas/adapters/artifacts.ts';
+import { documentClient, sfnClient } from '../../lambdas/adapters/aws-clients.ts';
 import { BreakerStore } from '../../lambdas/adapters/breaker-store.ts';
 import { asPrincipal, type Enforcement } from '../../local/iam/enforce.ts';
+import { authRequests, queueArnOf } from '../../local/iam/requests.ts';
 import type { Provisioned } from '../../local/provision.ts';
 import { provisionFresh } from '../support/aws.ts';
 import { enforceIamHere } from '../support/iam.ts';
 
 let resources: Provisioned;
 let iam: Enforcement;
+const place = { region: 'us-east-1', account: '000000000000' };
+const tableArn = (name: string) => `arn:aws:dynamodb:us-east-1:000000000000:table/${name}`;
+const refusal = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
 
 beforeAll(async () => {
   resources = await provisionFresh();
@@ -20,15 +30,30 @@ beforeAll(async () => {
 
 afterAll(() => iam.stop());
 
-describe('a call outside the grants', () => {
-  it('refuses SegmentationCall\'s breaker write on the control table as DynamoDB does', async () => {
+describe('the circuit breakers\' writes', () => {
+  it('are allowed to SegmentationCall, whose access now declares its breaker store (denied before: issue 12 item 2)', async () => {
     // Prepare
     iam.clear();
     const breakers = new BreakerStore({ table: resources.tables.control });
-    const table = `arn:aws:dynamodb:us-east-1:000000000000:table/${resources.tables.control}`;
 
     // Act
-    const refused = await asPrincipal('SegmentationCall', () => breakers.onFailure('segmentation')).then(() => undefined, (e: unknown) => e);
+    await asPrincipal('SegmentationCall', () => breakers.onFailure('segmentation'));
+
+    // Assess
+    expect(iam.denials()).toEqual([]);
+    expect((await breakers.read('segmentation')).breaker.failures).toBe(1);
+  });
+});
+
+describe('a call outside the grants', () => {
+  it('is refused as DynamoDB refuses it, and recorded', async () => {
+    // Prepare
+    iam.clear();
+    const packs = tableArn(resources.tables.packs);
+
+    // Act
+    const refused = await refusal(asPrincipal('SegmentationCall', () =>
+      documentClient().send(new DeleteCommand({ TableName: resources.tables.packs, Key: { packId: 'p1' } }))));
 
     // Assess
     expect(refused).toBeInstanceOf(DynamoDBServiceException);
@@ -37,8 +62,58 @@ describe('a call outside the grants', () => {
       $fault: 'client',
       $metadata: { httpStatusCode: 400 },
       message: 'User: arn:aws:sts::000000000000:assumed-role/vto-SegmentationCall-role/vto-SegmentationCall is not authorized to perform: '
-        + `dynamodb:PutItem on resource: ${table} because no identity-based policy allows the dynamodb:PutItem action`,
+        + `dynamodb:DeleteItem on resource: ${packs} because no identity-based policy allows the dynamodb:DeleteItem action`,
     });
-    expect(iam.denials()).toEqual([expect.objectContaining({ principal: 'SegmentationCall', action: 'dynamodb:PutItem', resource: table })]);
+    expect(iam.denials()).toEqual([expect.objectContaining({ principal: 'SegmentationCall', action: 'dynamodb:DeleteItem', resource: packs })]);
+  });
+
+  it('is refused as S3 refuses it: PackLoad may not read artifacts', async () => {
+    // Prepare
+    const key = s3Keys.upload('p-iam', 'person.png');
+    await putObject(key, Buffer.from('x'));
+
+    // Act
+    const refused = await refusal(asPrincipal('PackLoad', () => getObject(key)));
+
+    // Assess
+    expect(refused).toBeInstanceOf(S3ServiceException);
+    expect(refused).toMatchObject({
+      name: 'AccessDenied',
+      $metadata: { httpStatusCode: 403 },
+      message: expect.stringContaining(`s3:GetObject on resource: "arn:aws:s3:::${resources.buckets.artifacts}/${key}" because no identity-based policy allows`),
+    });
+  });
+
+  it('is refused as Step Functions refuses it: a stage function may not start executions', async () => {
+    // Act
+    const refused = await refusal(asPrincipal('JobStart', () =>
+      sfnClient().send(new StartExecutionCommand({ stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:vto-job', input: '{}' }))));
+
+    // Assess
+    expect(refused).toBeInstanceOf(SFNServiceException);
+    expect(refused).toMatchObject({ name: 'AccessDeniedException', message: expect.stringContaining('states:StartExecution on resource: arn:aws:states:us-east-1:000000000000:stateMachine:vto-job') });
+  });
+
+  it('is not checked when no principal makes it (a test or an operator seeding data)', async () => {
+    await expect(documentClient().send(new DeleteCommand({ TableName: resources.tables.packs, Key: { packId: 'p1' } }))).resolves.toBeDefined();
+  });
+});
+
+describe('what IAM authorizes for a call', () => {
+  it('names every table of a batch write, the index of a query, and the bucket of a listing', () => {
+    expect(authRequests(place, { client: 'DynamoDBClient', command: 'BatchWriteItemCommand', input: { RequestItems: { a: [], b: [] } } }))
+      .toEqual([{ action: 'dynamodb:BatchWriteItem', resource: tableArn('a') }, { action: 'dynamodb:BatchWriteItem', resource: tableArn('b') }]);
+    expect(authRequests(place, { client: 'DynamoDBClient', command: 'QueryCommand', input: { TableName: 'jobs', IndexName: 'byPack' } }))
+      .toEqual([{ action: 'dynamodb:Query', resource: `${tableArn('jobs')}/index/byPack` }]);
+    expect(authRequests(place, { client: 'S3Client', command: 'ListObjectsV2Command', input: { Bucket: 'b', Prefix: 'packs/' } }))
+      .toEqual([{ action: 's3:ListBucket', resource: 'arn:aws:s3:::b' }]);
+    expect(authRequests(place, { client: 'S3Client', command: 'HeadObjectCommand', input: { Bucket: 'b', Key: 'k' } }))
+      .toEqual([{ action: 's3:GetObject', resource: 'arn:aws:s3:::b/k' }]);
+  });
+
+  it('authorizes task-token answers on "*" and queue calls on the queue ARN SQS reports', () => {
+    expect(authRequests(place, { client: 'SFNClient', command: 'SendTaskSuccessCommand', input: { taskToken: 't', output: '{}' } }))
+      .toEqual([{ action: 'states:SendTaskSuccess', resource: '*' }]);
+    expect(queueArnOf(place, resources.queues.gpu.url)).toBe(resources.queues.gpu.arn);
   });
 });

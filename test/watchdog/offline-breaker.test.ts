@@ -100,3 +100,9 @@ describe('the ComfyUI fleet breaker in the GPU worker process', () => {
     expect(after).toMatchObject({ breaker: { state: 'closed', failures: 0 }, recent: [] });
   }, 90_000);
 });
+
+describe('IAM as synthesized', () => {
+  it('refused none of the breaker writes of the stage functions and the GPU worker', () => {
+    expect(stack.iamDenials()?.map((d) => d.message)).toEqual([]);
+  });
+});
