@@ -1,22 +1,21 @@
 /**
  * The REST API: API Gateway in front of one Lambda function (lambdas/api/handler.ts)
  * that serves every route of lambdas/api/spec.ts. Every method needs IAM authorization
- * (SigV4, execute-api); request bodies and parameters are validated at the gateway with
- * models generated from the same zod schemas as the handler's; the stage is throttled,
+ * (SigV4, execute-api); request bodies and parameters are validated by the function alone
+ * (its zod schemas), so a 400 names the same fields offline and deployed; the stage is throttled,
  * access-logged and traced; CORS answers only the origins given (none by default);
  * gateway refusals use the API's error shape.
  */
 import { ArnFormat, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import {
-  AccessLogFormat, AuthorizationType, EndpointType, JsonSchemaVersion, LambdaIntegration, LogGroupLogDestination,
-  MethodLoggingLevel, ResponseType, RestApi, type JsonSchema, type Model,
+  AccessLogFormat, AuthorizationType, EndpointType, LambdaIntegration, LogGroupLogDestination,
+  MethodLoggingLevel, ResponseType, RestApi,
 } from 'aws-cdk-lib/aws-apigateway';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { ILayerVersion } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnStateMachine, type IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { z } from 'zod';
 import { BUCKETS, QUEUES, STATE_MACHINES, TABLES } from '../core/resources.ts';
 import { OPERATION_IDS, ROUTES, type RouteSpec } from '../lambdas/api/spec.ts';
 import type { PipelineData, TableKey } from './data.ts';
@@ -68,20 +67,9 @@ export class VtoApiError extends Error {
   }
 }
 
-/** API Gateway's refusals (signature, throttling, validation) in the API's error shape. */
+/** API Gateway's refusals (signature, throttling) in the API's error shape. */
 const GATEWAY_ERROR_TEMPLATE =
   '{"message":$context.error.messageString,"error":{"code":"$context.error.responseType","message":$context.error.messageString},"requestId":"$context.requestId"}';
-const GATEWAY_VALIDATION_TEMPLATE =
-  '{"message":$context.error.messageString,"error":{"code":"$context.error.responseType","message":$context.error.messageString,' +
-  '"issues":[{"path":"body","message":"$util.escapeJavaScript($context.error.validationErrorString).replaceAll("\\\\\'","\'")"}]},"requestId":"$context.requestId"}';
-
-/** A zod schema as an API Gateway model (JSON Schema draft 4, `$schema` as CDK spells it). */
-export function gatewayModelSchema(schema: z.ZodType): JsonSchema {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { target: 'draft-4', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-  // JsonSchema's keys are JSON Schema's; only `$schema`/`$ref` are spelled differently, and the generated schemas hold no `$ref`.
-  return { schema: JsonSchemaVersion.DRAFT4, ...rest } as JsonSchema;
-}
-
 /** A machine's name as known at synth time (its execution ARNs are granted by name). */
 function machineName(sm: IStateMachine): string {
   const cfn = sm.node.defaultChild;
@@ -89,22 +77,6 @@ function machineName(sm: IStateMachine): string {
   const fromArn = Token.isUnresolved(sm.stateMachineArn) ? undefined : /:stateMachine:([^:]+)$/.exec(sm.stateMachineArn)?.[1];
   if (fromArn !== undefined) return fromArn;
   throw new VtoApiError(`State machine ${sm.node.path} needs a name known at synth time (stateMachineName)`);
-}
-
-const capital = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
-
-function requestParameters(r: RouteSpec): Record<string, boolean> {
-  const out: Record<string, boolean> = {};
-  const names = (schema: z.ZodType | undefined) => {
-    if (!schema) return { properties: {}, required: [] as string[] };
-    const js = z.toJSONSchema(schema, { target: 'draft-4', io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, unknown>; required?: string[] };
-    return { properties: js.properties ?? {}, required: js.required ?? [] };
-  };
-  for (const p of Object.keys(names(r.pathParams).properties)) out[`method.request.path.${p}`] = true;
-  const q = names(r.query);
-  for (const p of Object.keys(q.properties)) out[`method.request.querystring.${p}`] = q.required.includes(p);
-  if (r.idempotent) out['method.request.header.Idempotency-Key'] = false;
-  return out;
 }
 
 export class VtoApi extends Construct {
@@ -181,24 +153,14 @@ export class VtoApi extends Construct {
     this.gatewayResponses(cors);
 
     const integration = new LambdaIntegration(this.handler.function, { proxy: true, allowTestInvoke: false, scopePermissionToMethod: false });
-    const validator = this.api.addRequestValidator('Validator', { validateRequestBody: true, validateRequestParameters: true });
     for (const opId of OPERATION_IDS) {
       const r: RouteSpec = ROUTES[opId];
-      // Optional bodies are checked by the function: the gateway would validate an empty body against the model.
-      let model: Model | undefined;
-      if (r.body !== undefined && r.bodyRequired === true) {
-        model = this.api.addModel(`${capital(opId)}Model`, {
-          contentType: 'application/json', modelName: `${capital(opId)}Request`, schema: gatewayModelSchema(r.body),
-        });
-      }
-      this.api.root.resourceForPath(r.path).addMethod(r.method, integration, {
-        operationName: opId,
-        authorizationType: AuthorizationType.IAM,
-        requestValidator: validator,
-        requestParameters: requestParameters(r),
-        ...(model && { requestModels: { 'application/json': model } }),
-      });
+      this.api.root.resourceForPath(r.path).addMethod(r.method, integration, { operationName: opId, authorizationType: AuthorizationType.IAM });
     }
+    acknowledge(this.api, {
+      id: 'AwsSolutions-APIG2',
+      reason: 'Bodies and parameters are validated once, by the function\'s zod schemas, whose 400 names each field (README); gateway models would answer the same bad request with a different 400.',
+    });
     acknowledge(this.api, {
       id: 'AwsSolutions-COG4',
       reason: 'Every method uses IAM authorization (SigV4): callers are AWS principals (the app, the CLI, the console server), not Cognito users.',
@@ -229,8 +191,6 @@ export class VtoApi extends Construct {
       this.api.addGatewayResponse(id, { type, templates: { 'application/json': template }, ...(headers && { responseHeaders: headers }) });
     add('Default4xx', ResponseType.DEFAULT_4XX, GATEWAY_ERROR_TEMPLATE);
     add('Default5xx', ResponseType.DEFAULT_5XX, GATEWAY_ERROR_TEMPLATE);
-    add('BadRequestBody', ResponseType.BAD_REQUEST_BODY, GATEWAY_VALIDATION_TEMPLATE);
-    add('BadRequestParameters', ResponseType.BAD_REQUEST_PARAMETERS, GATEWAY_VALIDATION_TEMPLATE);
   }
 
   private grantAccess(props: VtoApiProps): void {

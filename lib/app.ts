@@ -3,14 +3,16 @@
  * needs no credentials) checked by cdk-nag's AwsSolutions pack, whose unacknowledged
  * findings fail synthesis. Settings come from context: `-c key=value` or cdk.json.
  */
-import { App, Validations, type AppProps } from 'aws-cdk-lib';
+import { App, Duration, Validations, type AppProps } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { DEPLOY_SETTING_KEYS, type DeploySettings } from './settings.ts';
 import { VtoStack, type VtoStackProps } from './stack.ts';
 
-/** Context keys the app reads, with what each sets. */
+const STRING_KEYS = ['segmentationUrl', 'analyzerUrl', 'hostedInpaintUrl', 'hostedInpaintSecretArn', 'sharpLayerArn', 'alarmEmail'] as const;
+
+/** Context keys the app reads (README's deploy section documents each; cdk.json lists them). */
 export const CONTEXT_KEYS = [
-  'stackName', 'deletionProtection', 'segmentationUrl', 'analyzerUrl', 'hostedInpaintUrl',
-  'hostedInpaintSecretArn', 'sharpLayerArn', 'sharpLayerDir',
+  'stackName', 'deletionProtection', ...STRING_KEYS, 'watchdogRateMinutes', ...DEPLOY_SETTING_KEYS,
 ] as const;
 
 export const DEFAULT_STACK_NAME = 'Vto';
@@ -37,15 +39,39 @@ function booleanContext(app: App, key: string): boolean | undefined {
   throw new AppContextError(`context ${key} must be true or false, got ${JSON.stringify(v)}`);
 }
 
+/** A setting's value as the runtime reads it: a string; cdk.json may hold numbers and lists. */
+function settingContext(app: App, key: string): string | undefined {
+  const v: unknown = app.node.tryGetContext(key);
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v.join(',');
+  return stringContext(app, key);
+}
+
 /** The stack's props as the context sets them. */
 export function stackPropsFromContext(app: App): VtoStackProps {
-  const props: Record<string, string | boolean> = {};
+  const props: Record<string, unknown> = {};
   const deletionProtection = booleanContext(app, 'deletionProtection');
   if (deletionProtection !== undefined) props['deletionProtection'] = deletionProtection;
-  for (const key of ['segmentationUrl', 'analyzerUrl', 'hostedInpaintUrl', 'hostedInpaintSecretArn', 'sharpLayerArn', 'sharpLayerDir'] as const) {
+  for (const key of STRING_KEYS.filter((k) => k !== 'alarmEmail')) {
     const v = stringContext(app, key);
     if (v !== undefined) props[key] = v;
   }
+  const observability: Record<string, unknown> = {};
+  const alarmEmail = stringContext(app, 'alarmEmail');
+  if (alarmEmail !== undefined) observability['alarmEmail'] = alarmEmail;
+  const rate = settingContext(app, 'watchdogRateMinutes');
+  if (rate !== undefined) {
+    if (!/^[1-9][0-9]*$/.test(rate)) throw new AppContextError(`context watchdogRateMinutes must be a whole number of minutes ≥ 1, got ${JSON.stringify(rate)}`);
+    observability['watchdogRate'] = Duration.minutes(Number(rate));
+  }
+  if (Object.keys(observability).length > 0) props['observability'] = observability;
+  const settings: DeploySettings = {};
+  for (const key of DEPLOY_SETTING_KEYS) {
+    const v = settingContext(app, key);
+    if (v !== undefined) settings[key] = v;
+  }
+  if (Object.keys(settings).length > 0) props['settings'] = settings;
   return props as VtoStackProps;
 }
 

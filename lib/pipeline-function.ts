@@ -30,7 +30,7 @@ export const ESM_REQUIRE_BANNER =
 /**
  * Modules left out of the bundle and loaded at run time from a layer. sharp ships native
  * libvips binaries per platform; the ones installed here are linux-x64, so bundling would
- * ship the wrong ones to arm64 Lambda. See the stack's `sharpLayer`.
+ * ship the wrong ones to arm64 Lambda. Every function gets lib/sharp-layer.ts instead.
  */
 export const EXTERNAL_MODULES = ['sharp'] as const;
 

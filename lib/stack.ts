@@ -7,17 +7,18 @@
  * `functions`, `stateMachines` and build their own functions with `functionDefaults`, so
  * they share runtime, bundling, logging and layers with these.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { Annotations, CfnOutput, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
-import { Architecture, Code, LayerVersion, Runtime, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
+import { CfnOutput, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { ManagedPolicy } from 'aws-cdk-lib/aws-iam';
+import type { ILayerVersion } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { CfnSecret, Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { PipelineData } from './data.ts';
 import { StateFunctions, type ProviderEndpoints } from './functions.ts';
 import { secretView } from './cdk-types.ts';
-import { acknowledge } from './nag.ts';
+import { acknowledge, nagRef, wildcardResource } from './nag.ts';
+import { settingsEnvironment, type DeploySettings } from './settings.ts';
+import { sharpLayer } from './sharp-layer.ts';
 import { PipelineStateMachines } from './state-machines.ts';
 import { VtoApi } from './api.ts';
 import { PipelineObservability, type PipelineObservabilityProps } from './observability.ts';
@@ -39,16 +40,16 @@ export interface VtoStackProps extends StackProps, ProviderEndpoints {
    */
   readonly hostedInpaintSecretArn?: string;
   /**
-   * ARN of a published layer with `sharp` for linux-arm64 in nodejs/node_modules.
-   * @default - see sharpLayerDir
+   * ARN of an existing layer with `sharp` for linux-arm64 in nodejs/node_modules, used instead
+   * of the one this stack builds from layers/sharp (installed by `npm ci`).
+   * @default - the stack's own sharp layer
    */
   readonly sharpLayerArn?: string;
   /**
-   * Local directory holding `nodejs/node_modules/sharp` built for linux-arm64, packaged as a
-   * layer by this stack (`npm install --prefix <dir>/nodejs --os=linux --cpu=arm64 --libc=glibc sharp`).
-   * @default - no sharp layer: synth warns, and image functions fail to load sharp on Lambda
+   * Deploy-time settings (lib/settings.ts), checked at synth and passed to every function.
+   * @default - none: the runtime's defaults
    */
-  readonly sharpLayerDir?: string;
+  readonly settings?: DeploySettings;
   /**
    * How long function and execution logs are kept.
    * @default RetentionDays.THREE_MONTHS
@@ -61,13 +62,6 @@ export interface VtoStackProps extends StackProps, ProviderEndpoints {
   readonly observability?: Omit<PipelineObservabilityProps, 'data' | 'stateMachines' | 'layers' | 'logRetention' | 'logRemovalPolicy'>;
 }
 
-export class VtoStackError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'VtoStackError';
-  }
-}
-
 /** Settings later constructs pass to PipelineFunction so every function is alike. */
 export interface FunctionDefaults {
   readonly layers: readonly ILayerVersion[];
@@ -78,7 +72,8 @@ export interface FunctionDefaults {
 export class VtoStack extends Stack {
   public readonly data: PipelineData;
   public readonly hostedInpaintApiKey: ISecret;
-  public readonly sharpLayer: ILayerVersion | undefined;
+  /** sharp for linux-arm64, attached to every function (their bundles leave sharp out). */
+  public readonly sharpLayer: ILayerVersion;
   public readonly functions: StateFunctions;
   public readonly stateMachines: PipelineStateMachines;
   public readonly functionDefaults: FunctionDefaults;
@@ -88,10 +83,12 @@ export class VtoStack extends Stack {
   public readonly observability: PipelineObservability;
   /** What a GPU worker host may call (worker/access.ts); attach it to the hosts' role. */
   public readonly gpuWorkerPolicy: ManagedPolicy;
+  /** Lets an operator (user, group or role it is attached to) call the API: execute-api:Invoke. */
+  public readonly operatorInvokePolicy: ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: VtoStackProps = {}) {
     const {
-      deletionProtection, hostedInpaintSecretArn, sharpLayerArn, sharpLayerDir, logRetention: retention,
+      deletionProtection, hostedInpaintSecretArn, sharpLayerArn, settings, logRetention: retention,
       segmentationUrl, analyzerUrl, hostedInpaintUrl, observability, ...stackProps
     } = props;
     const protect = deletionProtection ?? true;
@@ -103,11 +100,13 @@ export class VtoStack extends Stack {
     const retained = protect ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const logRetention = retention ?? RetentionDays.THREE_MONTHS;
 
+    // Checked before any construct is built, so a bad value fails synth first and alone.
+    const environment = settingsEnvironment(settings ?? {});
     this.data = new PipelineData(this, 'Data', { deletionProtection: protect });
-    this.hostedInpaintApiKey = this.hostedSecret(hostedInpaintSecretArn);
-    this.sharpLayer = this.sharp(sharpLayerArn, sharpLayerDir);
+    this.hostedInpaintApiKey = this.hostedSecret(hostedInpaintSecretArn, retained);
+    this.sharpLayer = sharpLayer(this, 'SharpLayer', sharpLayerArn);
     this.functionDefaults = {
-      layers: this.sharpLayer === undefined ? [] : [this.sharpLayer],
+      layers: [this.sharpLayer],
       logRetention,
       logRemovalPolicy: retained,
     };
@@ -115,7 +114,8 @@ export class VtoStack extends Stack {
     this.functions = new StateFunctions(this, 'StateFunctions', {
       data: this.data,
       hostedInpaintApiKey: this.hostedInpaintApiKey,
-      ...(this.sharpLayer === undefined ? {} : { sharpLayer: this.sharpLayer }),
+      sharpLayer: this.sharpLayer,
+      environment,
       ...(segmentationUrl === undefined ? {} : { segmentationUrl }),
       ...(analyzerUrl === undefined ? {} : { analyzerUrl }),
       ...(hostedInpaintUrl === undefined ? {} : { hostedInpaintUrl }),
@@ -131,12 +131,14 @@ export class VtoStack extends Stack {
     this.api = new VtoApi(this, 'Api', {
       data: this.data,
       stateMachines: this.stateMachines,
+      environment,
       layers: this.functionDefaults.layers,
       logRetention,
       logRemovalPolicy: retained,
     });
     this.observability = new PipelineObservability(this, 'Observability', {
       ...observability,
+      environment: { ...observability?.environment, ...environment },
       data: this.data,
       stateMachines: this.stateMachines,
       layers: this.functionDefaults.layers,
@@ -145,43 +147,31 @@ export class VtoStack extends Stack {
     });
     this.gpuWorkerPolicy = accessPolicy(this, 'GpuWorkerPolicy', 'What VTO GPU worker hosts call: the GPU queue, artifacts, task tokens, attempt claims and the ComfyUI breaker',
       GPU_WORKER_ACCESS, { data: this.data });
-    for (const [name, value] of Object.entries({ segmentationUrl, hostedInpaintUrl })) {
-      if (value === undefined) {
-        Annotations.of(this).addWarningV2(`vto:${name}Missing`, `${name} is not set (-c ${name}=https://…): that provider's functions fail with a ConfigError until it is.`);
-      }
-    }
+    this.operatorInvokePolicy = new ManagedPolicy(this, 'OperatorInvokePolicy', {
+      description: 'Attach to the operators (users, groups or roles) who call the VTO API',
+    });
+    this.api.grantInvoke(this.operatorInvokePolicy);
+    acknowledge(this.operatorInvokePolicy, {
+      id: wildcardResource(`arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:${nagRef(this.api.api)}/*/*/*`),
+      reason: 'Operators may call every method of this one API (all stages, methods and paths); the grant is limited to the API itself.',
+    });
     this.outputs();
   }
 
-  private hostedSecret(arn: string | undefined): ISecret {
+  private hostedSecret(arn: string | undefined, removalPolicy: RemovalPolicy): ISecret {
     if (arn !== undefined) return Secret.fromSecretCompleteArn(this, 'HostedInpaintApiKey', arn);
     const secret = new Secret(this, 'HostedInpaintApiKey', {
       description: 'API key of the hosted inpaint provider. Put the key as the secret string: aws secretsmanager put-secret-value --secret-id <arn> --secret-string <key>',
+      removalPolicy,
     });
+    // Created empty (CloudFormation makes an empty secret when neither SecretString nor
+    // GenerateSecretString is set): a generated random string would read as a key and be sent.
+    (secret.node.defaultChild as CfnSecret).addPropertyDeletionOverride('GenerateSecretString');
     acknowledge(secret, {
       id: 'AwsSolutions-SMG4',
       reason: 'A third-party provider issues this API key; it is rotated at the provider and put here by an operator, so no rotation Lambda can create one.',
     });
     return secretView(secret);
-  }
-
-  private sharp(arn: string | undefined, dir: string | undefined): ILayerVersion | undefined {
-    if (arn !== undefined && dir !== undefined) throw new VtoStackError('Give either sharpLayerArn or sharpLayerDir, not both');
-    if (arn !== undefined) return LayerVersion.fromLayerVersionArn(this, 'SharpLayer', arn);
-    if (dir !== undefined) {
-      if (!existsSync(join(dir, 'nodejs', 'node_modules', 'sharp', 'package.json'))) {
-        throw new VtoStackError(`sharpLayerDir ${dir} has no nodejs/node_modules/sharp; build it with: npm install --prefix ${join(dir, 'nodejs')} --os=linux --cpu=arm64 --libc=glibc sharp`);
-      }
-      return new LayerVersion(this, 'SharpLayer', {
-        code: Code.fromAsset(dir),
-        compatibleArchitectures: [Architecture.ARM_64],
-        compatibleRuntimes: [Runtime.NODEJS_24_X],
-        description: 'sharp and libvips for linux-arm64',
-      });
-    }
-    Annotations.of(this).addWarningV2('vto:sharpLayerMissing',
-      'No sharp layer (-c sharpLayerArn=… or -c sharpLayerDir=…): bundles leave sharp out, so image functions cannot load it on Lambda.');
-    return undefined;
   }
 
   private outputs(): void {
@@ -206,6 +196,7 @@ export class VtoStack extends Stack {
       GpuWorkerPolicyArn: [this.gpuWorkerPolicy.managedPolicyArn, 'Attach to the GPU worker hosts\' role'],
       HostedInpaintSecretArn: [this.hostedInpaintApiKey.secretArn, 'Put the hosted inpaint API key here'],
       ApiUrl: [this.api.url, 'The app API (SigV4, service execute-api)'],
+      OperatorInvokePolicyArn: [this.operatorInvokePolicy.managedPolicyArn, 'Attach to operators who call the API (execute-api:Invoke)'],
       AlarmTopicArn: [this.observability.alarmTopic.topicArn, 'Subscribe here to the pipeline alarms'],
       DashboardName: [this.observability.dashboard.dashboardName, 'The pipeline dashboard in CloudWatch'],
     };

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Grant, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -94,7 +94,9 @@ export class PipelineStateMachines extends Construct {
       }
       const logGroup = new LogGroup(this, `${key === 'job' ? 'Job' : 'Pack'}Logs`, {
         // The vendedlogs prefix keeps CloudWatch Logs' resource policy small as machines multiply.
-        logGroupName: `/aws/vendedlogs/states/${name}`,
+        // The stack id's UUID makes the name this stack instance's own: a group retained by a
+        // failed first create cannot block the next create with "already exists".
+        logGroupName: Fn.join('', [`/aws/vendedlogs/states/${name}-`, Fn.select(2, Fn.split('/', stack.stackId))]),
         retention: props.logRetention ?? RetentionDays.THREE_MONTHS,
         removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
       });

@@ -85,3 +85,6 @@ export function required<T>(value: T | undefined, variable: string): T {
   if (value === undefined) throw new ConfigError(`Environment variable ${variable} is required by this function`);
   return value;
 }
+
+/** The schema itself: the CDK app validates deploy-time settings with it at synth (lib/settings.ts). */
+export { schema as configEnvSchema };

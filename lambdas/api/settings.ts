@@ -76,3 +76,6 @@ export function consoleUrl(executionArn: string): string {
   const s = apiSettings();
   return s.executionConsoleUrl.replaceAll('{region}', s.region).replaceAll('{executionArn}', executionArn);
 }
+
+/** The schema itself: the CDK app validates deploy-time settings with it at synth (lib/settings.ts). */
+export { schema as apiEnvSchema };

@@ -1,6 +1,6 @@
 /**
  * The API's CDK construct, synthesized with cdk-nag's AwsSolutions checks: IAM on every
- * method, gateway validation with models from the zod schemas, stage throttling, access
+ * method, no gateway validation (the function's zod schemas are the one validator), stage throttling, access
  * logs and tracing, CORS only when asked, gateway refusals in the API's error shape; and
  * the RestApi holds exactly the routes of the committed OpenAPI document.
  */
@@ -10,9 +10,8 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { VtoApi, VtoApiError, gatewayModelSchema, type VtoApiProps } from '../../lib/api.ts';
+import { VtoApi, VtoApiError, type VtoApiProps } from '../../lib/api.ts';
 import { PipelineData } from '../../lib/data.ts';
-import { createPackBodySchema, refineBodySchema, uploadsBodySchema } from '../../lambdas/api/schemas.ts';
 import { OPENAPI_PATH } from '../../lambdas/api/openapi.ts';
 
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
@@ -67,19 +66,10 @@ describe('the API construct', () => {
     expect(methods(t).map((m) => m.Properties['AuthorizationType'])).toEqual(methods(t).map(() => 'AWS_IAM'));
   });
 
-  it('validates bodies with models generated from the zod schemas, and parameters, at the gateway', () => {
-    t.hasResourceProperties('AWS::ApiGateway::RequestValidator', { ValidateRequestBody: true, ValidateRequestParameters: true });
-    for (const [name, schema] of [['CreatePackRequest', createPackBodySchema], ['RefinePackRequest', refineBodySchema], ['CreateUploadsRequest', uploadsBodySchema]] as const) {
-      const models = Object.values(t.findResources('AWS::ApiGateway::Model', { Properties: { Name: name } })) as { Properties: { Schema: Record<string, unknown> } }[];
-      expect(models).toHaveLength(1);
-      const expected = { ...(gatewayModelSchema(schema) as Record<string, unknown>) };
-      delete expected['schema'];
-      expect(models[0]!.Properties.Schema).toEqual({ $schema: 'http://json-schema.org/draft-04/schema#', ...expected });
-    }
-    const create = methods(t).find((m) => m.Properties['OperationName'] === 'createPack')!;
-    expect(create.Properties['RequestParameters']).toEqual({ 'method.request.header.Idempotency-Key': false });
-    const cleanup = methods(t).find((m) => m.Properties['OperationName'] === 'cleanup')!;
-    expect(cleanup.Properties['RequestParameters']).toEqual({ 'method.request.querystring.hours': true });
+  it('leaves body and parameter validation to the function: no gateway models or validators to answer with another 400', () => {
+    t.resourceCountIs('AWS::ApiGateway::RequestValidator', 0);
+    t.resourceCountIs('AWS::ApiGateway::Model', 0);
+    for (const m of methods(t)) expect(m.Properties['RequestModels'], String(m.Properties['OperationName'])).toBeUndefined();
   });
 
   it('throttles, access-logs and traces the stage', () => {
@@ -92,7 +82,7 @@ describe('the API construct', () => {
 
   it('answers gateway refusals in the API\'s error shape', () => {
     const responses = Object.values(t.findResources('AWS::ApiGateway::GatewayResponse')) as { Properties: { ResponseType: string; ResponseTemplates: Record<string, string> } }[];
-    expect(responses.map((r) => r.Properties.ResponseType).sort()).toEqual(['BAD_REQUEST_BODY', 'BAD_REQUEST_PARAMETERS', 'DEFAULT_4XX', 'DEFAULT_5XX']);
+    expect(responses.map((r) => r.Properties.ResponseType).sort()).toEqual(['DEFAULT_4XX', 'DEFAULT_5XX']);
     const sample = responses.find((r) => r.Properties.ResponseType === 'DEFAULT_4XX')!.Properties.ResponseTemplates['application/json']!;
     // With the context variables filled in as API Gateway does, the template is the error shape.
     const filled = sample.replaceAll('$context.error.messageString', '"Missing Authentication Token"').replace('$context.error.responseType', 'MISSING_AUTHENTICATION_TOKEN').replace('$context.requestId', 'r-1');

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUES, STATE_MACHINES, TABLES } from '../../core/resources.ts';
 import { ERROR_NAMES } from '../../core/taxonomy.ts';
 import { STATE_FUNCTIONS, type StateFunctionId } from '../../statemachines/tasks.ts';
-import { createVtoApp } from '../../lib/app.ts';
+import { CONTEXT_KEYS, createVtoApp } from '../../lib/app.ts';
 import { PipelineData, PipelineDataError, UNCLAIMED_UPLOAD_TAG } from '../../lib/data.ts';
 import { STATE_FUNCTION_DEFS } from '../../lambdas/catalog.ts';
 import { accessStatements } from '../../lib/grants.ts';
@@ -29,7 +29,8 @@ type Json = Record<string, unknown>;
 
 const outRoot = mkdtempSync(join(tmpdir(), 'vto-infra-'));
 let apps = 0;
-const appProps = (): AppProps => ({ outdir: join(outRoot, `app-${++apps}`), context: { 'aws:cdk:bundling-stacks': [] } });
+// No bundling and no asset copies (the 20 MB sharp layer): these tests read the template.
+const appProps = (): AppProps => ({ outdir: join(outRoot, `app-${++apps}`), context: { 'aws:cdk:bundling-stacks': [], 'aws:cdk:disable-asset-staging': true } });
 const newStack = (props: VtoStackProps = {}) => new VtoStack(new App(appProps()), 'Test', props);
 /** A scope for constructs tested alone. */
 const bareStack = () => new Stack(new App(appProps()), 'Test');
@@ -304,6 +305,93 @@ describe('the default stack', () => {
   });
 });
 
+describe('deploy and redeploy safety', () => {
+  let stack: VtoStack;
+  let template: Template;
+  beforeAll(() => {
+    stack = newStack();
+    template = Template.fromStack(stack);
+  });
+
+  it('names the machines\' log groups after this stack instance, so a group retained by a failed create cannot block the next', () => {
+    for (const key of ['job', 'pack'] as const) {
+      // Act
+      const group = stack.stateMachines[key === 'job' ? 'jobLogGroup' : 'packLogGroup'];
+      const props = template.findResources('AWS::Logs::LogGroup')[logicalId(stack, group)]?.['Properties'] as Json;
+
+      // Assess
+      expect(props['LogGroupName'], key).toEqual({
+        'Fn::Join': ['', [`/aws/vendedlogs/states/Test-${key}-`, { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] }]],
+      });
+    }
+    // No other log group has a fixed name.
+    const named = resourcesOf(template, 'AWS::Logs::LogGroup').filter(([, r]) => typeof r.Properties['LogGroupName'] === 'string');
+    expect(named).toEqual([]);
+  });
+
+  it('creates the hosted API key secret empty, and keeps it on deletion under deletion protection', () => {
+    // Prepare
+    const throwaway = newStack({ deletionProtection: false });
+
+    // Act
+    const secrets = Object.values(template.findResources('AWS::SecretsManager::Secret'));
+    const dropped = Object.values(Template.fromStack(throwaway).findResources('AWS::SecretsManager::Secret'));
+
+    // Assess
+    expect(secrets).toHaveLength(1);
+    expect(secrets[0]?.['Properties']).not.toHaveProperty('GenerateSecretString');
+    expect(secrets[0]?.['Properties']).not.toHaveProperty('SecretString');
+    expect(secrets[0]).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    expect(dropped[0]).toMatchObject({ DeletionPolicy: 'Delete' });
+  });
+
+  it('outputs a managed policy that lets operators invoke every method of the API, and only that', () => {
+    // Act
+    const output = template.findOutputs('OperatorInvokePolicyArn')['OperatorInvokePolicyArn'];
+    const policy = template.findResources('AWS::IAM::ManagedPolicy')[logicalId(stack, stack.operatorInvokePolicy)]?.['Properties'] as { PolicyDocument: { Statement: Json[] } };
+
+    // Assess
+    expect(output?.['Value']).toEqual({ Ref: logicalId(stack, stack.operatorInvokePolicy) });
+    expect(policy.PolicyDocument.Statement).toHaveLength(1);
+    expect(policy.PolicyDocument.Statement[0]).toMatchObject({ Effect: 'Allow', Action: 'execute-api:Invoke' });
+    expect(JSON.stringify(policy.PolicyDocument.Statement[0]?.['Resource'])).toContain(`{"Ref":"${logicalId(stack, stack.api.api)}"}`);
+  });
+
+  it('passes deploy-time settings from context to every function as the variables the runtime parses', () => {
+    // Prepare
+    const context = {
+      'aws:cdk:bundling-stacks': [], 'aws:cdk:disable-asset-staging': true, modelChain: ['a.safetensors', 'b.safetensors'], breakerFailureThreshold: 3,
+      watchdogDeadlines: 'inpainting=2400', segmentationPrompts: 'shirt,top', watchdogRateMinutes: 2,
+    };
+
+    // Act
+    const app = createVtoApp({ outdir: join(outRoot, `app-${++apps}`), context });
+    const t = Template.fromStack(app.stack);
+
+    // Assess
+    const functions = resourcesOf(t, 'AWS::Lambda::Function');
+    expect(functions.length).toBeGreaterThan(STATE_FUNCTIONS.length);
+    for (const [id, { Properties: p }] of functions) {
+      expect((p['Environment'] as { Variables: Json }).Variables, id).toMatchObject({
+        VTO_MODEL_CHAIN: 'a.safetensors,b.safetensors', VTO_BREAKER_FAILURE_THRESHOLD: '3',
+        VTO_WATCHDOG_DEADLINES: 'inpainting=2400', VTO_SEGMENTATION_PROMPTS: 'shirt,top',
+      });
+    }
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(2 minutes)' });
+  });
+
+  it('lists every context key in cdk.json and in README\'s deploy section', () => {
+    // Act
+    const cdkJson = JSON.parse(readFileSync('cdk.json', 'utf8')) as { context: Record<string, unknown> };
+    const readme = readFileSync('README.md', 'utf8');
+    const deploy = readme.slice(readme.indexOf('## Deploy'), readme.indexOf('## Development'));
+
+    // Assess
+    expect(Object.keys(cdkJson.context).filter((k) => !k.startsWith('@aws-cdk/')).sort()).toEqual([...CONTEXT_KEYS].sort());
+    for (const key of CONTEXT_KEYS) expect(deploy, key).toMatch(new RegExp(`^\\| [^|]*\`${key}\``, 'm'));
+  });
+});
+
 describe('stack options', () => {
   it('drops deletion protection and retention for a throwaway stack', () => {
     // Act
@@ -341,22 +429,29 @@ describe('stack options', () => {
     expect(env('JobStart')['SEGMENTATION_URL']).toBeUndefined();
   });
 
-  it('attaches the sharp layer to every function when its ARN is given', () => {
+  it('attaches the sharp layer installed by npm ci to every function, or an existing layer when its ARN is given', () => {
     // Prepare
     const arn = 'arn:aws:lambda:eu-west-1:123456789012:layer:sharp-arm64:3';
+    const own = newStack();
 
     // Act
     const template = Template.fromStack(newStack({ sharpLayerArn: arn }));
+    const ownTemplate = Template.fromStack(own);
 
     // Assess
     template.allResourcesProperties('AWS::Lambda::Function', { Layers: [arn] });
+    template.resourceCountIs('AWS::Lambda::LayerVersion', 0);
+    ownTemplate.hasResourceProperties('AWS::Lambda::LayerVersion', { CompatibleArchitectures: ['arm64'], CompatibleRuntimes: ['nodejs24.x'] });
+    ownTemplate.allResourcesProperties('AWS::Lambda::Function', { Layers: [{ Ref: logicalId(own, own.sharpLayer) }] });
   });
 
   it.each([
-    [{ sharpLayerArn: 'arn:aws:lambda:eu-west-1:123456789012:layer:sharp:1', sharpLayerDir: '/tmp/sharp' }, { name: 'VtoStackError', message: 'Give either sharpLayerArn or sharpLayerDir, not both' }],
     [{ segmentationUrl: 'http://seg.example.com' }, { name: 'ProviderUrlError', message: 'segmentationUrl must be an https URL without a trailing slash, got "http://seg.example.com"' }],
-    [{ sharpLayerDir: '/nonexistent/sharp' }, { name: 'VtoStackError', message: 'sharpLayerDir /nonexistent/sharp has no nodejs/node_modules/sharp; build it with: npm install --prefix /nonexistent/sharp/nodejs --os=linux --cpu=arm64 --libc=glibc sharp' }],
-  ] as const)('fails at synth on contradictory or bad props (%o)', (props, expected) => {
+    [{ settings: { breakerFailureThreshold: '0' } }, { name: 'DeploySettingError', message: 'context breakerFailureThreshold (VTO_BREAKER_FAILURE_THRESHOLD) is invalid: Invalid breaker settings: VTO_BREAKER_FAILURE_THRESHOLD: Too small: expected number to be >=1' }],
+    [{ settings: { watchdogDeadlines: 'cooking=60' } }, { name: 'DeploySettingError', message: expect.stringMatching(/^context watchdogDeadlines \(VTO_WATCHDOG_DEADLINES\) is invalid: .*"cooking=60" is not status=seconds/) as unknown as string }],
+    [{ settings: { providerTimeoutMs: 'soon' } }, { name: 'DeploySettingError', message: expect.stringMatching(/^context providerTimeoutMs \(PROVIDER_TIMEOUT_MS\) is invalid: PROVIDER_TIMEOUT_MS: /) as unknown as string }],
+    [{ settings: { stuckAfterSeconds: '-5' } }, { name: 'DeploySettingError', message: expect.stringMatching(/^context stuckAfterSeconds \(VTO_STUCK_AFTER_SECONDS\) is invalid: VTO_STUCK_AFTER_SECONDS: /) as unknown as string }],
+  ] as const)('fails at synth on a bad prop or setting, naming it (%o)', (props, expected) => {
     // Act
     let error: unknown;
     try { newStack(props); } catch (e) { error = e; }
