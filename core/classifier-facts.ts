@@ -218,6 +218,8 @@ export function extractFacts(raw: unknown): Facts {
     } else if (typeof err === 'string') {
       // Step Functions' execution and event details: {"error": "States.HeartbeatTimeout", "cause": …}.
       if (isErrorName(err)) names.push(err);
+      // ComfyUI's /prompt answers a request without a graph with {"error": "no prompt", "node_errors": []}.
+      if (get(v, 'node_errors') !== undefined && /^no prompt$/i.test(err.trim())) promptErrorType ??= 'no_prompt';
       visitString(err, depth);
     }
     const ne = get(v, 'node_errors');
