@@ -262,7 +262,7 @@ const RULES: readonly Rule[] = [
       modelNodeError,
       exceptionType(/SafetensorError/),
       hasName('SafetensorError'),
-      re(/Model in folder '[^'\n]{1,100}' with filename '[^'\n]{1,300}' not found|Error while deserializing header: \w{1,64}|The safetensors file is corrupt|PytorchStreamReader failed reading zip archive|(?:checkpoint|lora|vae|unet) (?:file )?not found|\b(?:IPAdapter|ClipVision|CLIPVision|InsightFace|ControlNet|upscale|LoRA|checkpoint|VAE) model (?:was )?not found|UnpicklingError: invalid load key|does not appear to have a file named [\w.-]{1,200}\.(?:safetensors|bin|pt|pth|ckpt|gguf|onnx)\b/i),
+      re(/Model in folder '[^'\n]{1,100}' with filename '[^'\n]{1,300}' not found|Error while deserializing header: \w{1,64}|The safetensors file is corrupt|PytorchStreamReader failed reading zip archive|(?:checkpoint|lora|vae|unet) (?:file )?not found|\b(?:IPAdapter|ClipVision|CLIPVision|InsightFace|ControlNet|upscale|LoRA|checkpoint|VAE) model (?:was )?not found|UnpicklingError: invalid load key|\b(?:InsightFace|IPAdapter|ClipVision|CLIPVision|ControlNet|LoRA|VAE|checkpoint|upscale)(?: model)? (?:is required|must be provided)\b|does not appear to have a file named [\w.-]{1,200}\.(?:safetensors|bin|pt|pth|ckpt|gguf|onnx)\b/i),
       // A model file a node (ComfyUI's or a custom node's) tried to open and did not find.
       re(/No such file or directory: ['"]?[^'"\n]{0,300}\.(?:safetensors|sft|ckpt|pt|pth|bin|gguf|onnx)\b/i),
       modelListRejection,
@@ -297,7 +297,7 @@ const RULES: readonly Rule[] = [
     test: anyOf(
       exceptionType(/OutOfMemoryError/),
       hasName('OutOfMemoryError'),
-      re(/(?:CUDA|HIP|XPU|MPS backend) out of memory|(?:CUDA|HIP) error: out of memory|\bAllocation on device\b|OutOfMemoryError|CUBLAS_STATUS_ALLOC_FAILED|CUDNN_STATUS_ALLOC_FAILED|cudaErrorMemoryAllocation|hipErrorOutOfMemory|hipErrorMemoryAllocation|failed to allocate [\d.]{1,12} ?[KMGT]i?B? from device|DefaultCPUAllocator: (?:not enough memory|can't allocate memory)|not enough GPU video memory|This error means you ran out of memory on your GPU|unsuccessful, probably due to a lack of memory/i),
+      re(/(?:CUDA|HIP|XPU|MPS backend) out of memory|(?:CUDA|HIP) error: out of memory|\bAllocation on device\b|OutOfMemoryError|CUBLAS_STATUS_ALLOC_FAILED|CUDNN_STATUS_ALLOC_FAILED|cudaErrorMemoryAllocation|hipErrorOutOfMemory|hipErrorMemoryAllocation|failed to allocate [\d.]{1,12} ?[KMGT]i?B? from device|DefaultCPUAllocator: (?:not enough memory|can't allocate memory)|not enough GPU video memory|This error means you ran out of memory on your GPU|unsuccessful, probably due to a lack of memory|paging file is too small|(?:os error|WinError) 1455\b/i),
     ),
   },
   {
@@ -346,6 +346,8 @@ const RULES: readonly Rule[] = [
       hasStatus(500, 502, 503, 504, 408),
       hasName(...SERVICE_UNAVAILABLE_NAMES),
       re(/Service (?:Temporarily )?Unavailable|Bad Gateway|Gateway Time-?out|upstream connect error|no healthy upstream|upstream request timeout|Endpoint request timed out|Internal Server Error|status code 50[0234]\b|\b50[0234] Server Error\b|Server error '50[0234]|HTTP Error 50[0234]\b|Unexpected server response: 50[0234]\b|We encountered an internal error|unexpected error when processing the request, please try again|is unable to process your request/i),
+      // A WebSocket handshake the server answered with a 5xx (Cloudflare's 52x included).
+      re(/(?:unexpected server response|Unexpected response code|server rejected WebSocket connection):? \(?(?:HTTP )?5\d\d\b/i),
       re(/process has exited|(?:did not become|not) ready (?:after|within)\b|Server not ready after timeout|is currently loading/i),
     ),
   },
