@@ -14,12 +14,17 @@
  * generic "Prompt outputs failed validation" envelope that ComfyUI wraps it in.
  *
  * Bounded work: a failure may carry a megabyte of traceback. The rules never see more than
- * MAX_TEXT_CHARS characters (each field keeps its head and tail, where the HTML title and
- * the final exception line are), object graphs are walked to MAX_DEPTH levels and
- * MAX_OBJECTS objects, and every pattern is anchored or bounded so no rule is quadratic.
+ * MAX_TEXT_CHARS characters (classifier-facts.ts caps the text and the object walk), and
+ * every pattern is anchored or bounded so no rule is quadratic.
  */
 import { z } from 'zod';
+import { extractFacts, type Facts } from './classifier-facts.ts';
+import {
+  AWS_THROTTLING_NAMES, NEEDS_A_PERSON_NAMES, NETWORK_CODES, NETWORK_NAMES, SERVICE_UNAVAILABLE_NAMES, WINSOCK_LOCALIZED,
+} from './classifier-signals.ts';
 import { entryFor, isErrorName, type ErrorName, type Family, type Strategy } from './taxonomy.ts';
+
+export { extractFacts, MAX_TEXT_CHARS, type Facts, type NodeErrorFact } from './classifier-facts.ts';
 
 export interface Verdict {
   readonly name: ErrorName;
@@ -29,44 +34,6 @@ export interface Verdict {
   /** The rule and the fragment of the failure that decided the name (`rule-id:fragment`); null when nothing matched. */
   readonly matched: string | null;
 }
-
-/** One ComfyUI validation error (`node_errors[id].errors[i]`). */
-export interface NodeErrorFact {
-  readonly type: string;
-  readonly inputName: string | null;
-  readonly classType: string | null;
-  /** The value ComfyUI rejected (`extra_info.received_value`, or read from `details`). */
-  readonly receivedValue: string | null;
-  readonly text: string;
-}
-
-/** What the rules look at, extracted once from any raw failure. */
-export interface Facts {
-  /** Every message-like field, joined by newlines, at most MAX_TEXT_CHARS long. */
-  readonly text: string;
-  /** Error names: `name`, `__type`, Lambda's `errorType`, Step Functions' `Error`. */
-  readonly names: readonly string[];
-  /** Error codes: Node's `code`, AWS's `Code`, DynamoDB cancellation reasons. */
-  readonly codes: readonly string[];
-  readonly status: number | null;
-  readonly exceptionType: string | null;
-  readonly nodeErrors: readonly NodeErrorFact[];
-  /** The `error.type` of a ComfyUI /prompt 400 answer. */
-  readonly promptErrorType: string | null;
-  /** The AWS SDK flagged the error as throttling (`$retryable.throttling`). */
-  readonly throttling: boolean;
-}
-
-/** Most characters of failure text the rules read. */
-export const MAX_TEXT_CHARS = 64 * 1024;
-/** Most characters kept from one field; a longer field keeps its first and last halves. */
-const MAX_FIELD_CHARS = 16 * 1024;
-/** How deep causes, bodies and nested errors are followed. */
-const MAX_DEPTH = 8;
-/** Most objects visited in one failure, so cyclic or huge graphs stay cheap. */
-const MAX_OBJECTS = 256;
-/** Bodies longer than this are read as text, not parsed as JSON. */
-const MAX_JSON_CHARS = 256 * 1024;
 
 // Custom patterns come from configuration: a pattern that nests quantifiers, e.g. `(a+)+`,
 // can backtrack for ever even on capped text, so it is refused up front.
@@ -114,7 +81,10 @@ const anyOf = (...tests: Test[]): Test => (f) => {
 
 const hasName = (...names: string[]): Test => (f) => f.names.find((n) => names.includes(n)) ?? null;
 const hasCode = (...codes: string[]): Test => (f) => f.codes.find((c) => codes.includes(c)) ?? null;
-const hasStatus = (...statuses: number[]): Test => (f) => (f.status !== null && statuses.includes(f.status) ? `HTTP ${f.status}` : null);
+const hasStatus = (...wanted: number[]): Test => (f) => {
+  const s = f.statuses.find((x) => wanted.includes(x));
+  return s === undefined ? null : `HTTP ${s}`;
+};
 const exceptionType = (pattern: RegExp): Test => (f) => (f.exceptionType !== null && pattern.test(f.exceptionType) ? f.exceptionType : null);
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -220,25 +190,32 @@ const RULES: readonly Rule[] = [
     id: 'disk-full', name: 'Fatal.DiskFull',
     test: anyOf(
       hasCode('ENOSPC'),
-      re(new RegExp(`\\[Errno 28\\][^\\n]{0,200}|OSError\\(28,|\\[WinError 112\\][^\\n]{0,200}|No space left on device|There is not enough space on the disk|database or disk is full|${literals(ENOSPC_LOCALIZED)}`, 'i')),
+      re(new RegExp(`\\[Errno 28\\][^\\n]{0,200}|OSError\\(28,|\\[WinError 112\\][^\\n]{0,200}|No space left on device|There is not enough space on the disk|database or disk is full|Es steht nicht genug Speicherplatz auf dem Datentr|${literals(ENOSPC_LOCALIZED)}`, 'i')),
     ),
   },
   {
     // Faults of the GPU or its driver: a smaller job does not cure them, and the CUDA context
     // is often unusable afterwards, so they go to a person. Not to be confused with the
     // boilerplate "Compile with `TORCH_USE_CUDA_DSA` to enable device-side assertions." that
-    // follows every CUDA error, including "CUDA error: out of memory".
+    // follows every CUDA error, including "CUDA error: out of memory". A host without a
+    // usable GPU stack (no driver, a CPU-only torch) is the same kind of fault.
     id: 'gpu-fault', name: 'Unclassified',
-    test: re(/an illegal (?:memory access|instruction) was encountered|device-side assert triggered|misaligned address|unspecified launch failure|CUBLAS_STATUS_(?:EXECUTION_FAILED|INTERNAL_ERROR)|CUDNN_STATUS_EXECUTION_FAILED|uncorrectable ECC error|\bXid \d{1,4}\b|no kernel image is available for execution on the device|hipErrorIllegalAddress|cudaErrorIllegalAddress/i),
+    test: re(/an illegal (?:memory access|instruction) was encountered|device-side assert triggered|misaligned address|unspecified launch failure|CUBLAS_STATUS_(?:EXECUTION_FAILED|INTERNAL_ERROR)|CUDNN_STATUS_EXECUTION_FAILED|uncorrectable ECC error|\bXid \d{1,4}\b|no kernel image is available for execution on the device|hipErrorIllegalAddress|cudaErrorIllegalAddress|Torch not compiled with CUDA enabled|Found no NVIDIA driver on your system|CUDA driver version is insufficient/i),
   },
   {
-    // An unreadable input image fails the same way every time, even when ComfyUI reports it
-    // as a validation error (LoadImage's VALIDATE_INPUTS → custom_validation_failed).
+    // An unreadable input (image, audio, base64) fails the same way every time, even when
+    // ComfyUI reports it as a validation error (LoadImage's VALIDATE_INPUTS →
+    // custom_validation_failed) or a provider answers it with a 500.
     id: 'invalid-input', name: 'Fatal.InvalidInput',
     test: anyOf(
-      (f) => f.nodeErrors.find((e) => e.type === 'custom_validation_failed' && /invalid image|image file/i.test(e.text))?.text ?? null,
-      exceptionType(/UnidentifiedImageError|DecompressionBombError/),
-      re(/Invalid image file: [^\n]{0,300}|cannot identify (?:this )?image file[^\n]{0,300}|image file is truncated|Input buffer contains unsupported image format|Input buffer has corrupt header|Input file (?:is missing|contains unsupported image format)[^\n]{0,300}|VipsJpeg: Premature end|Image size \(\d+ pixels\) exceeds limit|\[Errno 2\] No such file or directory: '[^'\n]{0,300}\.(?:png|jpe?g|webp)'/i),
+      (f) => f.nodeErrors.find((e) => e.type === 'custom_validation_failed' && /invalid (?:image|audio)|image file|audio file/i.test(e.text))?.text ?? null,
+      exceptionType(/UnidentifiedImageError|DecompressionBombError|LibsndfileError/),
+      hasName('UnidentifiedImageError', 'DecompressionBombError', 'LibsndfileError'),
+      re(/Invalid (?:image|audio) file[^\n]{0,300}|cannot identify (?:this )?image file[^\n]{0,300}|image file is truncated|unrecognized data stream contents when reading image file|broken data stream when reading image file|Input (?:buffer|file) (?:contains|containing|is of an) unsupported image format|Input buffer has corrupt header|Input file is missing[^\n]{0,300}|is not a known file format|VipsJpeg: Premature end|Image size \(\d+ pixels\) exceeds limit|\[Errno 2\] No such file or directory: '[^'\n]{0,300}\.(?:png|jpe?g|webp)'|Image does not match the provided media type|image_generation_user_error/i),
+      // Base64 the caller sent that does not decode.
+      re(/Incorrect padding|Invalid base64(?:-encoded string| value)?|base64 decoding failed|Error decoding base64/i),
+      // Audio the decoders cannot open.
+      re(/Error opening [^\n]{1,300}: Format not recognised|File contains data in an unknown format/i),
     ),
   },
   {
@@ -249,13 +226,33 @@ const RULES: readonly Rule[] = [
       (f) => (f.promptErrorType !== null && FATAL_PROMPT_ERRORS.has(f.promptErrorType) ? `error.type ${f.promptErrorType}` : null),
       fatalNodeError,
       exceptionType(/DependencyCycleError|NodeNotFoundError/),
-      re(/Cannot execute because (?:a node is missing the class_type property|node [^\n]{1,200}? does not exist)|Dependency cycle detected|Required input is missing|Return type mismatch between linked nodes|Bad linked input|Failed to convert an input value to a|Value -?[\d.]{1,32} (?:smaller than min|bigger than max) of|Prompt has no outputs/i),
+      re(/Cannot execute because (?:a node is missing the class[_ ]type property|node [^\n]{1,200}? does not exist)|Dependency cycle detected|Required input is missing|Return type mismatch between linked nodes|Bad linked input|Failed to convert an input value to a|Value -?[\d.]{1,32} (?:smaller than min|bigger than max) of|Prompt has no (?:properly connected )?outputs|following node types were not found|Missing Node Types/i),
+      // ComfyUI's POST /prompt without a prompt: {"error": "no prompt", "node_errors": []}.
+      re(/["']error["']\s{0,3}:\s{0,3}["']no prompt["']/i),
       fatalListRejection,
     ),
   },
   {
     id: 'data-corruption', name: 'Fatal.DataCorruption',
-    test: re(/Checksum mismatch[^\n]{0,200}|checksum (?:mismatch|failed)|CRC (?:error|mismatch)|data corruption|corrupt(?:ed)? (?:state|record|object|item)/i),
+    test: anyOf(
+      hasName('BadZipFile', 'BadGzipFile'),
+      hasCode('Z_DATA_ERROR'),
+      re(/Checksum mismatch[^\n]{0,200}|checksum (?:mismatch|failed)|CRC (?:error|mismatch|check failed)|data corruption|corrupt(?:ed)? (?:state|record|object|item)|Error -3 while decompressing(?: data)?|incorrect header check|invalid (?:code|block type|stored block lengths|distance too far back)|File is not a zip file/i),
+    ),
+  },
+  {
+    // A person must act: credentials, permissions, a billing quota, TLS configuration, an
+    // object that does not exist, a request the service rejects as malformed, a code bug.
+    // None of these is cured by waiting, so they stop here, before any recoverable rule
+    // (a 500 that says "The specified key does not exist" is not an outage).
+    id: 'needs-a-person', name: 'Unclassified',
+    test: anyOf(
+      hasName(...NEEDS_A_PERSON_NAMES),
+      hasStatus(401, 403, 404),
+      re(/is not authorized to perform|security token included in the request is (?:expired|invalid)|request signature we calculated does not match|Signature (?:expired|not yet current)|difference between the request time and the current time is too large|insufficient_quota|exceeded your current quota|WRONG_VERSION_NUMBER|CERTIFICATE_VERIFY_FAILED|The specified (?:key|bucket) does not exist|Prediction failed for an unknown reason/i),
+      // Programming errors: the same input fails the same way until the code changes.
+      re(/object has no attribute '|got an unexpected keyword argument|mat1 and mat2 shapes cannot be multiplied|must match the size of tensor|Expected all tensors to be on the same device/i),
+    ),
   },
   // ---- A missing model is recoverable, and decided before ComfyUI's validation envelope. --
   {
@@ -264,7 +261,10 @@ const RULES: readonly Rule[] = [
     test: anyOf(
       modelNodeError,
       exceptionType(/SafetensorError/),
-      re(/Model in folder '[^'\n]{1,100}' with filename '[^'\n]{1,300}' not found|Error while deserializing header: \w{1,64}|The safetensors file is corrupt|PytorchStreamReader failed reading zip archive|\[Errno 2\] No such file or directory: '[^'\n]{0,300}\.(?:safetensors|sft|ckpt|pt|pth|bin|gguf|onnx)'|(?:checkpoint|lora|vae|unet) (?:file )?not found/i),
+      hasName('SafetensorError'),
+      re(/Model in folder '[^'\n]{1,100}' with filename '[^'\n]{1,300}' not found|Error while deserializing header: \w{1,64}|The safetensors file is corrupt|PytorchStreamReader failed reading zip archive|(?:checkpoint|lora|vae|unet) (?:file )?not found|\b(?:IPAdapter|ClipVision|CLIPVision|InsightFace|ControlNet|upscale|LoRA|checkpoint|VAE) model (?:was )?not found|UnpicklingError: invalid load key|\b(?:InsightFace|IPAdapter|ClipVision|CLIPVision|ControlNet|LoRA|VAE|checkpoint|upscale)(?: model)? (?:is required|must be provided)\b|does not appear to have a file named [\w.-]{1,200}\.(?:safetensors|bin|pt|pth|ckpt|gguf|onnx)\b/i),
+      // A model file a node (ComfyUI's or a custom node's) tried to open and did not find.
+      re(/No such file or directory: ['"]?[^'"\n]{0,300}\.(?:safetensors|sft|ckpt|pt|pth|bin|gguf|onnx)\b/i),
       modelListRejection,
     ),
   },
@@ -276,16 +276,24 @@ const RULES: readonly Rule[] = [
       re(/Prompt outputs failed validation|Failed to validate prompt for output|Workflow validation failed/i),
     ),
   },
+  {
+    // A worker's or a front end's own input checks: the caller's request lacks what it needs.
+    id: 'input-validation', name: 'Fatal.InvalidInput',
+    test: re(/\bNo prompt provided\b|\b(?:image|audio|video|input) input is required\b|["']invalid_param["']|must be a list of files/i),
+  },
   // ---- Recoverable -----------------------------------------------------------------------
   {
     // Our own Lambda ran past its configured timeout (errorType or message as Lambda reports them).
     id: 'lambda-timeout', name: 'Sandbox.Timedout',
-    test: anyOf(hasName('Sandbox.Timedout'), re(/Task timed out after \d{1,6}(?:\.\d{1,3})? seconds/)),
+    test: anyOf(hasName('Sandbox.Timedout'), re(/Task timed out after \d{1,6}(?:\.\d{1,3})? seconds|Function exceeded maximum time of \d{1,6} seconds/)),
   },
   {
     // Our own Lambda ran out of memory.
     id: 'lambda-runtime', name: 'Lambda.Unknown',
-    test: hasName('Runtime.OutOfMemory'),
+    test: anyOf(
+      hasName('Runtime.OutOfMemory', 'Runtime.ExitError'),
+      re(/Runtime exited with error: signal: (?:killed|alarm clock)/),
+    ),
   },
   {
     // VRAM (or host memory for tensors) exhausted: smaller batch, size and steps cure it.
@@ -293,7 +301,8 @@ const RULES: readonly Rule[] = [
     id: 'out-of-memory', name: 'Gpu.OutOfMemory',
     test: anyOf(
       exceptionType(/OutOfMemoryError/),
-      re(/(?:CUDA|HIP|XPU|MPS backend) out of memory|(?:CUDA|HIP) error: out of memory|\bAllocation on device\b|OutOfMemoryError|CUBLAS_STATUS_ALLOC_FAILED|CUDNN_STATUS_ALLOC_FAILED|cudaErrorMemoryAllocation|DefaultCPUAllocator: (?:not enough memory|can't allocate memory)|not enough GPU video memory|This error means you ran out of memory on your GPU/i),
+      hasName('OutOfMemoryError'),
+      re(/(?:CUDA|HIP|XPU|MPS backend) out of memory|(?:CUDA|HIP) error: out of memory|\bAllocation on device\b|OutOfMemoryError|CUBLAS_STATUS_ALLOC_FAILED|CUDNN_STATUS_ALLOC_FAILED|cudaErrorMemoryAllocation|hipErrorOutOfMemory|hipErrorMemoryAllocation|failed to allocate [\d.]{1,12} ?[KMGT]i?B? from device|DefaultCPUAllocator: (?:not enough memory|can't allocate memory)|not enough GPU video memory|This error means you ran out of memory on your GPU|unsuccessful, probably due to a lack of memory|paging file is too small|(?:os error|WinError) 1455\b/i),
     ),
   },
   {
@@ -306,26 +315,25 @@ const RULES: readonly Rule[] = [
     ),
   },
   {
-    // AWS throttling and write contention, by error name (before the generic 429 rule, so
-    // Lambda's TooManyRequestsException, a 429, stays AWS throttling).
+    // AWS throttling and write contention, by error name (before the generic 429 and 503
+    // rules, so Lambda's TooManyRequestsException, a 429, and EC2's RequestLimitExceeded, a
+    // 503, stay AWS throttling), then AWS's own wordings.
     id: 'aws-throttled', name: 'Transient.Throttled',
     test: anyOf(
-      hasName('ThrottlingException', 'Throttling', 'ThrottledException', 'ProvisionedThroughputExceededException',
-        'RequestLimitExceeded', 'RequestThrottled', 'RequestThrottledException', 'TooManyRequestsException',
-        'TransactionConflictException', 'TransactionInProgressException'),
+      hasName(...AWS_THROTTLING_NAMES),
       (f) => (f.throttling ? '$retryable.throttling' : null),
       retryableCancellation,
-      re(/ProvisionedThroughputExceeded|ThrottlingException|Throughput exceeds the current throughput limit/i),
+      re(/ProvisionedThroughputExceeded|ThrottlingException|Throughput exceeds the current throughput limit|\bRate exceeded\b|Request limit exceeded\b|Rate of requests exceeds the allowed throughput|level of configured provisioned throughput/i),
     ),
   },
   {
     // A provider asked us to slow down; includes S3's "503 Slow Down", which is not an outage.
     id: 'rate-limited', name: 'Transient.RateLimited',
     test: anyOf(
-      hasName('SlowDown', 'TooManyRequests'),
+      hasName('SlowDown', 'TooManyRequests', 'RateLimitError'),
       hasCode('SlowDown'),
       hasStatus(429),
-      re(/Too Many Requests|\bSlow ?Down\b|reduce your request rate|\brate[- ]?limit(?:ed|ing| exceeded)?\b|status code 429\b/i),
+      re(/Too Many Requests|\bSlow ?Down\b|reduce your request rate|\brate[- ]?limit(?:ed|ing| exceeded| reached)?\b|status code 429\b/i),
     ),
   },
   {
@@ -333,35 +341,46 @@ const RULES: readonly Rule[] = [
     // upstream, not a malformed payload: retry, don't distrust the provider.
     id: 'html-instead-of-json', name: 'Transient.ServiceUnavailable',
     // V8 says `Unexpected token '<', "<html>\r\n<h"... is not valid JSON` (older: `… in JSON at position 0`).
-    test: (f) => (notClientError(f) ? /Unexpected token '?<'?[\s\S]{0,40}?(?:is not valid JSON|in JSON at position)|<!DOCTYPE html|<html[\s>]|<title>\s{0,8}5\d\d\b/i.exec(f.text)?.[0] ?? null : null),
+    test: (f) => (notClientError(f) ? /Unexpected token '?<'?[\s\S]{0,40}?(?:is not valid JSON|in JSON at position)|JSON\w{0,30}Error: Unexpected token '?<|<!DOCTYPE html|<html[\s>]|<title>\s{0,8}5\d\d\b/i.exec(f.text)?.[0] ?? null : null),
   },
   {
+    // The dependency is down or not up yet: a 5xx, a gateway's page, a process that exited,
+    // a server that did not become ready, a model still loading.
     id: 'service-unavailable', name: 'Transient.ServiceUnavailable',
     test: anyOf(
       hasStatus(500, 502, 503, 504, 408),
-      hasName('ServiceUnavailable', 'ServiceUnavailableException', 'InternalServerError', 'InternalFailure', 'InternalError', 'ServiceException'),
-      re(/Service (?:Temporarily )?Unavailable|Bad Gateway|Gateway Time-?out|upstream connect error|no healthy upstream|upstream request timeout|Endpoint request timed out|Internal Server Error|status code 50[0234]\b/i),
+      hasName(...SERVICE_UNAVAILABLE_NAMES),
+      re(/Service (?:Temporarily )?Unavailable|Bad Gateway|Gateway Time-?out|upstream connect error|no healthy upstream|upstream request timeout|Endpoint request timed out|Internal Server Error|status code 50[0234]\b|\b50[0234] Server Error\b|Server error '50[0234]|HTTP Error 50[0234]\b|Unexpected server response: 50[0234]\b|We encountered an internal error|unexpected error when processing the request, please try again|is unable to process your request/i),
+      // A WebSocket handshake the server answered with a 5xx (Cloudflare's 52x included).
+      re(/(?:unexpected server response|Unexpected response code|server rejected WebSocket connection):? \(?(?:HTTP )?5\d\d\b/i),
+      re(/process has exited|(?:did not become|not) ready (?:after|within)\b|Server not ready after timeout|is currently loading/i),
     ),
   },
   {
-    // The connection, not the work, failed: reset, refused, timed out, DNS. A connection
-    // that times out ([Errno 110], ETIMEDOUT, AbortSignal.timeout) is this, not Gpu.Timeout.
+    // The connection, not the work, failed: reset, refused, timed out, DNS, a WebSocket
+    // closed without its close handshake. A connection that times out ([Errno 110],
+    // ETIMEDOUT, AbortSignal.timeout, a client read timeout) is this, not Gpu.Timeout.
     id: 'network', name: 'Transient.Network',
     test: anyOf(
-      hasCode('ECONNRESET', 'ETIMEDOUT', 'ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND', 'EPIPE', 'ENETUNREACH', 'EHOSTUNREACH',
-        'ECONNABORTED', 'ESOCKETTIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT',
-        'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED'),
-      hasName('TimeoutError', 'NetworkingError', 'RequestTimeout', 'RequestTimeoutException', 'ConnectTimeoutError',
-        'HeadersTimeoutError', 'BodyTimeoutError', 'SocketError', 'ConnectionRefusedError', 'ConnectionResetError',
-        'ConnectionAbortedError', 'ConnectionError'),
+      hasCode(...NETWORK_CODES),
+      hasName(...NETWORK_NAMES),
       exceptionType(/^(?:ConnectionRefusedError|ConnectionResetError|ConnectionAbortedError|TimeoutError|socket\.timeout|requests\.exceptions\.(?:ConnectionError|ReadTimeout|ConnectTimeout)|aiohttp\.client_exceptions\.(?:ClientConnectorError|ServerDisconnectedError))$/),
-      re(new RegExp(`socket hang up|other side closed|\\b(?:ECONNRESET|ETIMEDOUT|ECONNREFUSED|EAI_AGAIN)\\b|\\[Errno (?:104|110|111|113|101|-2|-3)\\][^\\n]{0,200}|\\[WinError 100(?:53|54|60|61|65)\\][^\\n]{0,200}|Connection (?:reset by peer|refused|timed out|aborted)|Read timed out|RemoteDisconnected|Remote end closed connection|Max retries exceeded with url|Failed to establish a new connection|Connect Timeout Error|fetch failed|network (?:error|is unreachable)|operation was aborted due to timeout|Temporary failure in name resolution|Cannot connect to host|Server disconnected|WebSocket (?:closed|connection lost)[^\\n]{0,200}|${literals(NETWORK_LOCALIZED)}`, 'i')),
+      re(/\b(?:httpx|httpcore)\.(?:ReadError|WriteError|CloseError)\b|\b(?:ECONNRESET|ETIMEDOUT|ECONNREFUSED|EAI_AGAIN|ENOTFOUND)\b/i),
+      // OS error numbers of a reset, refused, timed-out or unreachable connection (Linux errno, Winsock).
+      re(/\[Errno (?:104|110|111|113|101|-2|-3)\][^\n]{0,200}|\[(?:WinError|Errno) 100(?:53|54|60|61|65)\][^\n]{0,200}|(?:ConnectionResetError|ConnectionRefusedError|error)\((?:100(?:53|54|60|61)|104|111), |SocketException \(100(?:53|54|60|61)\)|code: 100(?:53|54|60|61), kind: Connection/),
+      // Refused, reset, aborted, unreachable, given up after retries.
+      re(/socket hang up|other side closed|Connection (?:reset(?: by peer)?|refused|timed out|aborted|broken)|forcibly closed by the remote host|remote host forces an existing connection to be closed|Unable to (?:read|transfer) data (?:from|on) the transport connection|Read timed out|RemoteDisconnected|Remote end closed connection|Max retries exceeded with url|Failed to establish a new connection|Could not connect to the endpoint URL|(?:not reachable|Failed to connect to [^\n]{1,200}?) after (?:multiple|\d{1,6}) (?:retries|attempts)|Cannot connect to host|Server disconnected|network (?:error|is unreachable)|Network Error\b|Failed to fetch|fetch failed|TypeError: terminated|Temporary failure in name resolution|Name or service not known|nodename nor servname provided|getaddrinfo (?:failed|ENOTFOUND|EAI_AGAIN)|\bno such host\b|IncompleteRead\(|Response ended prematurely|EOF occurred in violation of protocol|Client network socket disconnected|Status read failed|The connection closed with error|Unable to execute HTTP request/i),
+      // Timeouts on the client side of a connection.
+      re(/Connect Timeout Error|Headers Timeout Error|Body Timeout Error|operation was aborted due to timeout|read operation timed out|(?:Read|Connect) timeout on endpoint URL|connect timed out|timeout of \d{1,9}ms exceeded|context deadline exceeded|Client\.Timeout exceeded|i\/o timeout|HttpClient\.Timeout|Timeout waiting for connection from pool|TimeoutError: timed out|\bConnectTimeout\b|socket connection to the server was not read from or written to within the timeout period|^Timeout (?:uploading|downloading|fetching) /im),
+      // A WebSocket that went away without its close handshake.
+      re(/WebSocket (?:closed|connection lost)[^\n]{0,200}|WebSocket was closed before the connection was established|http2: (?:client connection lost|server sent GOAWAY)|no close frame received|connection closed abnormally|close 1006\b|code = 100[16] |Connection to remote host was lost|Websocket connection closed unexpectedly|failed to reconnect/i),
+      re(new RegExp(`${literals(NETWORK_LOCALIZED)}|${literals(WINSOCK_LOCALIZED)}`, 'i')),
     ),
   },
   {
     id: 'malformed-response', name: 'Provider.MalformedResponse',
     test: anyOf(
-      hasName('ZodError', 'MalformedResponse'),
+      hasName('ZodError', 'MalformedResponse', 'JSONDecodeError'),
       exceptionType(/JSONDecodeError/),
       // JSON.parse wordings only: a bare "Unexpected token 'export'" is a code bug, not a payload.
       re(/Unexpected (?:end of JSON input|non-whitespace character after JSON)[^\n]{0,200}|is not valid JSON|JSON at position \d{1,9}|Unterminated string in JSON|Bad control character in string literal in JSON|Expecting (?:value|property name enclosed in double quotes): line \d{1,9} column \d{1,9}|malformed (?:response|JSON)|schema validation failed|invalid response (?:body|schema)/i),
@@ -432,204 +451,3 @@ function verdict(name: ErrorName, matched: string | null): Verdict {
   return { name, family: e.family, recoverable: e.recoverable, strategy: e.strategy, matched };
 }
 
-/** Keeps the head and the tail of a long string: the title of a page, the last line of a traceback. */
-function clip(s: string, max: number): string {
-  if (s.length <= max) return s;
-  const half = Math.floor(max / 2);
-  return `${s.slice(0, half)}\n…\n${s.slice(s.length - half)}`;
-}
-
-const TEXT_KEYS = [
-  'message', 'Message', 'exception_message', 'details', 'detail', 'body', 'statusText', 'Cause', 'error_message',
-  'errorMessage', 'reason', 'Reason',
-] as const;
-
-/**
- * Pulls the fields the rules read out of any shape of failure. Never throws: getters that
- * throw, cycles and exotic objects are skipped.
- */
-export function extractFacts(raw: unknown): Facts {
-  const texts: string[] = [];
-  let textChars = 0;
-  const names: string[] = [];
-  const codes: string[] = [];
-  const nodeErrors: NodeErrorFact[] = [];
-  let status: number | null = null;
-  let exceptionType: string | null = null;
-  let promptErrorType: string | null = null;
-  let throttling = false;
-  const seen = new WeakSet<object>();
-  let objects = 0;
-
-  const get = (o: object, key: string): unknown => {
-    try {
-      return (o as Record<string, unknown>)[key];
-    } catch {
-      return undefined;
-    }
-  };
-  const ownValues = (o: object): unknown[] => {
-    try {
-      return Object.values(o);
-    } catch {
-      return [];
-    }
-  };
-  const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : null);
-  const isObject = (v: unknown): v is object => typeof v === 'object' && v !== null;
-  const addText = (s: string) => {
-    if (textChars >= MAX_TEXT_CHARS) return;
-    const piece = clip(s, MAX_FIELD_CHARS);
-    texts.push(piece);
-    textChars += piece.length + 1;
-  };
-  const setStatus = (v: unknown) => {
-    if (status === null && typeof v === 'number' && Number.isInteger(v) && v >= 100 && v < 600) status = v;
-  };
-
-  /** A string field: JSON objects (a raw HTTP body, a Lambda Cause) are read as objects. */
-  const visitString = (s: string, depth: number) => {
-    const t = s.trimStart();
-    if (t.startsWith('{') && s.length <= MAX_JSON_CHARS) {
-      try {
-        const parsed: unknown = JSON.parse(s);
-        if (isObject(parsed)) {
-          visit(parsed, depth + 1);
-          return;
-        }
-      } catch {
-        // not JSON after all: read it as text
-      }
-    }
-    addText(s);
-  };
-
-  const visitNodeErrors = (ne: object) => {
-    for (const node of ownValues(ne).slice(0, 64)) {
-      if (!isObject(node)) continue;
-      const errors = get(node, 'errors');
-      if (!Array.isArray(errors)) continue;
-      const classType = str(get(node, 'class_type'));
-      for (const e of errors.slice(0, 16)) {
-        if (!isObject(e)) continue;
-        const type = str(get(e, 'type')) ?? 'unknown';
-        const extra = get(e, 'extra_info');
-        const details = str(get(e, 'details')) ?? '';
-        const received = isObject(extra) ? get(extra, 'received_value') : undefined;
-        const inputName = (isObject(extra) ? str(get(extra, 'input_name')) : null) ?? /^(\w{1,64})[:,]/.exec(details)?.[1] ?? null;
-        const receivedValue =
-          typeof received === 'string' || typeof received === 'number' ? String(received) : /^\w{1,64}: '([^\n]{0,512}?)' not in/.exec(details)?.[1] ?? null;
-        const text = `${str(get(e, 'message')) ?? ''}: ${details}`.trim();
-        nodeErrors.push({ type, inputName, classType, receivedValue, text });
-        addText(text);
-        if (isObject(extra)) {
-          const et = str(get(extra, 'exception_type'));
-          if (et !== null) exceptionType ??= et;
-        }
-      }
-    }
-  };
-
-  const visit = (v: unknown, depth: number): void => {
-    if (depth > MAX_DEPTH || v === null || v === undefined) return;
-    if (typeof v === 'string') {
-      if (v.length > 0) visitString(v, depth);
-      return;
-    }
-    if (!isObject(v) || seen.has(v) || ++objects > MAX_OBJECTS) return;
-    seen.add(v);
-    if (Array.isArray(v)) {
-      for (const x of v.slice(0, 16)) visit(x, depth + 1);
-      return;
-    }
-
-    // Names: JS `name`, AWS JSON `__type` (prefix#Name), Lambda `errorType`, ASL Catch `Error`.
-    const name = str(get(v, 'name'));
-    if (name !== null && name !== 'Error') names.push(name);
-    const awsType = str(get(v, '__type'))?.split('#').pop();
-    if (awsType !== undefined && awsType !== '' && awsType !== name) names.push(awsType);
-    const errorType = str(get(v, 'errorType'));
-    if (errorType !== null) names.push(errorType);
-    const aslError = get(v, 'Error');
-    if (typeof aslError === 'string' && /^[\w.]{1,128}$/.test(aslError)) names.push(aslError);
-    else if (typeof aslError === 'string') addText(aslError);
-    else if (isObject(aslError)) visit(aslError, depth + 1);
-
-    for (const key of ['code', 'Code', 'errno']) {
-      const c = get(v, key);
-      if (typeof c === 'string' && c.length > 0) codes.push(c);
-      else if (key === 'code') setStatus(c);
-    }
-    const reasons = get(v, 'CancellationReasons');
-    if (Array.isArray(reasons)) {
-      for (const r of reasons.slice(0, 32)) {
-        const c = isObject(r) ? str(get(r, 'Code')) : null;
-        if (c !== null) codes.push(c);
-      }
-    }
-
-    const metadata = get(v, '$metadata');
-    for (const s of [get(v, 'status'), get(v, 'statusCode'), get(v, 'httpStatusCode'), isObject(metadata) ? get(metadata, 'httpStatusCode') : undefined]) setStatus(s);
-    const retryable = get(v, '$retryable');
-    if (isObject(retryable) && get(retryable, 'throttling') === true) throttling = true;
-
-    for (const key of TEXT_KEYS) {
-      const s = get(v, key);
-      if (typeof s === 'string' && s.length > 0) visitString(s, depth);
-      else if (key === 'body' && isObject(s)) visit(s, depth + 1);
-    }
-    const et = str(get(v, 'exception_type'));
-    if (et !== null) {
-      exceptionType ??= et;
-      addText(et);
-    }
-    const traceback = get(v, 'traceback');
-    if (Array.isArray(traceback)) for (const t of traceback.slice(-3)) if (typeof t === 'string') addText(t);
-
-    const err = get(v, 'error');
-    if (isObject(err) && !Array.isArray(err)) {
-      const type = str(get(err, 'type'));
-      if (type !== null) promptErrorType ??= type;
-      visit(err, depth + 1);
-    } else if (typeof err === 'string') {
-      visitString(err, depth);
-    }
-    const ne = get(v, 'node_errors');
-    if (isObject(ne)) visitNodeErrors(ne);
-
-    // A WebSocket frame {type, data} (its type is the event name), a client's response.data,
-    // a history entry's status.messages [[event, data], …].
-    const data = get(v, 'data');
-    if (isObject(data)) {
-      const frameType = str(get(v, 'type'));
-      if (frameType !== null) addText(frameType);
-      visit(data, depth + 1);
-    }
-    const statusObj = get(v, 'status');
-    if (isObject(statusObj)) visit(statusObj, depth + 1);
-    // GET /history/{prompt_id} answers {prompt_id: {prompt, outputs, status, meta}}.
-    for (const entry of ownValues(v).slice(0, 8)) {
-      if (isObject(entry) && isObject(get(entry, 'status')) && isObject(get(entry, 'outputs'))) visit(entry, depth + 1);
-    }
-    const messages = get(v, 'messages');
-    if (Array.isArray(messages)) {
-      for (const m of messages.slice(-8)) {
-        if (Array.isArray(m) && typeof m[0] === 'string') {
-          addText(m[0]);
-          visit(m[1], depth + 1);
-        }
-      }
-    }
-
-    visit(get(v, 'cause'), depth + 1);
-    visit(get(v, 'response'), depth + 1);
-    const errors = get(v, 'errors');
-    if (Array.isArray(errors)) for (const e of errors.slice(0, 10)) visit(e, depth + 1);
-  };
-
-  visit(raw, 0);
-  const text = clip(texts.join('\n'), MAX_TEXT_CHARS);
-  // Clients that only say "Request failed with status code 503" or "answered HTTP 429".
-  if (status === null) setStatus(Number(/\b(?:status(?: code)?|HTTP(?:\/\d(?:\.\d)?)?)[ :=]{1,3}([1-5]\d\d)\b/i.exec(text)?.[1]));
-  return { text, names, codes, status, exceptionType, nodeErrors, promptErrorType, throttling };
-}

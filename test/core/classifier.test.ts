@@ -25,6 +25,9 @@ import * as errors from '../../core/errors.ts';
 import { PipelineError, UnclassifiedError } from '../../core/errors.ts';
 import { ERROR_NAMES, entryFor, type ErrorName } from '../../core/taxonomy.ts';
 import { loadCorpus, type CorpusCase } from '../fixtures/errors/corpus.ts';
+import { loadPublicCorpus, sourceGroup, splitSide } from '../fixtures/errors/public.ts';
+import { score } from '../../bench/classifier-score.ts';
+import { textSignals } from '../../core/classifier-signals.ts';
 
 const corpus = loadCorpus();
 const byKey = (key: string): CorpusCase => {
@@ -54,6 +57,81 @@ describe('the corpus of real failures', () => {
     expect(v.name).toBe(expected);
     expectConsistent(v);
     if (v.name !== 'Unclassified') expect(v.matched).not.toBeNull();
+  });
+});
+
+describe('the public corpus (real texts from public repositories)', () => {
+  const dev = loadPublicCorpus('dev');
+  const heldout = loadPublicCorpus('heldout');
+  // Dev texts the rules deliberately leave alone, each with why. Both stay non-recoverable.
+  const KNOWN_DEV_MISSES: Record<string, string> = {
+    // A bare 400 is as often our own malformed request as the caller's input: no rule names it.
+    'dev:199': 'Error: urllib.error.HTTPError: HTTP Error 400: Bad Request',
+  };
+
+  it('is split by source, with no repository on both sides, and large', () => {
+    expect(dev.length + heldout.length).toBeGreaterThanOrEqual(400);
+    expect(heldout.length).toBeGreaterThanOrEqual(100);
+    const devGroups = new Set(dev.map((c) => c.group));
+    expect(heldout.filter((c) => devGroups.has(c.group))).toEqual([]);
+    // The split is a function of the source alone: an example of each side.
+    expect(splitSide(sourceGroup(dev[0]?.source ?? ''))).toBe('dev');
+    expect(splitSide(sourceGroup(heldout[0]?.source ?? ''))).toBe('heldout');
+    expect(sourceGroup('https://github.com/Comfy-Org/ComfyUI/issues/4852')).toBe('comfy-org/comfyui');
+  });
+
+  it.each(dev.filter((c) => KNOWN_DEV_MISSES[c.key] === undefined))('$key → $expected', ({ text, expected }) => {
+    const v = classify(text);
+    expect(v.name).toBe(expected);
+    expectConsistent(v);
+  });
+
+  it.each(Object.entries(KNOWN_DEV_MISSES))('%s is a known miss that stays non-recoverable', (key, head) => {
+    const c = dev.find((x) => x.key === key);
+    expect(c?.text.startsWith(head)).toBe(true);
+    const v = classify(c?.text);
+    expect(v.name).not.toBe(c?.expected);
+    expect(v.recoverable).toBe(false);
+  });
+
+  it('keeps its held-out floor: ≥ 93 % named right and no false recovery', () => {
+    // 96.7 % of the first 121 texts when first scored, 94.5 % with the 7 texts collected
+    // after the rules were settled (docs/benchmarks.md); the floor catches regressions.
+    const s = score(heldout, (t) => classify(t));
+    expect(s.falseRecoveries).toEqual([]);
+    expect(s.right / s.size).toBeGreaterThanOrEqual(0.93);
+  });
+});
+
+describe('signals printed in failure texts', () => {
+  it('reads class names, Node and AWS codes wherever the text prints them', () => {
+    const signals = textSignals([
+      'aiohttp.client_exceptions.ServerDisconnectedError: Server disconnected',
+      "  [cause]: SocketError: other side closed { code: 'UND_ERR_SOCKET' }",
+      'botocore.exceptions.ClientError: An error occurred (Throttling) when calling the Foo operation: Rate exceeded',
+      '<Error><Code>SlowDown</Code></Error> (Service: Amazon EC2; Status Code: 503; Error Code: RequestLimitExceeded)',
+      'Error "Lambda.TooManyRequestsException"',
+    ].join('\n'));
+    for (const s of ['ServerDisconnectedError', 'SocketError', 'UND_ERR_SOCKET', 'Throttling', 'SlowDown', 'RequestLimitExceeded', 'Lambda.TooManyRequestsException']) {
+      expect(signals).toContain(s);
+    }
+    expect(textSignals('the job failed because nothing happened')).toEqual([]);
+  });
+
+  it('a printed throttling code outranks the 503 it came with', () => {
+    expect(classify('Request limit exceeded. (Service: AmazonEC2; Status Code: 503; Error Code: RequestLimitExceeded)').name).toBe('Transient.Throttled');
+    expect(classify('Error: Lambda.TooManyRequestsException\nRate Exceeded. (Status Code: 429)').name).toBe('Lambda.TooManyRequestsException');
+  });
+
+  it('a 401, 403 or 404 anywhere in the cause chain stops recovery', () => {
+    const inner = Object.assign(new Error('denied'), { $metadata: { httpStatusCode: 403 } });
+    const outer = Object.assign(new Error('upload failed', { cause: inner }), { $metadata: { httpStatusCode: 503 } });
+    expect(classify(outer)).toMatchObject({ name: 'Unclassified', recoverable: false });
+    expect(classify(Object.assign(new Error('upload failed'), { $metadata: { httpStatusCode: 503 } })).name).toBe('Transient.ServiceUnavailable');
+  });
+
+  it('a 500 whose body says the input is bad is not an outage', () => {
+    expect(classify({ status: 500, body: '{"error":{"code":500,"message":"Invalid base64 value","type":"server_error"}}' })).toMatchObject({ name: 'Fatal.InvalidInput', recoverable: false });
   });
 });
 
