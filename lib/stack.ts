@@ -22,7 +22,6 @@ import { sharpLayer } from './sharp-layer.ts';
 import { PipelineStateMachines } from './state-machines.ts';
 import { VtoApi } from './api.ts';
 import { PipelineObservability, type PipelineObservabilityProps } from './observability.ts';
-import type { ManagedPolicy } from 'aws-cdk-lib/aws-iam';
 import { GPU_WORKER_ACCESS } from '../worker/access.ts';
 import { accessPolicy } from './grants.ts';
 

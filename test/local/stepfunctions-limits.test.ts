@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetExecutionHistoryCommand, SFNClient, StartExecutionCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { LOCAL_CREDENTIALS } from '../../local/emulators.ts';
 import { startLocalStepFunctions } from '../../local/stepfunctions/service.ts';
 import { MAX_PAYLOAD_BYTES } from '../../local/stepfunctions/payload-limit.ts';
 import type { LambdaFunctionConfig, LambdaHandler, LocalStepFunctions } from '../../local/stepfunctions/types.ts';
@@ -100,8 +101,8 @@ const handlers: Record<string, LambdaHandler | LambdaFunctionConfig> = {
 };
 
 beforeAll(async () => {
-  sfn = await startLocalStepFunctions({ timeScale: 0.001, lambdaHandlers: handlers });
-  client = new SFNClient({ endpoint: sfn.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
+  sfn = await startLocalStepFunctions({ credentials: LOCAL_CREDENTIALS, timeScale: 0.001, lambdaHandlers: handlers });
+  client = new SFNClient({ endpoint: sfn.url, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
   for (const [name, definition] of Object.entries(machines)) {
     arns[name as keyof typeof machines] = sfn.createStateMachine({ name, definition }).stateMachineArn;
   }
@@ -164,7 +165,7 @@ describe('a Lambda function past its configured timeout', () => {
   });
 
   it('refuses a timeout Lambda cannot have', async () => {
-    await expect(startLocalStepFunctions({ lambdaHandlers: { f: { handler: async () => null, timeoutSeconds: 901 } } })).rejects.toThrow(/timeoutSeconds must be a number in \(0, 900\]/);
+    await expect(startLocalStepFunctions({ credentials: LOCAL_CREDENTIALS, lambdaHandlers: { f: { handler: async () => null, timeoutSeconds: 901 } } })).rejects.toThrow(/timeoutSeconds must be a number in \(0, 900\]/);
   });
 });
 

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetExecutionHistoryCommand, SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { CreateQueueCommand, DeleteMessageCommand, DeleteQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GPU_TASK, gpuTaskTimeoutSeconds } from '../../core/resources.ts';
+import { LOCAL_CREDENTIALS } from '../../local/emulators.ts';
 import { startLocalStepFunctions } from '../../local/stepfunctions/service.ts';
 import type { LocalStepFunctions } from '../../local/stepfunctions/types.ts';
 import { waitForExecution } from '../../local/stepfunctions/wait-for-execution.ts';
@@ -46,6 +47,7 @@ beforeAll(async () => {
   sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
   queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `gpu-wait-${randomUUID().slice(0, 8)}` }))).QueueUrl ?? '';
   sfn = await startLocalStepFunctions({
+    credentials: LOCAL_CREDENTIALS,
     timeScale: TIME_SCALE,
     sqs: {
       send: async (url, body) => {
@@ -55,7 +57,7 @@ beforeAll(async () => {
     },
     lambdaHandlers: {},
   });
-  client = new SFNClient({ endpoint: sfn.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
+  client = new SFNClient({ endpoint: sfn.url, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
   arn = sfn.createStateMachine({ name: 'gpu-wait', definition: gpuMachine(), substitutions: { [GPU_QUEUE_URL_KEY]: queueUrl } }).stateMachineArn;
 });
 
