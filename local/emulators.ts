@@ -102,7 +102,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   try {
     const dynamodbDirectEndpoint = `http://127.0.0.1:${dynamoPort}`;
     const [, fq] = await Promise.all([
-      waitForDynamo(dynamodbDirectEndpoint, dynamo, options.dynamoTimeoutMs ?? 30_000),
+      waitForDynamo(dynamodbDirectEndpoint, dynamo, options.dynamoTimeoutMs ?? 90_000),
       startFauxqs({ port: 0, host: '127.0.0.1', logger: false, defaultRegion: LOCAL_REGION }),
     ]);
     fauxqs = fq;
