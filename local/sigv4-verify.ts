@@ -5,7 +5,7 @@
  * path and body, compared in constant time. Refusals carry API Gateway's messages.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -90,6 +90,18 @@ export function flatHeaders(headers: IncomingHttpHeaders): Record<string, string
     if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
   }
   return out;
+}
+
+/** What a node:http request puts under its signature: the path as received, the query (a repeated name as a list). */
+export function signedPartsOf(req: IncomingMessage, body: Buffer): SignedRequestParts {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const query: Record<string, string | string[]> = {};
+  for (const [k, v] of new URLSearchParams(q < 0 ? '' : url.slice(q + 1))) {
+    const prev = query[k];
+    query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return { method: (req.method ?? 'GET').toUpperCase(), rawPath: q < 0 ? url : url.slice(0, q), query, headers: flatHeaders(req.headers), body };
 }
 
 /**

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { flatHeaders, verifySigV4, type SigV4Refusal, type VerifierCredentials } from '../sigv4-verify.ts';
+import { signedPartsOf, verifySigV4, type SigV4Refusal, type VerifierCredentials } from '../sigv4-verify.ts';
 import { SerializationException, SfnApiError } from './api-errors.ts';
 import type { JsonObject } from './types.ts';
 
@@ -78,17 +78,7 @@ function send(res: ServerResponse, status: number, body: JsonObject): void {
 async function handle(req: IncomingMessage, res: ServerResponse, auth: JsonServerAuth, run: ActionRunner): Promise<void> {
   try {
     const raw = await readBody(req);
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const query: Record<string, string | string[]> = {};
-    for (const [k, v] of new URLSearchParams(q < 0 ? '' : url.slice(q + 1))) {
-      const prev = query[k];
-      query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-    }
-    const verdict = await verifySigV4(
-      { method: (req.method ?? 'POST').toUpperCase(), rawPath: q < 0 ? url : url.slice(0, q), query, headers: flatHeaders(req.headers), body: raw },
-      { region: auth.region, service: SERVICE, credentials: auth.credentials },
-    );
+    const verdict = await verifySigV4(signedPartsOf(req, raw), { region: auth.region, service: SERVICE, credentials: auth.credentials });
     if (!verdict.ok) {
       send(res, 400, { __type: `com.amazon.coral.service#${AUTH_EXCEPTIONS[verdict.type]}`, message: verdict.message });
       return;
