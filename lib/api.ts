@@ -152,7 +152,7 @@ export class VtoApi extends Construct {
     });
     this.gatewayResponses(cors);
 
-    const integration = new LambdaIntegration(this.handler.function, { proxy: true, allowTestInvoke: false, scopePermissionToMethod: false });
+    const integration = new LambdaIntegration(this.handler.function, { proxy: true, scopePermissionToMethod: false });
     for (const opId of OPERATION_IDS) {
       const r: RouteSpec = ROUTES[opId];
       this.api.root.resourceForPath(r.path).addMethod(r.method, integration, { operationName: opId, authorizationType: AuthorizationType.IAM });
