@@ -4,7 +4,9 @@
  * queue unrun, and an out-of-memory error is followed by POST /free.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
 import { DEFAULT_PARAMS } from '../../core/params.ts';
+import { ComfyClient } from '../../worker/comfy-client.ts';
 import { eventually, startHarness, type Harness } from './support/harness.ts';
 
 let h: Harness;
@@ -78,6 +80,26 @@ describe('a closed task and ComfyUI', () => {
     // Assess: the waiting prompt never ran; nothing was answered for either.
     expect(promptsOf(waiting.jobId)[0]!.startedAt).toBeNull();
     expect([...h.sfn.callsFor(waiting.taskToken), ...h.sfn.callsFor(running.taskToken)].filter((c) => c.action !== 'SendTaskHeartbeat')).toEqual([]);
+  });
+});
+
+describe('a worker starting beside a ComfyUI', () => {
+  it('stops the prompts a dead worker left there', async () => {
+    const comfy = new ComfyClient({ baseUrl: h.sim.url, requestTimeoutMs: 5000 });
+    const orphan = h.task();
+    h.sim.setFault(orphan.jobId, 'hang');
+    const upload = await comfy.uploadImage({ bytes: await h.object(h.inputs['person']!), filename: 'orphan.png', contentType: 'image/png' });
+    const graph = h.task({ inputs: {} }).workflow;
+    for (const node of Object.values(graph)) if (node.class_type === 'LoadImage' || node.class_type === 'LoadImageMask') node.inputs['image'] = upload.filename;
+    const orphanId = randomUUID();
+    await comfy.queuePrompt({ prompt: graph, clientId: 'dead-worker', promptId: orphanId, extraData: { vto: { jobId: orphan.jobId, attempt: 1 } } });
+    await eventually(() => h.sim.stats().running, (r) => r === orphanId, 5000, 'the orphan to run');
+    const interrupted = h.sim.stats().promptsInterrupted;
+
+    await h.startWorker({ queueUrl: await h.newQueue() });
+
+    await eventually(() => h.sim.stats().promptsInterrupted, (n) => n === interrupted + 1, 5000, 'the orphan to be interrupted');
+    expect(h.sim.stats().running).toBeNull();
   });
 });
 
