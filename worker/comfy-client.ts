@@ -150,6 +150,14 @@ export class ComfyClient {
     return entry === undefined ? null : historyEntrySchema.parse(entry);
   }
 
+  /** Prompts running and waiting: [prompt_id, extra_data] of each, the running ones first. */
+  async queued(options: CallOptions = {}): Promise<{ promptId: string; extraData: Record<string, unknown> }[]> {
+    const q = queueSchema.parse(await this.#json('/queue', options));
+    return [...q.queue_running, ...q.queue_pending].flatMap((item) => (typeof item[1] === 'string'
+      ? [{ promptId: item[1], extraData: item[3] !== null && typeof item[3] === 'object' ? item[3] as Record<string, unknown> : {} }]
+      : []));
+  }
+
   /** Whether the prompt is running or waiting in ComfyUI's queue. */
   async isQueued(promptId: string, options: CallOptions = {}): Promise<boolean> {
     const q = queueSchema.parse(await this.#json('/queue', options));

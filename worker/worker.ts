@@ -225,10 +225,26 @@ export class GpuWorker {
       throw e;
     }
     if (this.#pollAbort.signal.aborted) return;
+    await this.#cancelLeftovers();
     this.#status = 'ok';
     this.#log.info('GPU worker polling', { queueUrl: this.config.queueUrl, prefetch: this.config.prefetch, leaseSeconds: this.config.visibilityTimeoutSeconds, metricsUrl: this.metricsUrl });
     this.#armIdle();
     this.#loop = this.#pollLoop();
+  }
+
+  /**
+   * Prompts of pipeline tasks already on this ComfyUI belong to a worker that died here (each
+   * worker has its own ComfyUI): their tasks run again elsewhere once the lease lapses, so
+   * they are stopped rather than left to hold the GPU for nobody.
+   */
+  async #cancelLeftovers(): Promise<void> {
+    try {
+      const leftovers = (await this.#comfy.queued()).filter((p) => p.extraData['vto'] !== undefined);
+      for (const p of leftovers) await this.#comfy.cancel(p.promptId);
+      if (leftovers.length > 0) this.#log.warn('cancelled prompts a previous worker left on ComfyUI', { promptIds: leftovers.map((p) => p.promptId) });
+    } catch (e) {
+      this.#log.warn('could not read ComfyUI\'s queue for prompts a previous worker left', { err: e });
+    }
   }
 
   /**

@@ -322,7 +322,9 @@ const EVALUATORS: Record<string, Evaluate> = {
   },
 
   async ImageInvert(_run, inputs) {
-    return out(frames(inputs['image']).map((f) => ({ ...f, data: f.data.map((v) => 255 - v) })));
+    // ComfyUI works in float32 (v / 255, 1 - x) and SaveImage truncates (astype uint8): 200 → 54, not 55.
+    const invert = (v: number) => Math.min(255, Math.max(0, Math.floor(Math.fround(255 * Math.fround(1 - Math.fround(v / 255))))));
+    return out(frames(inputs['image']).map((f) => ({ ...f, data: f.data.map(invert) })));
   },
 
   async ExpSlowProgress(run, inputs, id) {

@@ -127,13 +127,13 @@ describe('the GPU worker names each failure with the taxonomy', () => {
 });
 
 describe('the circuit breaker hook', () => {
-  it('asks before each run, reports ComfyUI\'s health, and fails with Transient.CircuitOpen when open', async () => {
+  it('asks before each run, reports ComfyUI\'s health, and gives a refused task back unanswered until it admits it', async () => {
     const seen: string[] = [];
     let open = false;
     const breaker = {
       beforeCall: async () => {
-        seen.push('before');
-        if (open) throw new CircuitOpenError('the ComfyUI fleet breaker is open');
+        seen.push(open ? 'refused' : 'before');
+        if (open) throw new CircuitOpenError('this host\'s breaker is open');
       },
       onSuccess: async () => void seen.push('success'),
       onFailure: async () => void seen.push('failure'),
@@ -152,11 +152,15 @@ describe('the circuit breaker hook', () => {
     open = true;
     const accepted = h.sim.stats().promptsAccepted;
     await h.send(refused, queueUrl);
+    await eventually(() => seen.filter((s) => s === 'refused').length, (n) => n >= 2, 10_000, 'the refused task to come back and be refused again');
+    const whileOpen = h.sim.stats().promptsAccepted;
+    open = false;
     const answer = await answerOf(refused.taskToken);
     await guarded.stop();
 
-    expect(seen).toEqual(['before', 'success', 'before', 'failure', 'before']);
-    expect(answer.error).toBe('Transient.CircuitOpen');
-    expect(h.sim.stats().promptsAccepted).toBe(accepted);
+    expect(seen.slice(0, 5)).toEqual(['before', 'success', 'before', 'failure', 'refused']);
+    expect(whileOpen).toBe(accepted);
+    expect(h.sfn.callsFor(refused.taskToken).filter((c) => c.action !== 'SendTaskHeartbeat')).toEqual([answer]);
+    expect(answer.action).toBe('SendTaskSuccess');
   });
 });
