@@ -25,6 +25,7 @@ import { reconcilerListener, startWatchdogTimer, type WatchdogTimer } from './re
 import { watchdogSettingsFromEnv } from '../lambdas/adapters/watchdog-settings.ts';
 import { provision, type Provisioned } from './provision.ts';
 import { startLocalStepFunctions, type EventBridgeStepFunctionsStatusEvent, type LambdaHandler, type LocalStepFunctions } from './stepfunctions/index.ts';
+import { createSupervisor, type SupervisorLog } from './supervisor.ts';
 
 export const LOCAL_ACCOUNT = '000000000000';
 
@@ -36,11 +37,7 @@ export interface StackOptions {
   readonly timeScale?: number;
   /** GPU worker processes, each beside its own simulated ComfyUI. @default 2 */
   readonly workers?: number;
-  /**
-   * Jobs each worker holds at once; ComfyUI queues all but the one it runs. A GPU task's
-   * heartbeat clock starts when Step Functions sends it, so the workers together must hold
-   * every GPU task the packs keep in flight (pack Map concurrency × packs running). @default 10
-   */
+  /** Jobs each worker holds at once; ComfyUI queues all but the one it runs. @default 10 */
   readonly poolSize?: number;
   /** The workers' requestTimeoutMs (each HTTP call to ComfyUI and S3); the load test sets it. @default 10000 */
   readonly requestTimeoutMs?: number;
@@ -58,13 +55,25 @@ export interface StackOptions {
   readonly watchdog?: boolean;
   /** Where worker and simulator logs go. @default 'ignore' */
   readonly logs?: 'inherit' | 'ignore';
+  /** Replace a worker that exits unasked (local/supervisor.ts). @default true */
+  readonly supervise?: boolean;
+  /** Where the supervisor's JSON lines go. @default one line each on stderr */
+  readonly onSupervisorLog?: SupervisorLog;
 }
+
+/** The worker's lease (message visibility, attempt claim and presence) offline, in the whole seconds SQS takes. */
+export const workerLeaseSeconds = (timeScale: number) => Math.max(1, Math.round(GPU_TASK.leaseSeconds * timeScale));
+
+/** The supervisor's bound, in simulated seconds (scaled like every other wait). */
+export const WORKER_RESTART_POLICY = { maxRestarts: 5, windowSeconds: 600, backoffSeconds: 5, maxBackoffSeconds: 60 } as const;
 
 export interface WorkerProcess {
   readonly id: string;
   readonly process: ChildProcess;
   readonly metricsUrl: string;
   readonly comfy: ComfySim;
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 export interface Endpoints {
@@ -90,12 +99,15 @@ export interface OfflineStack {
   readonly endpoints: Endpoints;
   readonly resources: Provisioned;
   readonly sfn: LocalStepFunctions;
+  /** The running workers; the supervisor swaps a replacement in at its predecessor's place. */
   readonly workers: WorkerProcess[];
+  /** Everything the supervisor decided, in order. */
+  readonly supervisorLog: readonly Record<string, unknown>[];
   readonly providers: ProviderSims;
   /** The watchdog's timer; undefined when the stack runs without it. */
   readonly watchdog: WatchdogTimer | undefined;
-  /** Starts one more worker (e.g. after a chaos kill). */
-  addWorker(): Promise<WorkerProcess>;
+  /** Starts one more worker beside its own ComfyUI; `supervise: false` leaves it unreplaced when it dies. */
+  addWorker(o?: { supervise?: boolean }): Promise<WorkerProcess>;
   stop(): Promise<void>;
 }
 
@@ -131,7 +143,10 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
   const seed = options.seed ?? 1;
   const stepMs = Math.max(1, Math.round((options.stepMs ?? 20) * Math.min(1, timeScale * 4)));
   const cleanups: (() => Promise<void>)[] = [];
+  // Run before every cleanup: the supervisor must not replace workers the stack is stopping.
+  let stopSupervisor: () => Promise<void> = async () => undefined;
   const stopAll = async () => {
+    await stopSupervisor().catch(() => undefined);
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
     cleanups.length = 0;
   };
@@ -219,12 +234,28 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
     cleanups.push(() => api.stop());
 
     const workers: WorkerProcess[] = [];
-    let workerCount = 0;
-    const addWorker = async (): Promise<WorkerProcess> => {
-      const n = ++workerCount;
-      const comfy = await startComfySim({ profile, seed, stepMs, installedModels: LOCAL_MODELS, modelLoadMs: Math.round(2000 * timeScale) });
-      cleanups.push(() => comfy.stop());
-      const id = `worker-${n}`;
+    const supervisorLog: Record<string, unknown>[] = [];
+    const supervisor = createSupervisor<WorkerProcess>({
+      policy: {
+        maxRestarts: WORKER_RESTART_POLICY.maxRestarts,
+        windowMs: WORKER_RESTART_POLICY.windowSeconds * 1000 * timeScale,
+        backoffMs: WORKER_RESTART_POLICY.backoffSeconds * 1000 * timeScale,
+        maxBackoffMs: WORKER_RESTART_POLICY.maxBackoffSeconds * 1000 * timeScale,
+      },
+      log: (line) => {
+        const stamped = { at: new Date().toISOString(), ...line };
+        supervisorLog.push(stamped);
+        (options.onSupervisorLog ?? ((l) => process.stderr.write(`${JSON.stringify(l)}\n`)))(stamped);
+      },
+      onReplaced: (previous, next) => {
+        const i = workers.indexOf(previous);
+        if (i >= 0) workers[i] = next;
+      },
+    });
+    stopSupervisor = () => supervisor.stop();
+
+    const leaseSeconds = workerLeaseSeconds(timeScale);
+    const spawnWorker = async (id: string, comfy: ComfySim): Promise<WorkerProcess> => {
       const heartbeatMs = Math.max(200, Math.round(GPU_TASK.heartbeatSeconds * 1000 * timeScale * GPU_TASK.heartbeatFraction));
       const child = spawn(process.execPath, [WORKER_BIN, '--worker-id', id, '--metrics-port', '0'], {
         env: {
@@ -232,10 +263,10 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
           ...env,
           COMFYUI_URL: comfy.url,
           GPU_QUEUE_URL: resources.queues.gpu.url,
-          // ComfyUI queues prompts itself; holding several keeps every GPU task in flight
-          // heartbeated while it waits its turn, and the GPU busy between jobs.
+          // ComfyUI queues prompts itself; holding several keeps the GPU busy between jobs.
           VTO_POOL_SIZE: String(options.poolSize ?? 10),
           VTO_HEARTBEAT_INTERVAL_MS: String(heartbeatMs),
+          VTO_VISIBILITY_TIMEOUT_SECONDS: String(leaseSeconds),
           VTO_POLL_WAIT_SECONDS: '1',
           VTO_REQUEST_TIMEOUT_MS: String(options.requestTimeoutMs ?? 10_000),
           VTO_WORKER_START_TIMEOUT_MS: '20000',
@@ -245,10 +276,13 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
         },
         stdio: ['ignore', 'pipe', options.logs ?? 'ignore'],
       });
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+        child.once('exit', (code, signal) => resolve({ code, signal }));
+      });
       cleanups.push(() => stopChild(child, 3000));
       const metricsUrl = await new Promise<string>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`${id} did not start within 30 s`)), 30_000);
-        child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${id} exited with code ${code} while starting`)); });
+        void exited.then(({ code }) => { clearTimeout(timer); reject(new Error(`${id} exited with code ${code} while starting`)); });
         createInterface({ input: child.stdout! }).once('line', (line) => {
           clearTimeout(timer);
           try {
@@ -258,8 +292,19 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
           }
         });
       });
-      const w = { id, process: child, metricsUrl, comfy };
+      return { id, process: child, metricsUrl, comfy, exited };
+    };
+
+    let workerCount = 0;
+    const addWorker = async (o: { supervise?: boolean } = {}): Promise<WorkerProcess> => {
+      const n = ++workerCount;
+      const comfy = await startComfySim({ profile, seed, stepMs, installedModels: LOCAL_MODELS, modelLoadMs: Math.round(2000 * timeScale) });
+      cleanups.push(() => comfy.stop());
+      const id = `worker-${n}`;
+      const w = await spawnWorker(id, comfy);
       workers.push(w);
+      // The replacement runs under the same id beside the same ComfyUI host.
+      if (o.supervise ?? options.supervise ?? true) supervisor.watch(w, () => spawnWorker(id, comfy));
       return w;
     };
     for (let i = 0; i < (options.workers ?? 2); i++) await addWorker();
@@ -288,7 +333,7 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       tables: resources.tables,
       api: api.url,
     };
-    return { env, endpoints, resources, sfn, workers, providers, watchdog, addWorker, stop: stopAll };
+    return { env, endpoints, resources, sfn, workers, supervisorLog, providers, watchdog, addWorker, stop: stopAll };
   } catch (e) {
     await stopAll();
     throw e;
