@@ -25,11 +25,10 @@ const UNFINISHED = JOB_STATUSES.filter((s) => !TERMINAL_JOB_STATUSES.includes(s)
 /** A dead worker counts as lost capacity this long after its lease lapsed, unless it comes back (real seconds). */
 const FORGET_LOST_WORKER_SECONDS = 15 * 60;
 
-/** The hook's breakers (every provider, closed when never written) overlaid with what the table holds. */
+/** The hook's breakers (every provider, closed when never written), then the per-host ones the table holds. */
 function mergeBreakers(known: readonly BreakerState[], stored: readonly BreakerState[]): BreakerState[] {
-  const byName = new Map(known.map((b) => [b.dependency, b]));
-  for (const b of stored) byName.set(b.dependency, b);
-  return [...byName.values()].sort((a, b) => a.dependency.localeCompare(b.dependency));
+  const names = new Set(known.map((b) => b.dependency));
+  return [...known, ...stored.filter((b) => !names.has(b.dependency)).sort((a, b) => a.dependency.localeCompare(b.dependency))];
 }
 
 async function check<T>(name: string, probe: () => Promise<T>): Promise<{ check: DependencyCheck; value: T | undefined }> {
