@@ -118,10 +118,10 @@ export function startChaos(ctx: ChaosContext): ChaosDriver {
         .sort((a, b) => a.p.startedAt! - b.p.startedAt!);
       if (started.length >= target) {
         const preferred = started[target - 1]!.w;
-        const victim = [preferred, ...stack.workers].find((w) => isAlive(w) && !killed.has(w.id) && w.comfy.stats().running !== null);
+        const victim = [preferred, ...stack.workers].find((w) => isAlive(w) && !killed.has(String(w.process.pid)) && w.comfy.stats().running !== null);
         if (victim) {
           nextKill++;
-          killed.add(victim.id);
+          killed.add(String(victim.process.pid));
           busy++;
           try {
             const prompts = victim.comfy.promptLog();
@@ -131,8 +131,8 @@ export function startChaos(ctx: ChaosContext): ChaosDriver {
             const queued = prompts.filter((p) => p.startedAt === null && p.endedAt === null).flatMap(tag);
             const at = Date.now();
             victim.process.kill('SIGKILL');
-            const replacement = await stack.addWorker().catch(() => null);
-            log.kills.push({ at, worker: victim.id, gpu: gpuName(victim), replacement: replacement?.id ?? null, running: running ? tag(running)[0] ?? null : null, queued });
+            // The stack's supervisor starts the replacement under the same id, beside the same ComfyUI.
+            log.kills.push({ at, worker: victim.id, gpu: gpuName(victim), replacement: victim.id, running: running ? tag(running)[0] ?? null : null, queued });
           } finally {
             busy--;
           }

@@ -157,7 +157,7 @@ export function formatReport(r: RecoveryBenchReport): string {
       const breaker = 'notMeasured' in x.breaker ? `not measured (${x.breaker.notMeasured})` : `opened ${x.breaker.opened}, closed again ${x.breaker.closedAgain}`;
       const down = x.providerDown === 'not reached' ? 'not reached' : `${x.providerDown.service} ${fmt(x.providerDown.seconds)} s`;
       const stop = x.emergencyStop === null ? 'not run' : 'skipped' in x.emergencyStop ? `skipped (${x.emergencyStop.skipped})` : `stopped, resumed after ${((x.emergencyStop.resumedAt ?? x.emergencyStop.stoppedAt) - x.emergencyStop.stoppedAt) / 1000} s`;
-      lines.push(`chaos (${label}): workers killed ${x.deadWorkers.length}, dead worker → heartbeat timeout p50 ${ms(x.timeToDetectDeadWorkerMs.p50)} max ${ms(x.timeToDetectDeadWorkerMs.max)}, ` +
+      lines.push(`chaos (${label}): workers killed ${x.deadWorkers.length} (task timeouts after a kill: ${x.timeToDetectDeadWorkerMs.n}), dead worker ` +
         `→ job running again p50 ${ms(x.timeToRecoverDeadWorkerMs.p50)} max ${ms(x.timeToRecoverDeadWorkerMs.max)} (goal ≤ ${ms(x.deadWorkerGoalMs)}); ` +
         `duplicate deliveries ${x.duplicateDeliveriesSent}; duplicate GPU runs ${x.duplicateGpuRuns} (${x.duplicateRunsByLiveWorkers} by two live workers, ${x.duplicateRunsOrphanedByKill} finished by a killed worker's ComfyUI); provider down: ${down}; breaker: ${breaker}; emergency stop: ${stop}; ComfyUI restarts ${x.comfyRestarts}`);
     }

@@ -54,7 +54,7 @@ const STRATEGY_STATES = [JOB_STATES.reduce, JOB_STATES.switchModel, JOB_STATES.r
 const FINISHED_PACK = new Set(['complete', 'completed_with_failures', 'failed']);
 
 /** The baseline job machine and a pack machine whose Map starts it; our machines otherwise. */
-function machinesFor(stack: OfflineStack, variant: Variant): { pack: string; job: string } {
+export function machinesFor(stack: OfflineStack, variant: Variant): { pack: string; job: string } {
   if (variant === 'ours') return stack.endpoints.stateMachines;
   const substitutions: Record<string, string> = {
     [GPU_QUEUE_URL_KEY]: stack.resources.queues.gpu.url,

@@ -8,6 +8,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { BreakerStore, breakerSettingsFromEnv } from '../lambdas/adapters/breaker-store.ts';
 import { AttemptClaims } from '../lambdas/adapters/attempt-claims.ts';
+import { startPresence } from '../lambdas/adapters/worker-presence.ts';
 import { loadWorkerConfig, type WorkerConfig } from '../worker/config.ts';
 import { hostBreaker } from '../worker/host-breaker.ts';
 import { createLogger, type Logger } from '../worker/logger.ts';
@@ -77,7 +78,14 @@ async function main(): Promise<void> {
   const metricsUrl = await worker.listen();
   process.stdout.write(`${JSON.stringify({ metricsUrl, workerId: config.workerId })}\n`);
   await worker.start();
+  // GET /health counts this worker as capacity while the item is fresh, and as lost if it dies.
+  const presence = config.controlTable === undefined ? undefined : await startPresence({
+    table: config.controlTable, workerId: config.workerId, host: new URL(config.comfyUrl).host, slots: config.poolSize,
+    leaseMs: config.visibilityTimeoutSeconds * 1000,
+    onError: (err) => workerLog.warn('could not refresh the presence item', { err }),
+  }).catch((err: unknown) => { workerLog.warn('could not write the presence item', { err }); return undefined; });
   const reason = await worker.done;
+  await presence?.leave().catch((err: unknown) => workerLog.warn('could not delete the presence item', { err }));
   log.info('exiting', { reason });
   process.exit(0);
 }

@@ -30,6 +30,7 @@ export function renderHealth(h: SuccessOf<'getHealth'>): string {
     ['emergency stop', h.emergencyStopped ? `ON since ${h.emergencyStop === undefined ? '?' : formatTime(h.emergencyStop.since)}${h.emergencyStop?.reason === undefined ? '' : `: ${h.emergencyStop.reason}`}` : 'off'],
     ['gpu queue', q.gpu === null ? 'unknown' : `${q.gpu.visible} waiting, ${q.gpu.inFlight} in flight, ${q.gpu.delayed} delayed`],
     ['dead letters', q.deadLetter === null ? 'unknown' : q.deadLetter.visible],
+    ['gpu fleet', h.fleet === null ? 'unknown' : `${h.fleet.workersAlive} worker${h.fleet.workersAlive === 1 ? '' : 's'} alive (${h.fleet.slots} slots)${h.fleet.workersLost > 0 ? `, ${h.fleet.workersLost} LOST: ${h.fleet.workers.filter((w) => w.state === 'lost').map((w) => w.workerId).join(', ')}` : ''}`],
     ['stuck jobs', h.stuckJobs.count === 0 ? `none (threshold ${h.stuckJobs.thresholdSeconds} s)` : `${h.stuckJobs.count}: ${Object.entries(h.stuckJobs.byStatus).map(([s, n]) => `${s} ${n}`).join(', ')}`],
   ]);
   const deps = table(['dependency', 'ok', 'latency', 'detail'], h.dependencies.map((d) => [d.name, d.ok ? 'yes' : 'NO', formatMs(d.latencyMs), d.detail ?? '']),

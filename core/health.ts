@@ -1,7 +1,8 @@
 /**
  * The pipeline's health from what GET /health observed: dependency checks, queue depths,
- * stuck jobs, the emergency stop and (once they exist) circuit breakers, folded into a
- * status and a 0–100 score. Pure, so the rules are tested as a table.
+ * stuck jobs, the emergency stop, circuit breakers (one per ComfyUI host) and the GPU
+ * fleet's capacity, folded into a status and a 0–100 score. Pure, so the rules are tested
+ * as a table.
  */
 
 export interface DependencyCheck {
@@ -21,12 +22,58 @@ export interface BreakerState {
   readonly openedAt?: string;
 }
 
+/** A GPU worker's presence item as the control table holds it. */
+export interface WorkerPresenceView {
+  readonly workerId: string;
+  readonly host: string;
+  readonly slots: number;
+  readonly seenAt: string;
+  /** Epoch ms until which the worker counts as alive. */
+  readonly expiresAt: number;
+}
+
+export interface FleetWorker {
+  readonly workerId: string;
+  readonly host: string;
+  readonly slots: number;
+  readonly state: 'alive' | 'lost';
+  readonly seenAt: string;
+}
+
+/** The GPU fleet's capacity: workers alive, workers lost (lease lapsed without leaving), job slots alive. */
+export interface FleetCapacity {
+  readonly alive: number;
+  readonly lost: number;
+  readonly slots: number;
+  readonly workers: readonly FleetWorker[];
+}
+
+/**
+ * Folds presence items into capacity. A worker that stops on purpose deletes its item; one
+ * whose lease lapsed died, and counts as lost until a worker of the same id refreshes the
+ * item (the offline supervisor restarts it under its id) or `forgetMs` has passed (a fleet
+ * that replaced it under a new id).
+ */
+export function fleetOf(items: readonly WorkerPresenceView[], now: number, forgetMs: number): FleetCapacity {
+  const workers: FleetWorker[] = [];
+  for (const w of [...items].sort((a, b) => a.workerId.localeCompare(b.workerId))) {
+    if (w.expiresAt >= now) workers.push({ workerId: w.workerId, host: w.host, slots: w.slots, state: 'alive', seenAt: w.seenAt });
+    else if (now - w.expiresAt < forgetMs) workers.push({ workerId: w.workerId, host: w.host, slots: w.slots, state: 'lost', seenAt: w.seenAt });
+  }
+  const alive = workers.filter((w) => w.state === 'alive');
+  return { alive: alive.length, lost: workers.length - alive.length, slots: alive.reduce((n, w) => n + w.slots, 0), workers };
+}
+
 export interface HealthInputs {
   readonly dependencies: readonly DependencyCheck[];
   readonly breakers: readonly BreakerState[];
   readonly emergencyStopped: boolean;
   readonly stuckJobs: number;
   readonly deadLetterDepth: number | null;
+  /** The GPU fleet; null when unknown (no control table answer). */
+  readonly fleet?: FleetCapacity | null;
+  /** GPU tasks waiting in the queue; null when unknown. */
+  readonly gpuQueued?: number | null;
 }
 
 export type HealthStatus = 'ok' | 'degraded' | 'down';
@@ -39,6 +86,10 @@ export const HEALTH_PENALTIES = {
   deadLetters: 10,
   stuckJobs: 10,
   emergencyStopped: 20,
+  /** Per worker lost without being replaced. */
+  workerLost: 15,
+  /** GPU work waits and no worker is alive to take it. */
+  noGpuCapacity: 30,
 } as const;
 
 /** Dependencies without which nothing works: one of them down makes the pipeline down. */
@@ -54,6 +105,11 @@ export function healthOf(h: HealthInputs): { status: HealthStatus; score: number
   if ((h.deadLetterDepth ?? 0) > 0) score -= HEALTH_PENALTIES.deadLetters;
   if (h.stuckJobs > 0) score -= HEALTH_PENALTIES.stuckJobs;
   if (h.emergencyStopped) score -= HEALTH_PENALTIES.emergencyStopped;
+  if (h.fleet) {
+    score -= h.fleet.lost * HEALTH_PENALTIES.workerLost;
+    // A fleet scaled to zero with nothing to do is fine; work waiting with no worker is not.
+    if (h.fleet.alive === 0 && (h.gpuQueued ?? 0) > 0) score -= HEALTH_PENALTIES.noGpuCapacity;
+  }
   score = Math.max(0, score);
   const criticalDown = h.dependencies.some((d) => !d.ok && (CRITICAL_DEPENDENCIES as readonly string[]).includes(d.name));
   const status: HealthStatus = criticalDown ? 'down' : score === 100 ? 'ok' : 'degraded';

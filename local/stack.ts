@@ -29,6 +29,7 @@ import { reconcilerListener, startWatchdogTimer, type WatchdogTimer } from './re
 import { watchdogSettingsFromEnv } from '../lambdas/adapters/watchdog-settings.ts';
 import { provision, type Provisioned } from './provision.ts';
 import { startLocalStepFunctions, type EventBridgeStepFunctionsStatusEvent, type LambdaFunctionConfig, type LambdaHandler, type LocalStepFunctions } from './stepfunctions/index.ts';
+import { createSupervisor, type SupervisorLog } from './supervisor.ts';
 
 export const LOCAL_ACCOUNT = '000000000000';
 
@@ -69,16 +70,28 @@ export interface StackOptions {
    * @default true
    */
   readonly iam?: boolean;
+  /** Replace a worker that exits unasked (local/supervisor.ts). @default true */
+  readonly supervise?: boolean;
+  /** Where the supervisor's JSON lines go. @default one line each on stderr */
+  readonly onSupervisorLog?: SupervisorLog;
 }
 
 /** Index lag of the offline stack: long enough to catch a decision taken on a stale index read. */
 export const DEFAULT_INDEX_LAG_MS = 500;
+
+/** The worker's lease (message visibility, attempt claim and presence) offline, in the whole seconds SQS takes. */
+export const workerLeaseSeconds = (timeScale: number) => Math.max(1, Math.round(GPU_TASK.leaseSeconds * timeScale));
+
+/** The supervisor's bound, in simulated seconds (scaled like every other wait). */
+export const WORKER_RESTART_POLICY = { maxRestarts: 5, windowSeconds: 600, backoffSeconds: 5, maxBackoffSeconds: 60 } as const;
 
 export interface WorkerProcess {
   readonly id: string;
   readonly process: ChildProcess;
   readonly metricsUrl: string;
   readonly comfy: ComfySim;
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 export interface Endpoints {
@@ -104,14 +117,17 @@ export interface OfflineStack {
   readonly endpoints: Endpoints;
   readonly resources: Provisioned;
   readonly sfn: LocalStepFunctions;
+  /** The running workers; the supervisor swaps a replacement in at its predecessor's place. */
   readonly workers: WorkerProcess[];
+  /** Everything the supervisor decided, in order. */
+  readonly supervisorLog: readonly Record<string, unknown>[];
   readonly providers: ProviderSims;
   /** The watchdog's timer; undefined when the stack runs without it. */
   readonly watchdog: WatchdogTimer | undefined;
   /** Calls IAM refused so far (in process and in the workers); undefined when IAM is not enforced. */
   iamDenials(): Denial[] | undefined;
-  /** Starts one more worker (e.g. after a chaos kill). */
-  addWorker(): Promise<WorkerProcess>;
+  /** Starts one more worker beside its own ComfyUI; `supervise: false` leaves it unreplaced when it dies. */
+  addWorker(o?: { supervise?: boolean }): Promise<WorkerProcess>;
   stop(): Promise<void>;
 }
 
@@ -150,7 +166,10 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
   const seed = options.seed ?? 1;
   const stepMs = Math.max(1, Math.round((options.stepMs ?? 20) * Math.min(1, timeScale * 4)));
   const cleanups: (() => Promise<void>)[] = [];
+  // Run before every cleanup: the supervisor must not replace workers the stack is stopping.
+  let stopSupervisor: () => Promise<void> = async () => undefined;
   const stopAll = async () => {
+    await stopSupervisor().catch(() => undefined);
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
     cleanups.length = 0;
   };
@@ -249,13 +268,31 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
     cleanups.push(() => api.stop());
 
     const workers: WorkerProcess[] = [];
-    let workerCount = 0;
-    const addWorker = async (): Promise<WorkerProcess> => {
-      const n = ++workerCount;
-      const comfy = await startComfySim({ profile, seed, stepMs, installedModels: LOCAL_MODELS, modelLoadMs: Math.round(2000 * timeScale) });
-      cleanups.push(() => comfy.stop());
-      const id = `worker-${n}`;
-      const heartbeatMs = Math.max(200, Math.round(GPU_TASK.heartbeatSeconds * 1000 * timeScale * GPU_TASK.heartbeatFraction));
+    const supervisorLog: Record<string, unknown>[] = [];
+    const supervisor = createSupervisor<WorkerProcess>({
+      policy: {
+        maxRestarts: WORKER_RESTART_POLICY.maxRestarts,
+        windowMs: WORKER_RESTART_POLICY.windowSeconds * 1000 * timeScale,
+        backoffMs: WORKER_RESTART_POLICY.backoffSeconds * 1000 * timeScale,
+        maxBackoffMs: WORKER_RESTART_POLICY.maxBackoffSeconds * 1000 * timeScale,
+      },
+      log: (line) => {
+        const stamped = { at: new Date().toISOString(), ...line };
+        supervisorLog.push(stamped);
+        (options.onSupervisorLog ?? ((l) => process.stderr.write(`${JSON.stringify(l)}\n`)))(stamped);
+      },
+      onReplaced: (previous, next) => {
+        const i = workers.indexOf(previous);
+        if (i >= 0) workers[i] = next;
+      },
+    });
+    stopSupervisor = () => supervisor.stop();
+
+    const leaseSeconds = workerLeaseSeconds(timeScale);
+    const spawnWorker = async (id: string, comfy: ComfySim): Promise<WorkerProcess> => {
+      // The attempt claim lives four heartbeats (bin/worker.ts): half the lease, so a dead
+      // worker's claim has lapsed by the time its message reappears to another worker.
+      const heartbeatMs = Math.max(100, Math.round((leaseSeconds * 1000) / 8));
       const child = spawn(process.execPath, [...(iam?.workerExecArgv ?? []), WORKER_BIN, '--worker-id', id, '--metrics-port', '0'], {
         env: {
           ...process.env,
@@ -266,6 +303,7 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
           // The next prompt waits in ComfyUI's queue while the current one runs.
           VTO_PREFETCH: String(options.prefetch ?? 1),
           VTO_HEARTBEAT_INTERVAL_MS: String(heartbeatMs),
+          VTO_VISIBILITY_TIMEOUT_SECONDS: String(leaseSeconds),
           VTO_POLL_WAIT_SECONDS: '1',
           VTO_REQUEST_TIMEOUT_MS: String(options.requestTimeoutMs ?? 10_000),
           VTO_WORKER_START_TIMEOUT_MS: '20000',
@@ -275,10 +313,13 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
         },
         stdio: ['ignore', 'pipe', options.logs ?? 'ignore'],
       });
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+        child.once('exit', (code, signal) => resolve({ code, signal }));
+      });
       cleanups.push(() => stopChild(child, 3000));
       const metricsUrl = await new Promise<string>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`${id} did not start within 30 s`)), 30_000);
-        child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${id} exited with code ${code} while starting`)); });
+        void exited.then(({ code }) => { clearTimeout(timer); reject(new Error(`${id} exited with code ${code} while starting`)); });
         createInterface({ input: child.stdout! }).once('line', (line) => {
           clearTimeout(timer);
           try {
@@ -288,8 +329,19 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
           }
         });
       });
-      const w = { id, process: child, metricsUrl, comfy };
+      return { id, process: child, metricsUrl, comfy, exited };
+    };
+
+    let workerCount = 0;
+    const addWorker = async (o: { supervise?: boolean } = {}): Promise<WorkerProcess> => {
+      const n = ++workerCount;
+      const comfy = await startComfySim({ profile, seed, stepMs, installedModels: LOCAL_MODELS, modelLoadMs: Math.round(2000 * timeScale) });
+      cleanups.push(() => comfy.stop());
+      const id = `worker-${n}`;
+      const w = await spawnWorker(id, comfy);
       workers.push(w);
+      // The replacement runs under the same id beside the same ComfyUI host.
+      if (o.supervise ?? options.supervise ?? true) supervisor.watch(w, () => spawnWorker(id, comfy));
       return w;
     };
     for (let i = 0; i < (options.workers ?? 2); i++) await addWorker();
@@ -318,7 +370,7 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       tables: resources.tables,
       api: api.url,
     };
-    return { env, endpoints, resources, sfn, workers, providers, watchdog, iamDenials: () => iam?.denials(), addWorker, stop: stopAll };
+    return { env, endpoints, resources, sfn, workers, supervisorLog, providers, watchdog, iamDenials: () => iam?.denials(), addWorker, stop: stopAll };
   } catch (e) {
     await stopAll();
     throw e;

@@ -1,15 +1,19 @@
 /**
  * GET /health: each dependency checked with a bounded call (DynamoDB, SQS queue and
  * dead-letter depth, Step Functions), the emergency flag, stuck jobs counted through the
- * byStatus index, circuit breakers from their hook; folded into status and score.
+ * byStatus index, circuit breakers from their hook and the control table (one per ComfyUI
+ * host), and the GPU fleet's capacity from the workers' presence items; folded into status
+ * and score.
  */
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, type QueueAttributeName } from '@aws-sdk/client-sqs';
 import { DescribeStateMachineCommand } from '@aws-sdk/client-sfn';
-import { healthOf, type DependencyCheck } from '../../core/health.ts';
+import { fleetOf, healthOf, type BreakerState, type DependencyCheck } from '../../core/health.ts';
+import { GPU_TASK } from '../../core/resources.ts';
 import { JOB_STATUSES, TERMINAL_JOB_STATUSES } from '../../core/status.ts';
 import { s3Client, sfnClient, sqsClient } from '../adapters/aws-clients.ts';
 import { config } from '../adapters/config.ts';
+import { readFleetItems } from '../adapters/fleet-state.ts';
 import { EMERGENCY_STOP_FLAG, getFlag } from '../adapters/job-store.ts';
 import { breakerStates } from './health-hooks.ts';
 import type { Operation } from './operation.ts';
@@ -18,6 +22,14 @@ import { countByStatus } from './store.ts';
 
 const CHECK_TIMEOUT_MS = 3000;
 const UNFINISHED = JOB_STATUSES.filter((s) => !TERMINAL_JOB_STATUSES.includes(s));
+/** A dead worker counts as lost capacity this long after its lease lapsed, unless it comes back (real seconds). */
+const FORGET_LOST_WORKER_SECONDS = 15 * 60;
+
+/** The hook's breakers (every provider, closed when never written), then the per-host ones the table holds. */
+function mergeBreakers(known: readonly BreakerState[], stored: readonly BreakerState[]): BreakerState[] {
+  const names = new Set(known.map((b) => b.dependency));
+  return [...known, ...stored.filter((b) => !names.has(b.dependency)).sort((a, b) => a.dependency.localeCompare(b.dependency))];
+}
 
 async function check<T>(name: string, probe: () => Promise<T>): Promise<{ check: DependencyCheck; value: T | undefined }> {
   const started = performance.now();
@@ -44,24 +56,30 @@ async function queueDepth(url: string) {
 export const getHealth: Operation<'getHealth'> = async () => {
   const c = config();
   const s = apiSettings();
-  const cutoff = new Date(Date.now() - s.stuckAfterSeconds * 1000).toISOString();
-  const [dynamo, gpu, dlq, sfn, s3, stuck, breakers] = await Promise.all([
+  const now = Date.now();
+  const cutoff = (status: string) => new Date(now - s.stuckAfterSeconds * 1000
+    // A GPU task may wait for a worker as long as its pack allows: not stuck while it does.
+    - (status === 'inpainting' ? GPU_TASK.waitMinutes.default * 60_000 : 0)).toISOString();
+  const [dynamo, gpu, dlq, sfn, s3, stuck, hooked, fleetItems] = await Promise.all([
     check('dynamodb', () => getFlag(EMERGENCY_STOP_FLAG)),
     c.gpuQueueUrl === undefined ? undefined : check('sqs', () => queueDepth(c.gpuQueueUrl as string)),
     s.deadLetterQueueUrl === undefined ? undefined : check('sqs-dead-letter', () => queueDepth(s.deadLetterQueueUrl as string)),
     c.packStateMachineArn === undefined ? undefined
       : check('stepfunctions', () => sfnClient().send(new DescribeStateMachineCommand({ stateMachineArn: c.packStateMachineArn }), timeout())),
     check('s3', () => s3Client().send(new HeadBucketCommand({ Bucket: c.bucket }), timeout())),
-    Promise.all(UNFINISHED.map(async (status) => [status, await countByStatus(status, cutoff).catch(() => 0)] as const)),
+    Promise.all(UNFINISHED.map(async (status) => [status, await countByStatus(status, cutoff(status)).catch(() => 0)] as const)),
     breakerStates().catch(() => []),
+    readFleetItems(c.controlTable, { timeoutMs: CHECK_TIMEOUT_MS }).catch(() => null),
   ]);
+  const breakers = mergeBreakers(hooked, fleetItems?.breakers ?? []);
+  const fleet = fleetItems === null ? null : fleetOf(fleetItems.workers, now, FORGET_LOST_WORKER_SECONDS * 1000 * c.timeScale);
   const flag = dynamo.value;
   const emergencyStopped = flag?.['active'] === true;
   const dependencies = [dynamo, gpu, dlq, sfn, s3].flatMap((x) => (x === undefined ? [] : [x.check]));
   const byStatus = Object.fromEntries(stuck.filter(([, n]) => n > 0));
   const stuckCount = stuck.reduce((n, [, k]) => n + k, 0);
   const deadLetterDepth = dlq?.value?.visible ?? null;
-  const { status, score } = healthOf({ dependencies, breakers, emergencyStopped, stuckJobs: stuckCount, deadLetterDepth });
+  const { status, score } = healthOf({ dependencies, breakers, emergencyStopped, stuckJobs: stuckCount, deadLetterDepth, fleet, gpuQueued: gpu?.value?.visible ?? null });
   return {
     status: 200,
     body: {
@@ -75,7 +93,10 @@ export const getHealth: Operation<'getHealth'> = async () => {
       dependencies,
       queues: { gpu: gpu?.value ?? null, deadLetter: dlq?.value ? { visible: dlq.value.visible } : null },
       stuckJobs: { count: stuckCount, thresholdSeconds: s.stuckAfterSeconds, byStatus },
-      circuitBreakers: [...breakers],
+      circuitBreakers: breakers,
+      fleet: fleet === null ? null : {
+        workersAlive: fleet.alive, workersLost: fleet.lost, slots: fleet.slots, workers: [...fleet.workers],
+      },
     },
   };
 };

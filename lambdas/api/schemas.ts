@@ -303,7 +303,16 @@ export const healthSchema = z.object({
     deadLetter: z.object({ visible: z.int() }).nullable(),
   }),
   stuckJobs: z.object({ count: z.int(), thresholdSeconds: z.int(), byStatus: z.record(z.string(), z.int()) }),
-  circuitBreakers: z.array(breakerSchema),
+  circuitBreakers: z.array(breakerSchema).describe('Every circuit breaker; ComfyUI has one per host (comfyui#<host>)'),
+  fleet: z.object({
+    workersAlive: z.int(),
+    workersLost: z.int().describe('Workers whose presence lapsed without stopping (killed, crashed) and that no worker replaced yet'),
+    slots: z.int().describe('Jobs the alive workers hold at once'),
+    workers: z.array(z.object({
+      workerId: z.string(), host: z.string().describe('The ComfyUI host it drives'), slots: z.int(),
+      state: z.enum(['alive', 'lost']), seenAt: isoTime,
+    })),
+  }).nullable().describe('The GPU fleet from the workers\' presence in the control table; null when it could not be read'),
 });
 
 export const uploadsCreatedSchema = z.object({

@@ -189,24 +189,31 @@ describe('a pack on the hosted inpaint API', () => {
 });
 
 describe('a GPU worker killed mid-job', () => {
-  it('is recovered through the heartbeat timeout and the job completes on another worker', async () => {
+  it('hands its attempt to another worker once its lease lapses: the same attempt runs again and the job completes, no failure met', async () => {
     // Prepare: a generation that makes no progress, so the worker is surely mid-job when it dies.
-    const victim = stack.workers.at(-1)!;
     const { packId, jobs } = await submitPack([{ name: 'killed', faults: comfy('hang'), status: 'complete' }]);
     const [jobId] = [...jobs.keys()];
-    for (let i = 0; i < 600 && victim.comfy.stats().running === null; i++) await new Promise((r) => setTimeout(r, 50));
+    let victim: OfflineStack['workers'][number] | undefined;
+    for (let i = 0; i < 600 && victim === undefined; i++) {
+      victim = stack.workers.find((w) => w.comfy.stats().running !== null);
+      if (victim === undefined) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(victim).toBeDefined();
     expect((await getJob(jobId!)).status).toBe('inpainting');
+    // Only the victim's GPU hangs: wherever the attempt runs again, it can finish.
+    for (const w of stack.workers) if (w !== victim) w.comfy.setFault(jobId!, null);
     // Act
-    victim.process.kill('SIGKILL');
-    await stack.addWorker();
+    victim!.process.kill('SIGKILL');
     const { jobs: done, timedOut } = await followPack(packId, { quiet: true, deadlineMs: 120_000 });
     // Assess
     expect(timedOut).toBe(false);
     const j = done[0]!;
     expect(j.status).toBe('complete');
-    expect(j.recoveries).toEqual([expect.objectContaining({ error: 'States.HeartbeatTimeout', strategy: 'RESUME_CHECKPOINT', outcome: 'recovered' })]);
+    expect(j.recoveries).toEqual([]);
+    expect(j.attempts.gpu).toBe(1);
+    expect(j.runs).toBe(1);
     const states = entered(await history(j.executionArn!));
-    expect(states).toContain(JOB_STATES.resume);
+    expect(states).not.toContain(JOB_STATES.resume);
     expect(await jobsOfPack(packId)).toHaveLength(1);
   }, 150_000);
 });

@@ -1,6 +1,6 @@
 /** The health score from breakers, stuck jobs, dead letters and the recent recovery rate, with its reasons. */
 import { describe, expect, it } from 'vitest';
-import { healthScore, type HealthScoreInputs } from '../../core/health.ts';
+import { HEALTH_PENALTIES, fleetOf, healthOf, healthScore, type HealthScoreInputs } from '../../core/health.ts';
 
 const HEALTHY: HealthScoreInputs = {
   breakers: [{ dependency: 'comfyui', state: 'closed' }, { dependency: 'segmentation', state: 'closed' }],
@@ -47,5 +47,42 @@ describe('the health score', () => {
     expect(h.score).toBe(0);
     expect(h.reasons).toHaveLength(7);
     expect(h.reasons[0]).toBe('circuit breaker of analyzer is open');
+  });
+});
+
+describe('the GPU fleet in the health', () => {
+  const NOW = Date.parse('2026-03-01T12:00:00Z');
+  const presence = (workerId: string, expiresInMs: number, slots = 4) => ({ workerId, host: `gpu-${workerId}:8188`, slots, seenAt: new Date(NOW).toISOString(), expiresAt: NOW + expiresInMs });
+  const base = { dependencies: [], breakers: [], emergencyStopped: false, stuckJobs: 0, deadLetterDepth: 0 };
+
+  it('counts a fresh presence alive, a lapsed one lost until it is forgotten', () => {
+    // Act
+    const f = fleetOf([presence('b', 1000), presence('a', -1000), presence('c', -60_001)], NOW, 60_000);
+
+    // Assess
+    expect(f).toMatchObject({ alive: 1, lost: 1, slots: 4 });
+    expect(f.workers.map((w) => [w.workerId, w.state])).toEqual([['a', 'lost'], ['b', 'alive']]);
+  });
+
+  it.each([
+    { name: 'a whole fleet', fleet: [presence('a', 1000), presence('b', 1000)], queued: 5, status: 'ok', score: 100 },
+    { name: 'one worker lost', fleet: [presence('a', 1000), presence('b', -1000)], queued: 5, status: 'degraded', score: 100 - HEALTH_PENALTIES.workerLost },
+    { name: 'a fleet scaled to zero with nothing queued', fleet: [], queued: 0, status: 'ok', score: 100 },
+    { name: 'work queued and no worker alive', fleet: [], queued: 3, status: 'degraded', score: 100 - HEALTH_PENALTIES.noGpuCapacity },
+    { name: 'every worker lost with work queued', fleet: [presence('a', -1000), presence('b', -1000)], queued: 3, status: 'degraded', score: 100 - 2 * HEALTH_PENALTIES.workerLost - HEALTH_PENALTIES.noGpuCapacity },
+  ])('$name → $status, $score', ({ fleet, queued, status, score }) => {
+    // Act
+    const h = healthOf({ ...base, fleet: fleetOf(fleet, NOW, 60_000), gpuQueued: queued });
+
+    // Assess
+    expect(h).toEqual({ status, score });
+  });
+
+  it('scores an open breaker of one ComfyUI host like any breaker, leaving the other hosts out of it', () => {
+    // Act
+    const h = healthOf({ ...base, breakers: [{ dependency: 'comfyui#gpu-a:8188', state: 'open' }, { dependency: 'comfyui#gpu-b:8188', state: 'closed' }] });
+
+    // Assess
+    expect(h).toEqual({ status: 'degraded', score: 100 - HEALTH_PENALTIES.breakerOpen });
   });
 });
