@@ -23,10 +23,11 @@ import { PACK_SETTLEMENT_ACCESS, markSettled, settlePack, unsettledPacks } from 
 import { lambdaBreakers } from './provider-breakers.ts';
 import { WATCHDOG_ACTIONS_ACCESS, carryOut, carryOutPack, observeJob, packRunActive, type ActionOutcome, type PackOutcome } from './watchdog-actions.ts';
 import { access, grant } from './access.ts';
+import { BREAKER_READ_ACCESS } from './breaker-store.ts';
 
 /** Stale jobs by status, recent recovery events, the breakers (read), unsettled packs, and the watchdog's actions. */
 export const WATCHDOG_SWEEP_ACCESS = access(
-  grant('index:jobs/byStatus', 'dynamodb', 'Query'), grant('table:events', 'dynamodb', 'Query'), grant('table:control', 'dynamodb', 'GetItem'),
+  grant('index:jobs/byStatus', 'dynamodb', 'Query'), grant('table:events', 'dynamodb', 'Query'), BREAKER_READ_ACCESS,
   JOB_STORE_ACCESS.readPack, PACK_SETTLEMENT_ACCESS, WATCHDOG_ACTIONS_ACCESS.observe, WATCHDOG_ACTIONS_ACCESS.act, WATCHDOG_ACTIONS_ACCESS.stopSilentRun,
 );
 import { watchdogSettingsFromEnv } from './watchdog-settings.ts';
