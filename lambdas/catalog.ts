@@ -12,6 +12,8 @@ import { LEDGER_ACCESS } from './adapters/ledger.ts';
 import { PROVIDERS_ACCESS } from './adapters/providers.ts';
 import { RECOVERY_ACCESS } from './adapters/recovery.ts';
 import { STATE_HANDLER_ACCESS } from './adapters/state-handler.ts';
+import { RECONCILE_ACCESS } from './adapters/reconcile.ts';
+import { WATCHDOG_SWEEP_ACCESS } from './adapters/watchdog-sweep.ts';
 import type { StateFunctionId } from '../statemachines/tasks.ts';
 
 /** External providers a function calls; it gets their base URLs (lib/functions.ts). */
@@ -85,3 +87,9 @@ export const STATE_FUNCTION_DEFS: Record<StateFunctionId, FunctionDef> = {
   PackFinalize: { entry: 'lambdas/handlers/pack-finalize.ts', description: 'Counts job outcomes and sets the pack status', access: packStep(jobsOfPack, writePack) },
   PackFail: { entry: 'lambdas/handlers/pack-fail.ts', description: 'Marks a pack failed', access: packStep(writePack) },
 };
+
+/** The watchdog (one sweep per schedule) and the reconciler (one ended execution per event). */
+export const RECOVERY_FUNCTION_ACCESS = {
+  watchdog: WATCHDOG_SWEEP_ACCESS,
+  reconciler: RECONCILE_ACCESS,
+} as const;

@@ -6,7 +6,7 @@
  * access-logged and traced; CORS answers only the origins given (none by default);
  * gateway refusals use the API's error shape.
  */
-import { ArnFormat, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import {
   AccessLogFormat, AuthorizationType, EndpointType, LambdaIntegration, LogGroupLogDestination,
   MethodLoggingLevel, ResponseType, RestApi,
@@ -14,14 +14,15 @@ import {
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { ILayerVersion } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { CfnStateMachine, type IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { BUCKETS, QUEUES, STATE_MACHINES, TABLES } from '../core/resources.ts';
 import { OPERATION_IDS, ROUTES, type RouteSpec } from '../lambdas/api/spec.ts';
 import type { PipelineData, TableKey } from './data.ts';
-import { PACKS_PREFIX } from './data.ts';
-import { acknowledge, nagRef, wildcardResource } from './nag.ts';
+import { acknowledge } from './nag.ts';
 import { PipelineFunction } from './pipeline-function.ts';
+import { grantAccess } from './grants.ts';
+import { API_ACCESS } from '../lambdas/api/access.ts';
 
 /** The handler's entry, from the project root. */
 export const API_HANDLER_ENTRY = 'lambdas/api/handler.ts';
@@ -70,14 +71,6 @@ export class VtoApiError extends Error {
 /** API Gateway's refusals (signature, throttling) in the API's error shape. */
 const GATEWAY_ERROR_TEMPLATE =
   '{"message":$context.error.messageString,"error":{"code":"$context.error.responseType","message":$context.error.messageString},"requestId":"$context.requestId"}';
-/** A machine's name as known at synth time (its execution ARNs are granted by name). */
-function machineName(sm: IStateMachine): string {
-  const cfn = sm.node.defaultChild;
-  if (cfn instanceof CfnStateMachine && typeof cfn.stateMachineName === 'string' && !Token.isUnresolved(cfn.stateMachineName)) return cfn.stateMachineName;
-  const fromArn = Token.isUnresolved(sm.stateMachineArn) ? undefined : /:stateMachine:([^:]+)$/.exec(sm.stateMachineArn)?.[1];
-  if (fromArn !== undefined) return fromArn;
-  throw new VtoApiError(`State machine ${sm.node.path} needs a name known at synth time (stateMachineName)`);
-}
 
 export class VtoApi extends Construct {
   public readonly api: RestApi;
@@ -193,39 +186,8 @@ export class VtoApi extends Construct {
     add('Default5xx', ResponseType.DEFAULT_5XX, GATEWAY_ERROR_TEMPLATE);
   }
 
+  /** Exactly what the API's code declares (lambdas/api/access.ts). */
   private grantAccess(props: VtoApiProps): void {
-    const { data, stateMachines } = props;
-    const fn = this.handler;
-    const tables: Record<TableKey, 'read' | 'readWrite'> = { packs: 'readWrite', jobs: 'readWrite', events: 'read', control: 'readWrite' };
-    for (const [key, level] of Object.entries(tables) as [TableKey, 'read' | 'readWrite'][]) data.grantTable(key, fn, level);
-
-    const bucket = data.artifacts;
-    // Pre-signed uploads are signed with this role, so it may put under packs/*/uploads/ only.
-    Grant.addToPrincipal({ grantee: fn, actions: ['s3:PutObject'], resourceArns: [bucket.arnForObjects(`${PACKS_PREFIX}*/uploads/*`)] });
-    // HeadObject and pre-signed output URLs; cleanup deletes job artifacts.
-    Grant.addToPrincipal({ grantee: fn, actions: ['s3:GetObject'], resourceArns: [bucket.arnForObjects(`${PACKS_PREFIX}*`)] });
-    Grant.addToPrincipal({ grantee: fn, actions: ['s3:DeleteObject'], resourceArns: [bucket.arnForObjects(`${PACKS_PREFIX}*/jobs/*`)] });
-    Grant.addToPrincipal({ grantee: fn, actions: ['s3:ListBucket'], resourceArns: [bucket.bucketArn] });
-    const s3Reason = 'Uploads, artifacts and checkpoints are keyed per pack and job (packs/{packId}/…), unknown at deploy time; each grant is limited to its prefix and action.';
-    acknowledge(fn.role,
-      { id: wildcardResource(`${nagRef(bucket, 'Arn')}/${PACKS_PREFIX}*/uploads/*`), reason: s3Reason },
-      { id: wildcardResource(`${nagRef(bucket, 'Arn')}/${PACKS_PREFIX}*`), reason: s3Reason },
-      { id: wildcardResource(`${nagRef(bucket, 'Arn')}/${PACKS_PREFIX}*/jobs/*`), reason: s3Reason });
-
-    const stack = Stack.of(this);
-    const nagText = (v: string, pseudo: string) => (Token.isUnresolved(v) ? `<${pseudo}>` : v);
-    for (const sm of [stateMachines.pack, stateMachines.job]) {
-      sm.grantStartExecution(fn);
-      Grant.addToPrincipal({ grantee: fn, actions: ['states:ListExecutions', 'states:DescribeStateMachine'], resourceArns: [sm.stateMachineArn] });
-      // The emergency stop stops this machine's executions, whose names are per pack and job.
-      const name = machineName(sm);
-      const executions = stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${name}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-      Grant.addToPrincipal({ grantee: fn, actions: ['states:StopExecution', 'states:DescribeExecution'], resourceArns: [executions] });
-      acknowledge(fn.role, {
-        id: wildcardResource(`arn:<AWS::Partition>:states:${nagText(stack.region, 'AWS::Region')}:${nagText(stack.account, 'AWS::AccountId')}:execution:${name}:*`),
-        reason: `The emergency stop stops running executions of ${name}; execution names are per pack and job, unknown at deploy time.`,
-      });
-    }
-    for (const q of [data.gpuQueue, data.gpuDeadLetterQueue]) q.grant(fn, 'sqs:GetQueueAttributes');
+    grantAccess(this.handler, API_ACCESS, { data: props.data, stateMachines: props.stateMachines });
   }
 }

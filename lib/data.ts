@@ -5,18 +5,13 @@
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, Billing, TableEncryptionV2, TableV2, type Attribute } from 'aws-cdk-lib/aws-dynamodb';
-import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
-import { Construct, type IConstruct } from 'constructs';
+import { Construct } from 'constructs';
 import { QUEUES, TABLES, type KeyAttr, type TableDef } from '../core/resources.ts';
 import { bucketView } from './cdk-types.ts';
-import { acknowledge, nagRef, wildcardResource } from './nag.ts';
 
 export type TableKey = keyof typeof TABLES;
-/** Broad table access through CDK's table grants (the API and recovery functions). */
-export type TableAccess = 'read' | 'write' | 'readWrite';
-export type ArtifactAccess = 'read' | 'readWrite';
 
 /** Where job inputs and artifacts live (core s3Keys: `packs/{packId}/…`). */
 export const PACKS_PREFIX = 'packs/';
@@ -69,8 +64,6 @@ export class PipelineDataError extends Error {
     this.name = 'PipelineDataError';
   }
 }
-
-const isConstruct = (x: unknown): x is IConstruct => Construct.isConstruct(x);
 
 const attribute = (a: KeyAttr): Attribute => ({
   name: a.name,
@@ -171,48 +164,5 @@ export class PipelineData extends Construct {
       deadLetterQueue: { queue: this.gpuDeadLetterQueue, maxReceiveCount: gpu.deadLetter.maxReceiveCount },
       removalPolicy,
     });
-  }
-
-  /**
-   * Grants table access. A table with indexes is granted its indexes too (`<arn>/index/*`),
-   * which cdk-nag reports as a wildcard; that finding is acknowledged on the grantee here.
-   */
-  public grantTable(key: TableKey, grantee: IGrantable, access: TableAccess): Grant {
-    const table = this.tables[key];
-    const grant = access === 'read' ? table.grantReadData(grantee)
-      : access === 'write' ? table.grantWriteData(grantee)
-        : table.grantReadWriteData(grantee);
-    if (TABLES[key].indexes.length > 0 && isConstruct(grantee.grantPrincipal)) {
-      acknowledge(grantee.grantPrincipal, {
-        id: wildcardResource(`${nagRef(table, 'Arn')}/index/*`),
-        reason: `CDK table grants include the table's indexes; the ${key} table's (${TABLES[key].indexes.map((i) => i.name).join(', ')}) serve its queries, and the wildcard stays within that one table.`,
-      });
-    }
-    return grant;
-  }
-
-  /**
-   * Grants object access under `packs/`: GetObject (and PutObject for readWrite), plus
-   * ListBucket so a missing key reads as 404 NoSuchKey (an input error) rather than 403
-   * AccessDenied.
-   */
-  public grantArtifacts(grantee: IGrantable, access: ArtifactAccess): Grant {
-    const read = Grant.addToPrincipal({
-      grantee,
-      actions: ['s3:GetObject'],
-      resourceArns: [this.artifacts.arnForObjects(`${PACKS_PREFIX}*`)],
-    });
-    const list = Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [this.artifacts.bucketArn] });
-    let grant = read.combine(list);
-    if (access === 'readWrite') {
-      grant = grant.combine(Grant.addToPrincipal({ grantee, actions: ['s3:PutObject'], resourceArns: [this.artifacts.arnForObjects(`${PACKS_PREFIX}*`)] }));
-    }
-    if (isConstruct(grantee.grantPrincipal)) {
-      acknowledge(grantee.grantPrincipal, {
-        id: wildcardResource(`${nagRef(this.artifacts, 'Arn')}/${PACKS_PREFIX}*`),
-        reason: 'Inputs and artifacts are keyed per pack and job (packs/{packId}/…), unknown at deploy time; the grant is limited to that prefix and to GetObject/PutObject.',
-      });
-    }
-    return grant;
   }
 }

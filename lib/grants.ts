@@ -34,6 +34,8 @@ interface ResolvedTarget {
 function machineName(sm: IStateMachine): string {
   const cfn = sm.node.defaultChild;
   if (cfn instanceof CfnStateMachine && typeof cfn.stateMachineName === 'string' && !Token.isUnresolved(cfn.stateMachineName)) return cfn.stateMachineName;
+  const fromArn = Token.isUnresolved(sm.stateMachineArn) ? undefined : /:stateMachine:([^:]+)$/.exec(sm.stateMachineArn)?.[1];
+  if (fromArn !== undefined) return fromArn;
   throw new AccessGrantError(`State machine ${sm.node.path} needs a name known at synth time to grant its executions`);
 }
 

@@ -6,7 +6,7 @@
  * actions) and alarms (dead letters, stuck jobs, recovery rate, failed executions, a
  * failing watchdog) that notify an encrypted, TLS-only SNS topic.
  */
-import { ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   Alarm, AlarmStatusWidget, ComparisonOperator, Dashboard, GraphWidget, MathExpression, Metric, TextWidget, TreatMissingData,
   type IMetric,
@@ -14,20 +14,21 @@ import {
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { Grant, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { ILayerVersion } from 'aws-cdk-lib/aws-lambda';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
-import { CfnStateMachine, type IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { BREAKER_PROVIDERS } from '../core/breaker.ts';
 import { BUCKETS, STATE_MACHINES, TABLES } from '../core/resources.ts';
 import { WATCHED_STATUSES } from '../core/watchdog.ts';
 import type { PipelineData, TableKey } from './data.ts';
-import { acknowledge, wildcardResource } from './nag.ts';
 import { PipelineFunction } from './pipeline-function.ts';
+import { grantAccess } from './grants.ts';
+import { RECOVERY_FUNCTION_ACCESS } from '../lambdas/catalog.ts';
 
 export const WATCHDOG_ENTRY = 'lambdas/handlers/watchdog.ts';
 export const RECONCILER_ENTRY = 'lambdas/handlers/reconciler.ts';
@@ -93,15 +94,6 @@ export class ObservabilityError extends Error {
     super(message);
     this.name = 'ObservabilityError';
   }
-}
-
-/** A machine's name as known at synth time (its executions' ARNs are granted by name). */
-function machineName(sm: IStateMachine): string {
-  const cfn = sm.node.defaultChild;
-  if (cfn instanceof CfnStateMachine && typeof cfn.stateMachineName === 'string' && !Token.isUnresolved(cfn.stateMachineName)) return cfn.stateMachineName;
-  const fromArn = Token.isUnresolved(sm.stateMachineArn) ? undefined : /:stateMachine:([^:]+)$/.exec(sm.stateMachineArn)?.[1];
-  if (fromArn !== undefined) return fromArn;
-  throw new ObservabilityError(`State machine ${sm.node.path} needs a name known at synth time (stateMachineName)`);
 }
 
 /** One of the pipeline's own EMF metrics. */
@@ -269,42 +261,11 @@ export class PipelineObservability extends Construct {
     return topic;
   }
 
+  /** Exactly what the watchdog's and the reconciler's code declares (lambdas/catalog.ts). */
   private grantAccess(props: PipelineObservabilityProps): void {
-    const { data, stateMachines } = props;
-    const stack = Stack.of(this);
-    const nagText = (v: string, pseudo: string) => (Token.isUnresolved(v) ? `<${pseudo}>` : v);
-    const executionsOf = (sm: IStateMachine) => {
-      const name = machineName(sm);
-      return {
-        arn: stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${name}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
-        nag: wildcardResource(`arn:<AWS::Partition>:states:${nagText(stack.region, 'AWS::Region')}:${nagText(stack.account, 'AWS::AccountId')}:execution:${name}:*`),
-        name,
-      };
-    };
-    const job = executionsOf(stateMachines.job);
-    const pack = executionsOf(stateMachines.pack);
-
-    // The watchdog reads stale jobs and their executions, restarts or fails them, settles and restarts packs.
-    const w = this.watchdog;
-    const wTables: Record<TableKey, 'readWrite'> = { jobs: 'readWrite', packs: 'readWrite', events: 'readWrite', control: 'readWrite' };
-    for (const [key, level] of Object.entries(wTables) as [TableKey, 'readWrite'][]) data.grantTable(key, w, level);
-    stateMachines.job.grantStartExecution(w);
-    stateMachines.pack.grantStartExecution(w);
-    Grant.addToPrincipal({ grantee: w, actions: ['states:DescribeExecution', 'states:GetExecutionHistory', 'states:StopExecution'], resourceArns: [job.arn] });
-    Grant.addToPrincipal({ grantee: w, actions: ['states:DescribeExecution'], resourceArns: [pack.arn] });
-    acknowledge(w.role,
-      { id: job.nag, reason: `The watchdog describes, reads the history of and stops the stuck job's own execution of ${job.name}; execution names are per job run, unknown at deploy time.` },
-      { id: pack.nag, reason: `The watchdog describes the current run of a job's pack (${pack.name}); execution names are per pack run, unknown at deploy time.` });
-
-    // The reconciler acts on the ended execution its event names: restarts the job or pack, or records the end.
-    const r = this.reconciler;
-    const rTables: Record<TableKey, 'readWrite' | 'write'> = { jobs: 'readWrite', packs: 'readWrite', events: 'write', control: 'readWrite' };
-    for (const [key, level] of Object.entries(rTables) as [TableKey, 'readWrite' | 'write'][]) data.grantTable(key, r, level);
-    stateMachines.job.grantStartExecution(r);
-    stateMachines.pack.grantStartExecution(r);
-    // When the ended run is no longer the job's, it checks that the run owning the job is alive.
-    Grant.addToPrincipal({ grantee: r, actions: ['states:DescribeExecution'], resourceArns: [job.arn] });
-    acknowledge(r.role, { id: job.nag, reason: `The reconciler describes the run of ${job.name} that owns a job; execution names are per job run, unknown at deploy time.` });
+    const resources = { data: props.data, stateMachines: props.stateMachines };
+    grantAccess(this.watchdog, RECOVERY_FUNCTION_ACCESS.watchdog, resources);
+    grantAccess(this.reconciler, RECOVERY_FUNCTION_ACCESS.reconciler, resources);
   }
 
   private buildDashboard(props: PipelineObservabilityProps): Dashboard {

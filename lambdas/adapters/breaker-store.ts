@@ -19,6 +19,8 @@ import { documentClient } from './aws-clients.ts';
 
 /** Breakers live in the control table: a consistent read, then a conditional put per change. */
 export const BREAKER_STORE_ACCESS = access(grant('table:control', 'dynamodb', 'GetItem', 'PutItem'));
+/** Reading breakers only (`read`, `states`): health reports, the watchdog's gauges. */
+export const BREAKER_READ_ACCESS = access(grant('table:control', 'dynamodb', 'GetItem'));
 
 export const breakerId = (provider: BreakerKey) => `breaker#${provider}`;
 

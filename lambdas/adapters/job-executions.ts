@@ -8,7 +8,20 @@ import {
   StartExecutionCommand, StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import type { ExecutionView } from '../../core/watchdog.ts';
+import { access, grant } from './access.ts';
 import { sfnClient } from './aws-clients.ts';
+
+type Machine = 'job' | 'pack';
+/** What each function here calls, on one machine or its executions. */
+export const JOB_EXECUTIONS_ACCESS = {
+  /** viewExecution; `withProgress` reads the newest history event too. */
+  view: (m: Machine, withProgress = false) =>
+    access(grant(`executions:${m}`, 'states', 'DescribeExecution', ...(withProgress ? ['GetExecutionHistory'] : []))),
+  /** stopExecution */
+  stop: (m: Machine) => access(grant(`executions:${m}`, 'states', 'StopExecution')),
+  /** startRun */
+  start: (m: Machine) => access(grant(`stateMachine:${m}`, 'states', 'StartExecution')),
+} as const;
 
 const CALL_TIMEOUT_MS = 10_000;
 const timeout = () => ({ abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS) });

@@ -12,9 +12,15 @@ import { jobExecutionName } from '../../core/job.ts';
 import { isTerminalJob } from '../../core/status.ts';
 import { decide, decidePack, type ExecutionView } from '../../core/watchdog.ts';
 import { config } from './config.ts';
-import { executionNameOf, viewExecution } from './job-executions.ts';
-import { EMERGENCY_STOP_FLAG, findJob, getFlag, getPack, NotFoundError } from './job-store.ts';
-import { carryOut, carryOutPack, endedView, type ActionOutcome, type PackOutcome } from './watchdog-actions.ts';
+import { access } from './access.ts';
+import { JOB_EXECUTIONS_ACCESS, executionNameOf, viewExecution } from './job-executions.ts';
+import { EMERGENCY_STOP_FLAG, JOB_STORE_ACCESS, findJob, getFlag, getPack, NotFoundError } from './job-store.ts';
+import { WATCHDOG_ACTIONS_ACCESS, carryOut, carryOutPack, endedView, type ActionOutcome, type PackOutcome } from './watchdog-actions.ts';
+
+/** The ended run's job or pack, the stop flag, the run that owns the job, and the watchdog's actions. */
+export const RECONCILE_ACCESS = access(
+  JOB_STORE_ACCESS.readJob, JOB_STORE_ACCESS.readPack, JOB_STORE_ACCESS.readFlag, JOB_EXECUTIONS_ACCESS.view('job'), WATCHDOG_ACTIONS_ACCESS.act,
+);
 import { watchdogSettingsFromEnv } from './watchdog-settings.ts';
 
 const ENDED = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;

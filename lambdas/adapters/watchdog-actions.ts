@@ -14,11 +14,24 @@ import {
   lastFinishedStage, stuckStatus, type ExecutionView, type Observation, type PackAction, type WatchdogAction, type WatchdogSettings,
 } from '../../core/watchdog.ts';
 import { config, required } from './config.ts';
-import { executionArnOf, startRun, stopExecution, viewExecution } from './job-executions.ts';
-import { getPack, NotFoundError, putEvent, updateJob, updatePack } from './job-store.ts';
-import { resolve } from './ledger.ts';
+import { access } from './access.ts';
+import { JOB_EXECUTIONS_ACCESS, executionArnOf, startRun, stopExecution, viewExecution } from './job-executions.ts';
+import { JOB_STORE_ACCESS, getPack, NotFoundError, putEvent, updateJob, updatePack } from './job-store.ts';
+import { LEDGER_ACCESS, resolve } from './ledger.ts';
 import { logger, metrics } from './logging.ts';
-import { markUnsettled } from './pack-settlement.ts';
+import { PACK_SETTLEMENT_ACCESS, markUnsettled } from './pack-settlement.ts';
+
+export const WATCHDOG_ACTIONS_ACCESS = {
+  /** observeJob (the job's run, with progress) and packRunActive (the pack and its run) */
+  observe: access(JOB_STORE_ACCESS.readPack, JOB_EXECUTIONS_ACCESS.view('job', true), JOB_EXECUTIONS_ACCESS.view('pack')),
+  /** carryOut and carryOutPack: restart runs, rewrite the job or pack, its ledger and events */
+  act: access(
+    JOB_EXECUTIONS_ACCESS.start('job'), JOB_EXECUTIONS_ACCESS.start('pack'),
+    JOB_STORE_ACCESS.readPack, JOB_STORE_ACCESS.writeJob, JOB_STORE_ACCESS.writePack, JOB_STORE_ACCESS.writeEvent, LEDGER_ACCESS, PACK_SETTLEMENT_ACCESS,
+  ),
+  /** carryOut stops a run first (stopFirst) only when a sweep saw it running but silent; ended runs, the reconciler's, need no stop. */
+  stopSilentRun: JOB_EXECUTIONS_ACCESS.stop('job'),
+} as const;
 
 export type RecoverySource = 'watchdog' | 'reconciler';
 

@@ -17,11 +17,19 @@ import {
 } from '../../core/watchdog.ts';
 import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';
-import { EMERGENCY_STOP_FLAG, getFlag, getPack, NotFoundError } from './job-store.ts';
+import { EMERGENCY_STOP_FLAG, JOB_STORE_ACCESS, getFlag, getPack, NotFoundError } from './job-store.ts';
 import { logger, metrics } from './logging.ts';
-import { markSettled, settlePack, unsettledPacks } from './pack-settlement.ts';
+import { PACK_SETTLEMENT_ACCESS, markSettled, settlePack, unsettledPacks } from './pack-settlement.ts';
 import { lambdaBreakers } from './provider-breakers.ts';
-import { carryOut, carryOutPack, observeJob, packRunActive, type ActionOutcome, type PackOutcome } from './watchdog-actions.ts';
+import { WATCHDOG_ACTIONS_ACCESS, carryOut, carryOutPack, observeJob, packRunActive, type ActionOutcome, type PackOutcome } from './watchdog-actions.ts';
+import { access, grant } from './access.ts';
+import { BREAKER_READ_ACCESS } from './breaker-store.ts';
+
+/** Stale jobs by status, recent recovery events, the breakers (read), unsettled packs, and the watchdog's actions. */
+export const WATCHDOG_SWEEP_ACCESS = access(
+  grant('index:jobs/byStatus', 'dynamodb', 'Query'), grant('table:events', 'dynamodb', 'Query'), BREAKER_READ_ACCESS,
+  JOB_STORE_ACCESS.readPack, PACK_SETTLEMENT_ACCESS, WATCHDOG_ACTIONS_ACCESS.observe, WATCHDOG_ACTIONS_ACCESS.act, WATCHDOG_ACTIONS_ACCESS.stopSilentRun,
+);
 import { watchdogSettingsFromEnv } from './watchdog-settings.ts';
 
 /** Jobs handled side by side: each costs a few Step Functions and DynamoDB calls. */

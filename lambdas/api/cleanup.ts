@@ -17,6 +17,12 @@ import { CLEANUP } from './limits.ts';
 import { mapLimit } from './map-limit.ts';
 import type { Operation } from './operation.ts';
 import { jobsByStatus } from './store.ts';
+import { access, grant } from '../adapters/access.ts';
+
+/** Lists and deletes a finished job's artifacts, then marks the job cleaned. */
+export const CLEANUP_ACCESS = access(
+  grant('bucket:artifacts', 's3', 'ListBucket'), grant('objects:artifacts/packs/*/jobs/*', 's3', 'DeleteObject'), grant('table:jobs', 'dynamodb', 'UpdateItem'),
+);
 
 const JOB_CONCURRENCY = 8;
 const DELETE_CONCURRENCY = 16;

@@ -7,7 +7,15 @@ import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { STATE_MACHINES } from '../../core/resources.ts';
 import { sfnClient } from '../adapters/aws-clients.ts';
 import { config, required } from '../adapters/config.ts';
-import { startRun, stopExecution as stopRun } from '../adapters/job-executions.ts';
+import { JOB_EXECUTIONS_ACCESS, startRun, stopExecution as stopRun } from '../adapters/job-executions.ts';
+import { access, grant } from '../adapters/access.ts';
+
+/** Starts, lists (the emergency stop) and stops runs of both machines. */
+export const EXECUTIONS_ACCESS = access(
+  ...(['job', 'pack'] as const).flatMap((m) => [
+    JOB_EXECUTIONS_ACCESS.start(m), JOB_EXECUTIONS_ACCESS.stop(m), access(grant(`stateMachine:${m}`, 'states', 'ListExecutions')),
+  ]),
+);
 
 export type MachineKey = keyof typeof STATE_MACHINES;
 

@@ -19,6 +19,13 @@ import { breakerStates } from './health-hooks.ts';
 import type { Operation } from './operation.ts';
 import { apiSettings } from './settings.ts';
 import { countByStatus } from './store.ts';
+import { access, grant } from '../adapters/access.ts';
+
+/** The dependencies GET /health probes: both queues' depths, the pack machine, the bucket. */
+export const HEALTH_ACCESS = access(
+  grant('queue:gpu', 'sqs', 'GetQueueAttributes'), grant('queue:gpuDeadLetter', 'sqs', 'GetQueueAttributes'),
+  grant('stateMachine:pack', 'states', 'DescribeStateMachine'), grant('bucket:artifacts', 's3', 'ListBucket'),
+);
 
 const CHECK_TIMEOUT_MS = 3000;
 const UNFINISHED = JOB_STATUSES.filter((s) => !TERMINAL_JOB_STATUSES.includes(s));

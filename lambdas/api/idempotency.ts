@@ -10,6 +10,10 @@ import type { JSONValue } from '@aws-lambda-powertools/commons/types';
 import type { Context } from 'aws-lambda';
 import { dynamoClient } from '../adapters/aws-clients.ts';
 import { config } from '../adapters/config.ts';
+import { access, grant } from '../adapters/access.ts';
+
+/** Powertools' DynamoDB persistence layer: conditional put, get, update and delete of the record. */
+export const IDEMPOTENCY_ACCESS = access(grant('table:control', 'dynamodb', 'PutItem', 'GetItem', 'UpdateItem', 'DeleteItem'));
 import { ApiError, conflict } from './errors.ts';
 import { apiSettings } from './settings.ts';
 

@@ -10,6 +10,14 @@ import type { JobStatus } from '../../core/status.ts';
 import { documentClient } from '../adapters/aws-clients.ts';
 import { config } from '../adapters/config.ts';
 import { EMERGENCY_STOP_FLAG, getFlag } from '../adapters/job-store.ts';
+import { access, grant } from '../adapters/access.ts';
+
+/** The API's reads by index, the statistics' event buckets, the emergency-stop flag's updates. */
+export const API_STORE_ACCESS = access(
+  grant('table:packs', 'dynamodb', 'GetItem'), grant('index:packs/byCreatedAt', 'dynamodb', 'Query'),
+  grant('index:jobs/byPack', 'dynamodb', 'Query'), grant('index:jobs/byStatus', 'dynamodb', 'Query'),
+  grant('table:events', 'dynamodb', 'Query'), grant('table:control', 'dynamodb', 'UpdateItem'),
+);
 
 export interface Page<T> {
   readonly items: T[];

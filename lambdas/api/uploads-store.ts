@@ -8,6 +8,12 @@ import { s3Keys } from '../../core/resources.ts';
 import { s3Client } from '../adapters/aws-clients.ts';
 import { config } from '../adapters/config.ts';
 import { mapLimit } from './map-limit.ts';
+import { access, grant } from '../adapters/access.ts';
+
+/** Pre-signed PUTs are signed by the API's role, so it must itself be allowed to put them. */
+export const UPLOADS_STORE_ACCESS = access(
+  grant('objects:artifacts/packs/*/uploads/*', 's3', 'PutObject', 'GetObject'), grant('bucket:artifacts', 's3', 'ListBucket'),
+);
 
 /** Headers the presigned PUT signs; the uploader must send them exactly. */
 export const SIGNED_UPLOAD_HEADERS = ['content-type', 'content-length'] as const;

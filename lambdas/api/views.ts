@@ -10,6 +10,10 @@ import { s3Client } from '../adapters/aws-clients.ts';
 import { config } from '../adapters/config.ts';
 import type { JobSummary, JobView, PackView } from './schemas.ts';
 import { apiSettings, consoleUrl } from './settings.ts';
+import { access, grant } from '../adapters/access.ts';
+
+/** Output URLs are pre-signed GETs, signed by the API's role. */
+export const VIEWS_ACCESS = access(grant('objects:artifacts/packs/*', 's3', 'GetObject'));
 
 export function countsOf(jobs: readonly Pick<JobRecord, 'status'>[]): StatusCounts {
   const counts = emptyCounts();

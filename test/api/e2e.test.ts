@@ -123,3 +123,9 @@ describe('through the signed API on the offline stack', () => {
     expect(jobs.items.map((j) => [j.jobId, j.status]).sort()).toEqual([...created.jobIds].sort().map((id) => [id, 'complete']));
   });
 });
+
+describe('IAM as synthesized', () => {
+  it('refused none of the API\'s calls above (uploads, pre-signed URLs, packs, executions, health)', () => {
+    expect(stack.iamDenials()?.map((d) => d.message)).toEqual([]);
+  });
+});

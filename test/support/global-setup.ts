@@ -4,12 +4,16 @@
  * Each test file provisions its own tables and queues under a unique prefix.
  */
 import type { TestProject } from 'vitest/node';
+import { loadPolicies } from '../../local/iam/policies.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type Emulators } from '../../local/emulators.ts';
 
 let emulators: Emulators | undefined;
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   emulators = await startEmulators();
+  // The synthesized IAM policies are cached by source hash: synthesized once here, not by each
+  // file that enforces IAM (local/iam/) at once. After the emulators, so they start unhurried.
+  await loadPolicies();
   const env = {
     AWS_REGION: LOCAL_REGION,
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,

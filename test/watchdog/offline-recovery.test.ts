@@ -174,3 +174,9 @@ describe('the watchdog', () => {
     await until(() => getJob(job.jobId), (j) => j.status === 'complete', 'the job to complete');
   }, 90_000);
 });
+
+describe('IAM as synthesized', () => {
+  it('refused none of the watchdog\'s and the reconciler\'s calls above', () => {
+    expect(stack.iamDenials()?.map((d) => d.message)).toEqual([]);
+  });
+});
