@@ -80,6 +80,7 @@ function stopProcess(proc: ChildProcess, graceMs = 3000): Promise<void> {
 }
 
 export interface EmulatorOptions {
+  /** How long the JVM may take to answer (slow on a loaded machine). @default 60000 */
   readonly dynamoTimeoutMs?: number;
   /**
    * Strict mode: a Query on a global secondary index answers items written in the last
@@ -102,7 +103,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   try {
     const dynamodbDirectEndpoint = `http://127.0.0.1:${dynamoPort}`;
     const [, fq] = await Promise.all([
-      waitForDynamo(dynamodbDirectEndpoint, dynamo, options.dynamoTimeoutMs ?? 30_000),
+      waitForDynamo(dynamodbDirectEndpoint, dynamo, options.dynamoTimeoutMs ?? 60_000),
       startFauxqs({ port: 0, host: '127.0.0.1', logger: false, defaultRegion: LOCAL_REGION }),
     ]);
     fauxqs = fq;

@@ -9,6 +9,8 @@ import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { JobRecord } from '../../core/job.ts';
+import type { JobStatus } from '../../core/status.ts';
+import { getJobs } from '../adapters/job-store.ts';
 import { s3Keys } from '../../core/resources.ts';
 import { documentClient, s3Client } from '../adapters/aws-clients.ts';
 import { config } from '../adapters/config.ts';
@@ -16,6 +18,8 @@ import { CLEANUP } from './limits.ts';
 import { mapLimit } from './map-limit.ts';
 import type { Operation } from './operation.ts';
 import { jobsByStatus } from './store.ts';
+
+const CLEANABLE: readonly JobStatus[] = ['complete', 'failed'];
 
 const JOB_CONCURRENCY = 8;
 const DELETE_CONCURRENCY = 16;
@@ -57,12 +61,15 @@ export const cleanup: Operation<'cleanup'> = async (req) => {
   const cutoff = new Date(Date.now() - hours * 3_600_000).toISOString();
   const limit = CLEANUP.maxJobsPerCall;
   const candidates: JobRecord[] = [];
-  for (const status of ['complete', 'failed'] as const) {
+  for (const status of CLEANABLE) {
     const found = await jobsByStatus(status, { before: cutoff, uncleanedOnly: true, max: limit + 1 - candidates.length });
     candidates.push(...found);
     if (candidates.length > limit) break;
   }
-  const batch = candidates.slice(0, limit);
+  // The byStatus index may lag: a job retried since still reads finished there. Objects are
+  // deleted only for jobs a consistent read shows finished, idle past the cutoff, not cleaned.
+  const ids = candidates.slice(0, limit).map((j) => j.jobId);
+  const batch = (await getJobs(ids)).filter((j) => CLEANABLE.includes(j.status) && j.updatedAt < cutoff && (j as { cleanedAt?: string }).cleanedAt === undefined);
   const deleted = await mapLimit(batch, JOB_CONCURRENCY, cleanJob);
   return {
     status: 200,
