@@ -43,6 +43,10 @@ export interface IndexLagProxy {
 }
 
 const TARGET_PREFIX = 'DynamoDB_20120810.';
+/** Headers of one hop, not to be passed on: the proxy sends whole bodies with their length. */
+const HOP_HEADERS = ['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host'];
+const endToEnd = (headers: Record<string, string | string[] | undefined>) =>
+  Object.fromEntries(Object.entries(headers).filter(([k]) => !HOP_HEADERS.includes(k.toLowerCase())));
 const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
 const SIDE_CALL_TIMEOUT_MS = 5000;
 
@@ -233,7 +237,7 @@ export async function startIndexLagProxy(options: { target: string; lagMs: numbe
     return new Promise((resolve, reject) => {
       const out = httpRequest({
         host: target.hostname, port: target.port, path: req.url, method: req.method,
-        headers: { ...req.headers, host: target.host, 'content-length': String(body.length) },
+        headers: { ...endToEnd(req.headers), host: target.host, 'content-length': String(body.length) },
         timeout: 30_000,
       }, (res) => {
         const chunks: Buffer[] = [];
@@ -346,7 +350,7 @@ export async function startIndexLagProxy(options: { target: string; lagMs: numbe
     if (WRITES.has(op)) answer = await handleWrite(req, raw, op, body);
     else answer = await forward(req, raw);
     let payload = answer.body;
-    const headers = { ...answer.headers };
+    const headers = endToEnd(answer.headers);
     if (op === 'Query' && typeof body['IndexName'] === 'string' && body['Select'] !== 'COUNT' && answer.status === 200 && lagMs > 0) {
       payload = await lagQuery(body, answer.body);
       // The checksum was of the body DynamoDB Local sent.
