@@ -6,9 +6,12 @@
  * an index answers each item written in the last `lagMs` as it was before that write
  * (or leaves it out when it did not exist yet). Table reads and writes pass through.
  *
- * Not modelled: an item that moved out of the queried index partition within the window
- * (AWS would still list it there), Select=COUNT answers, and eventually consistent reads
- * of the table itself.
+ * An item that left the queried partition within the window (its status changed, say) is
+ * still listed there with its old image, when the proxy can evaluate the query's
+ * conditions (a sort key comparison, begins_with or BETWEEN; a filter of
+ * attribute_exists/attribute_not_exists/equality) and the answer is the last page.
+ *
+ * Not modelled: Select=COUNT answers, and eventually consistent reads of the table itself.
  */
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +22,8 @@ type Item = Record<string, AttributeValue>;
 interface TableShape {
   readonly keyNames: readonly string[];
   readonly hasIndexes: boolean;
+  /** Each index's sort key attribute, if it has one. */
+  readonly indexSortKeys: ReadonlyMap<string, string | undefined>;
 }
 
 interface Write {
@@ -32,10 +37,16 @@ export interface IndexLagProxy {
   /** Give this as the DynamoDB endpoint (AWS_ENDPOINT_URL_DYNAMODB). */
   readonly url: string;
   readonly lagMs: number;
+  /** Changes the lag from now on (a test can hold the index back, then let it catch up with 0). */
+  setLagMs(ms: number): void;
   stop(): Promise<void>;
 }
 
 const TARGET_PREFIX = 'DynamoDB_20120810.';
+/** Headers of one hop, not to be passed on: the proxy sends whole bodies with their length. */
+const HOP_HEADERS = ['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host'];
+const endToEnd = (headers: Record<string, string | string[] | undefined>) =>
+  Object.fromEntries(Object.entries(headers).filter(([k]) => !HOP_HEADERS.includes(k.toLowerCase())));
 const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
 const SIDE_CALL_TIMEOUT_MS = 5000;
 
@@ -79,22 +90,97 @@ function project(item: Item, projection: string | undefined, names: Record<strin
   return Object.fromEntries(Object.entries(item).filter(([k]) => wanted.has(k)));
 }
 
-/** The partition key condition `attr = :v` (or `#n = :v`) of a KeyConditionExpression. */
-function partitionCondition(body: Record<string, unknown>): { name: string; value: AttributeValue } | undefined {
+type Predicate = (item: Item) => boolean;
+
+/** Orders two scalar attribute values as DynamoDB does (numbers by value, strings and binaries by bytes). */
+function compare(a: AttributeValue | undefined, b: AttributeValue): number | undefined {
+  if (a === undefined) return undefined;
+  if ('N' in a && 'N' in b) return Number(a.N) - Number(b.N);
+  if ('S' in a && 'S' in b) return a.S! < b.S! ? -1 : a.S! > b.S! ? 1 : 0;
+  return undefined;
+}
+
+const same = (a: AttributeValue | undefined, b: AttributeValue): boolean => a !== undefined && JSON.stringify(a) === JSON.stringify(b);
+
+interface QueryConditions {
+  /** The partition key `attr = :v`. */
+  readonly partition: { name: string; value: AttributeValue };
+  /** The whole key condition and the filter, when the proxy can evaluate them. */
+  readonly matches: Predicate | undefined;
+}
+
+/** One condition term the proxy understands, or undefined. */
+function term(text: string, name: (n: string) => string, value: (v: string) => AttributeValue | undefined): Predicate | undefined {
+  const t = text.trim().replace(/^\((.*)\)$/, '$1').trim();
+  let m = /^([#\w]+)\s*(<=|>=|<>|<|>|=)\s*(:\w+)$/.exec(t);
+  if (m) {
+    const [attr, op, v] = [name(m[1]!), m[2]!, value(m[3]!)];
+    if (!v) return undefined;
+    return (item) => {
+      if (op === '=') return same(item[attr], v);
+      if (op === '<>') return !same(item[attr], v);
+      const c = compare(item[attr], v);
+      if (c === undefined) return false;
+      return op === '<' ? c < 0 : op === '<=' ? c <= 0 : op === '>' ? c > 0 : c >= 0;
+    };
+  }
+  m = /^([#\w]+)\s+BETWEEN\s+(:\w+)\s+AND\s+(:\w+)$/i.exec(t);
+  if (m) {
+    const [attr, lo, hi] = [name(m[1]!), value(m[2]!), value(m[3]!)];
+    if (!lo || !hi) return undefined;
+    return (item) => (compare(item[attr], lo) ?? -1) >= 0 && (compare(item[attr], hi) ?? 1) <= 0;
+  }
+  m = /^begins_with\(\s*([#\w]+)\s*,\s*(:\w+)\s*\)$/i.exec(t);
+  if (m) {
+    const [attr, v] = [name(m[1]!), value(m[2]!)];
+    if (!v || !('S' in v)) return undefined;
+    return (item) => typeof item[attr]?.S === 'string' && item[attr].S.startsWith(v.S!);
+  }
+  m = /^(attribute_exists|attribute_not_exists)\(\s*([#\w]+)\s*\)$/i.exec(t);
+  if (m) {
+    const [exists, attr] = [m[1]!.toLowerCase() === 'attribute_exists', name(m[2]!)];
+    return (item) => (item[attr] !== undefined) === exists;
+  }
+  return undefined;
+}
+
+/** Splits on top-level AND, keeping BETWEEN's own AND inside its term. */
+function conjuncts(expr: string): string[] {
+  const parts = expr.split(/\s+AND\s+/i);
+  const out: string[] = [];
+  for (const p of parts) {
+    const prev = out.at(-1);
+    if (prev !== undefined && /\sBETWEEN\s+:\w+$/i.test(prev)) out[out.length - 1] = `${prev} AND ${p}`;
+    else out.push(p);
+  }
+  return out;
+}
+
+/** The partition key condition of a Query, and the whole of its conditions as a predicate when they are simple enough. */
+function queryConditions(body: Record<string, unknown>): QueryConditions | undefined {
   const expr = body['KeyConditionExpression'];
   if (typeof expr !== 'string') return undefined;
-  const names = body['ExpressionAttributeNames'] as Record<string, string> | undefined;
-  const values = body['ExpressionAttributeValues'] as Record<string, AttributeValue> | undefined;
-  const m = /^\s*\(?\s*([#\w]+)\s*=\s*(:\w+)/.exec(expr);
-  if (!m) return undefined;
-  const value = values?.[m[2]!];
-  if (!value) return undefined;
-  return { name: names?.[m[1]!] ?? m[1]!, value };
+  const names = (body['ExpressionAttributeNames'] ?? {}) as Record<string, string>;
+  const values = (body['ExpressionAttributeValues'] ?? {}) as Record<string, AttributeValue>;
+  const name = (n: string) => names[n] ?? n;
+  const value = (v: string) => values[v];
+  const keyTerms = conjuncts(expr);
+  const m = /^\s*\(?\s*([#\w]+)\s*=\s*(:\w+)\s*\)?\s*$/.exec(keyTerms[0] ?? '');
+  const pv = m ? value(m[2]!) : undefined;
+  if (!m || !pv) return undefined;
+  const filter = body['FilterExpression'];
+  const terms = [...keyTerms, ...(typeof filter === 'string' ? (/\b(OR|NOT)\b/i.test(filter) ? [undefined] : conjuncts(filter)) : [])];
+  const predicates = terms.map((t) => (t === undefined ? undefined : term(t, name, value)));
+  const known = predicates.every((p): p is Predicate => p !== undefined);
+  return { partition: { name: name(m[1]!), value: pv }, matches: known ? (item) => predicates.every((p) => p!(item)) : undefined };
 }
 
 export async function startIndexLagProxy(options: { target: string; lagMs: number; region: string; credentials: { accessKeyId: string; secretAccessKey: string } }): Promise<IndexLagProxy> {
-  const { lagMs } = options;
-  if (!Number.isFinite(lagMs) || lagMs < 0) throw new RangeError(`lagMs must be a non-negative number, got ${lagMs}`);
+  const checked = (ms: number) => {
+    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`lagMs must be a non-negative number, got ${ms}`);
+    return ms;
+  };
+  let lagMs = checked(options.lagMs);
   const target = new URL(options.target);
   const client = new DynamoDBClient({ endpoint: options.target, region: options.region, credentials: options.credentials, maxAttempts: 2 });
   const shapes = new Map<string, Promise<TableShape>>();
@@ -108,6 +194,7 @@ export async function startIndexLagProxy(options: { target: string; lagMs: numbe
       shape = client.send(new DescribeTableCommand({ TableName: table }), { abortSignal: AbortSignal.timeout(SIDE_CALL_TIMEOUT_MS) }).then((d) => ({
         keyNames: (d.Table?.KeySchema ?? []).map((k) => k.AttributeName ?? ''),
         hasIndexes: (d.Table?.GlobalSecondaryIndexes ?? []).length > 0,
+        indexSortKeys: new Map((d.Table?.GlobalSecondaryIndexes ?? []).map((g) => [g.IndexName ?? '', g.KeySchema?.find((k) => k.KeyType === 'RANGE')?.AttributeName])),
       }));
       // A table that does not exist yet (or failed to describe) is asked again next time.
       shape.catch(() => shapes.delete(table));
@@ -150,7 +237,7 @@ export async function startIndexLagProxy(options: { target: string; lagMs: numbe
     return new Promise((resolve, reject) => {
       const out = httpRequest({
         host: target.hostname, port: target.port, path: req.url, method: req.method,
-        headers: { ...req.headers, host: target.host, 'content-length': String(body.length) },
+        headers: { ...endToEnd(req.headers), host: target.host, 'content-length': String(body.length) },
         timeout: 30_000,
       }, (res) => {
         const chunks: Buffer[] = [];
@@ -200,25 +287,49 @@ export async function startIndexLagProxy(options: { target: string; lagMs: numbe
     const now = Date.now();
     prune(now);
     const table = body['TableName'] as string;
+    const index = body['IndexName'] as string;
     const shape = await shapeOf(table).catch(() => undefined);
-    const parsed = JSON.parse(answer.toString('utf8')) as { Items?: Item[]; Count?: number };
+    const parsed = JSON.parse(answer.toString('utf8')) as { Items?: Item[]; Count?: number; LastEvaluatedKey?: Item };
     if (!shape || !parsed.Items) return answer;
-    const partition = partitionCondition(body);
+    const conditions = queryConditions(body);
     const projection = body['ProjectionExpression'] as string | undefined;
     const names = body['ExpressionAttributeNames'] as Record<string, string> | undefined;
+    const sortKey = shape.indexSortKeys.get(index);
+    const inIndex = (item: Item) => conditions !== undefined && same(item[conditions.partition.name], conditions.partition.value) && (sortKey === undefined || item[sortKey] !== undefined);
+    const keyOf = (item: Item) => (shape.keyNames.every((n) => item[n] !== undefined) ? keyText(table, Object.fromEntries(shape.keyNames.map((n) => [n, item[n]!])) as Item) : undefined);
     const items: Item[] = [];
+    const answered = new Set<string>();
     for (const item of parsed.Items) {
-      const key = Object.fromEntries(shape.keyNames.map((n) => [n, item[n]!])) as Item;
-      const recent = shape.keyNames.every((n) => item[n] !== undefined) ? writes.get(keyText(table, key)) : undefined;
+      const k = keyOf(item);
+      if (k !== undefined) answered.add(k);
+      const recent = k === undefined ? undefined : writes.get(k);
       if (!recent || recent.length === 0) {
         items.push(item);
         continue;
       }
       const seen = recent[0]!.prior;
       // Not yet in the index, or not yet in this partition of it.
-      if (seen === null) continue;
-      if (partition && JSON.stringify(seen[partition.name]) !== JSON.stringify(partition.value)) continue;
+      if (seen === null || (conditions && !inIndex(seen))) continue;
       items.push(project(seen, projection, names));
+    }
+    // Items that left this partition within the window: the index still lists them here.
+    let ghosts = 0;
+    if (conditions?.matches && parsed.LastEvaluatedKey === undefined) {
+      const prefix = JSON.stringify([table]).slice(0, -1);
+      for (const [k, recent] of writes) {
+        if (!k.startsWith(prefix) || answered.has(k)) continue;
+        const seen = recent[0]?.prior;
+        if (!seen || !inIndex(seen) || !conditions.matches(seen)) continue;
+        items.push(project(seen, projection, names));
+        ghosts++;
+      }
+    }
+    if (ghosts > 0 && sortKey !== undefined) {
+      const forward = body['ScanIndexForward'] !== false;
+      items.sort((a, b) => {
+        const c = a[sortKey] && b[sortKey] ? compare(a[sortKey], b[sortKey]!) ?? 0 : 0;
+        return forward ? c : -c;
+      });
     }
     return Buffer.from(JSON.stringify({ ...parsed, Items: items, Count: items.length }));
   }
@@ -239,7 +350,7 @@ export async function startIndexLagProxy(options: { target: string; lagMs: numbe
     if (WRITES.has(op)) answer = await handleWrite(req, raw, op, body);
     else answer = await forward(req, raw);
     let payload = answer.body;
-    const headers = { ...answer.headers };
+    const headers = endToEnd(answer.headers);
     if (op === 'Query' && typeof body['IndexName'] === 'string' && body['Select'] !== 'COUNT' && answer.status === 200 && lagMs > 0) {
       payload = await lagQuery(body, answer.body);
       // The checksum was of the body DynamoDB Local sent.
@@ -261,7 +372,14 @@ export async function startIndexLagProxy(options: { target: string; lagMs: numbe
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    lagMs,
+    get lagMs() {
+      return lagMs;
+    },
+    setLagMs(ms) {
+      lagMs = checked(ms);
+      // Writes older than the new lag are in the index already.
+      prune(Date.now());
+    },
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

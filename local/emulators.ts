@@ -80,6 +80,7 @@ function stopProcess(proc: ChildProcess, graceMs = 3000): Promise<void> {
 }
 
 export interface EmulatorOptions {
+  /** How long the JVM may take to answer (slow on a loaded machine). @default 60000 */
   readonly dynamoTimeoutMs?: number;
   /**
    * Strict mode: a Query on a global secondary index answers items written in the last

@@ -13,7 +13,7 @@ import { startStackConsole } from '../console/server/stack-console.ts';
 import type { ConsoleServer } from '../console/server/server.ts';
 import { createDemoPack } from './demo.ts';
 import { buildReport, formatReport } from './report.ts';
-import { startOfflineStack, type Endpoints, type OfflineStack } from './stack.ts';
+import { DEFAULT_INDEX_LAG_MS, startOfflineStack, type Endpoints, type OfflineStack } from './stack.ts';
 
 export interface OfflineRunOptions {
   readonly jobs: number;
@@ -90,7 +90,8 @@ export async function runOffline(opts: OfflineRunOptions): Promise<number> {
 
   const started = Date.now();
   say(`starting DynamoDB Local, fauxqs, local Step Functions, simulators and ${opts.workers} GPU worker(s)…`);
-  const stack = await startOfflineStack({ timeScale: opts.timeScale, workers: opts.workers, profile: opts.profile, seed: opts.seed });
+  // npm start is strict about index consistency, as AWS is (the suite's stacks opt in where a test needs it).
+  const stack = await startOfflineStack({ timeScale: opts.timeScale, workers: opts.workers, profile: opts.profile, seed: opts.seed, indexLagMs: DEFAULT_INDEX_LAG_MS });
   running.stack = stack;
   say(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s (time scale ${opts.timeScale}, profile ${opts.profile}, seed ${opts.seed})`);
   if (opts.serve) {

@@ -62,7 +62,7 @@ export interface StackOptions {
   /**
    * How far DynamoDB index queries lag behind writes, in real ms, as AWS's eventually
    * consistent GSIs may (local/dynamodb-index-lag.ts); 0 reads indexes consistently.
-   * @default {@link DEFAULT_INDEX_LAG_MS}
+   * `npm start` uses {@link DEFAULT_INDEX_LAG_MS}. @default 0
    */
   readonly indexLagMs?: number;
   /**
@@ -76,7 +76,7 @@ export interface StackOptions {
   readonly onSupervisorLog?: SupervisorLog;
 }
 
-/** Index lag of the offline stack: long enough to catch a decision taken on a stale index read. */
+/** Index lag of `npm start`: long enough to catch a decision taken on a stale index read. */
 export const DEFAULT_INDEX_LAG_MS = 500;
 
 /** The worker's lease (message visibility, attempt claim and presence) offline, in the whole seconds SQS takes. */
@@ -174,7 +174,7 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
     cleanups.length = 0;
   };
   try {
-    const emulators: Emulators = await startEmulators({ indexLagMs: options.indexLagMs ?? DEFAULT_INDEX_LAG_MS });
+    const emulators: Emulators = await startEmulators({ indexLagMs: options.indexLagMs ?? 0 });
     cleanups.push(() => emulators.stop());
     const awsEnv = {
       AWS_REGION: LOCAL_REGION,

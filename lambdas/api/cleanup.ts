@@ -9,6 +9,7 @@ import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { JobRecord } from '../../core/job.ts';
+import { getJobs } from '../adapters/job-store.ts';
 import { s3Keys } from '../../core/resources.ts';
 import { TERMINAL_JOB_STATUSES } from '../../core/status.ts';
 import { documentClient, s3Client } from '../adapters/aws-clients.ts';
@@ -69,7 +70,10 @@ export const cleanup: Operation<'cleanup'> = async (req) => {
     candidates.push(...found);
     if (candidates.length > limit) break;
   }
-  const batch = candidates.slice(0, limit);
+  // The byStatus index may lag: a job retried since still reads finished there. Objects are
+  // deleted only for jobs a consistent read shows finished, idle past the cutoff, not cleaned.
+  const ids = candidates.slice(0, limit).map((j) => j.jobId);
+  const batch = (await getJobs(ids)).filter((j) => CLEANABLE.includes(j.status) && j.updatedAt < cutoff && (j as { cleanedAt?: string }).cleanedAt === undefined);
   const deleted = await mapLimit(batch, JOB_CONCURRENCY, cleanJob);
   return {
     status: 200,

@@ -5,9 +5,13 @@
  * every pending job of a pack just written, and PackFinalize must count the statuses the
  * jobs have now, not the ones the index still shows.
  */
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
+import { s3Keys } from '../../core/resources.ts';
+import { putObject } from '../../lambdas/adapters/artifacts.ts';
+import { documentClient, s3Client } from '../../lambdas/adapters/aws-clients.ts';
+import { cleanup } from '../../lambdas/api/cleanup.ts';
 import { getPack, updateJob } from '../../lambdas/adapters/job-store.ts';
 import type { StateHandler } from '../../lambdas/adapters/state-handler.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.ts';
@@ -47,16 +51,38 @@ const indexed = async (packId: string) => {
   return (res.Items ?? []) as { jobId: string; status: string }[];
 };
 
+const byStatus = async (status: string) => {
+  const res = await documentClient().send(new QueryCommand({
+    TableName: process.env['JOBS_TABLE'], IndexName: 'byStatus',
+    KeyConditionExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': status },
+  }));
+  return (res.Items ?? []) as { jobId: string }[];
+};
+
 describe('the index-lag proxy', () => {
-  it('hides new items from index queries, shows updated ones as they were, then catches up', async () => {
-    // Prepare
-    const { jobs } = await seedPack({ jobs: 2 });
-    // Act + Assess: new items are not in the index yet, but the table has them.
-    expect(await indexed(jobs[0]!.packId)).toEqual([]);
-    await eventually(() => indexed(jobs[0]!.packId), (items) => items.length === 2, 5 * LAG_MS, 'the index to list both jobs');
-    await updateJob(jobs[0]!.jobId, { to: 'segmenting' });
-    expect((await indexed(jobs[0]!.packId)).find((j) => j.jobId === jobs[0]!.jobId)?.status).toBe('pending');
-    await eventually(() => indexed(jobs[0]!.packId), (items) => items.some((j) => j.status === 'segmenting'), 5 * LAG_MS, 'the index to show the new status');
+  it('hides new items from index queries, shows updated ones as they were (in their old partition too), then catches up', async () => {
+    // Prepare: the index is held back far longer than this test takes, whatever the machine's load.
+    proxy.setLagMs(600_000);
+    try {
+      const { jobs } = await seedPack({ jobs: 2 });
+      const packId = jobs[0]!.packId;
+      // Act + Assess: new items are not in the index yet.
+      expect(await indexed(packId)).toEqual([]);
+      proxy.setLagMs(0);
+      expect(await indexed(packId)).toHaveLength(2);
+      proxy.setLagMs(600_000);
+      await updateJob(jobs[0]!.jobId, { to: 'segmenting' });
+      // An updated item reads as it was, and is still listed under its old status, not yet under the new one.
+      expect((await indexed(packId)).find((j) => j.jobId === jobs[0]!.jobId)?.status).toBe('pending');
+      expect((await byStatus('pending')).map((j) => j.jobId)).toContain(jobs[0]!.jobId);
+      expect((await byStatus('segmenting')).map((j) => j.jobId)).not.toContain(jobs[0]!.jobId);
+      // Once the lag has passed, the index has caught up.
+      proxy.setLagMs(0);
+      expect((await indexed(packId)).find((j) => j.jobId === jobs[0]!.jobId)?.status).toBe('segmenting');
+      expect((await byStatus('segmenting')).map((j) => j.jobId)).toContain(jobs[0]!.jobId);
+    } finally {
+      proxy.setLagMs(LAG_MS);
+    }
   });
 });
 
@@ -93,5 +119,23 @@ describe('pack decisions read the jobs as they are', () => {
     // Assess
     expect(out['status']).toBe('failed');
     expect(await getPack(pack.packId)).toMatchObject({ status: 'failed', counts: { failed: 2, pending: 0 } });
+  });
+});
+
+describe('cleanup', () => {
+  it('keeps the data of a job retried a moment ago, though the index still shows it failed long ago', async () => {
+    // Prepare: a job that failed two days ago, with a checkpoint, then retried just now.
+    const old = new Date(Date.now() - 48 * 3_600_000).toISOString();
+    const { pack, jobs: [job] } = await seedPack({ mutate: (j) => Object.assign(j, { status: 'failed', updatedAt: old }) });
+    const key = s3Keys.artifact(pack.packId, job!.jobId, 'mask.png');
+    await putObject(key, Buffer.from('mask'));
+    await eventually(() => indexed(pack.packId), (items) => items.length === 1, 5 * LAG_MS, 'the index to list the job');
+    await updateJob(job!.jobId, { to: 'pending' });
+    // Act
+    const res = await cleanup({ query: { hours: 24 } } as Parameters<typeof cleanup>[0]);
+    // Assess
+    expect(res.body).toMatchObject({ jobsCleaned: 0, objectsDeleted: 0 });
+    const left = await s3Client().send(new ListObjectsV2Command({ Bucket: process.env['ARTIFACTS_BUCKET'], Prefix: s3Keys.jobPrefix(pack.packId, job!.jobId) }));
+    expect((left.Contents ?? []).map((o) => o.Key)).toEqual([key]);
   });
 });
