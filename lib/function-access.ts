@@ -20,10 +20,13 @@ export interface FunctionAccess {
   readonly providers?: readonly Provider[];
 }
 
-/** Job stage and recovery functions: the stop flag, the job, the ledger. */
-const JOB_STEP = { tables: { control: 'read', jobs: 'readWrite', events: 'write' } } as const satisfies FunctionAccess;
-/** Pack functions: the stop flag, the pack, and the pack's jobs by the byPack index. */
-const PACK_STEP = { tables: { control: 'read', packs: 'readWrite', jobs: 'read' } } as const satisfies FunctionAccess;
+/**
+ * Job stage and recovery functions: the stop flag, the job, the ledger; control is written
+ * to claim each lifecycle event once (lambdas/adapters/lifecycle-events.ts).
+ */
+const JOB_STEP = { tables: { control: 'readWrite', jobs: 'readWrite', events: 'write' } } as const satisfies FunctionAccess;
+/** Pack functions: the stop flag and lifecycle event claims, the pack, and the pack's jobs by the byPack index. */
+const PACK_STEP = { tables: { control: 'readWrite', packs: 'readWrite', jobs: 'read' } } as const satisfies FunctionAccess;
 
 export const FUNCTION_ACCESS: Readonly<Record<StateFunctionId, FunctionAccess>> = {
   JobStart: JOB_STEP,

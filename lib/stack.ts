@@ -21,6 +21,7 @@ import { acknowledge } from './nag.ts';
 import { PipelineStateMachines } from './state-machines.ts';
 import { VtoApi } from './api.ts';
 import { PipelineObservability, type PipelineObservabilityProps } from './observability.ts';
+import { PipelineEvents } from './events.ts';
 
 export interface VtoStackProps extends StackProps, ProviderEndpoints {
   /**
@@ -83,6 +84,8 @@ export class VtoStack extends Stack {
   public readonly api: VtoApi;
   /** Watchdog, reconciler, dashboard and alarms. */
   public readonly observability: PipelineObservability;
+  /** Lifecycle events bus and the signed webhooks fed from it. */
+  public readonly events: PipelineEvents;
 
   constructor(scope: Construct, id: string, props: VtoStackProps = {}) {
     const {
@@ -134,6 +137,14 @@ export class VtoStack extends Stack {
       ...observability,
       data: this.data,
       stateMachines: this.stateMachines,
+      layers: this.functionDefaults.layers,
+      logRetention,
+      logRemovalPolicy: retained,
+    });
+    this.events = new PipelineEvents(this, 'Events', {
+      data: this.data,
+      apiUrl: this.api.url,
+      emitters: [...Object.values(this.functions.functions), this.api.handler, this.observability.watchdog, this.observability.reconciler],
       layers: this.functionDefaults.layers,
       logRetention,
       logRemovalPolicy: retained,
@@ -200,6 +211,9 @@ export class VtoStack extends Stack {
       ApiUrl: [this.api.url, 'The app API (SigV4, service execute-api)'],
       AlarmTopicArn: [this.observability.alarmTopic.topicArn, 'Subscribe here to the pipeline alarms'],
       DashboardName: [this.observability.dashboard.dashboardName, 'The pipeline dashboard in CloudWatch'],
+      EventBusName: [this.events.bus.eventBusName, 'Lifecycle events (source vto.pipeline); add rules of your own here'],
+      WebhookSecretArn: [this.events.webhookSecret.secretArn, 'Webhook receivers verify Vto-Signature with this secret\'s value'],
+      WebhookDeadLetterQueueUrl: [this.events.webhookDeadLetterQueue.queueUrl, 'Webhook deliveries given up on'],
     };
     for (const [id, [value, description]] of Object.entries(out)) new CfnOutput(this, id, { value, description });
   }

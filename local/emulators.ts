@@ -84,7 +84,8 @@ export async function startEmulators(options: { dynamoTimeoutMs?: number } = {})
   try {
     const dynamodbEndpoint = `http://127.0.0.1:${dynamoPort}`;
     const [, fq] = await Promise.all([
-      waitForDynamo(dynamodbEndpoint, dynamo, options.dynamoTimeoutMs ?? 30_000),
+      // A loaded machine may need longer to start the JVM: VTO_DYNAMO_START_TIMEOUT_MS.
+      waitForDynamo(dynamodbEndpoint, dynamo, options.dynamoTimeoutMs ?? (Number(process.env['VTO_DYNAMO_START_TIMEOUT_MS']) || 30_000)),
       startFauxqs({ port: 0, host: '127.0.0.1', logger: false, defaultRegion: LOCAL_REGION }),
     ]);
     fauxqs = fq;

@@ -9,8 +9,10 @@ import { randomUUID } from 'node:crypto';
 import { DataCorruptionError, InvalidInputError, StoppedError } from '../../core/errors.ts';
 import type { JobRecord, PackRecord, RecoveryEntry, RecoveryOutcome } from '../../core/job.ts';
 import { allowedSources, type JobStatus, type PackStatus } from '../../core/status.ts';
+import { jobEvent, packEvent, recoveredEvent } from '../../core/lifecycle.ts';
 import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';
+import { emitLifecycle, eventApiUrl } from './lifecycle-events.ts';
 
 export class NotFoundError extends Error {
   override readonly name = 'NotFoundError';
@@ -117,7 +119,10 @@ export async function updateJob(jobId: string, u: JobUpdate): Promise<JobRecord>
       ReturnValues: 'ALL_NEW',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     }));
-    return res.Attributes as JobRecord;
+    const updated = res.Attributes as JobRecord;
+    // After the conditional write that made the transition: a retry of it fails, so it announces once.
+    if (u.to !== undefined) await emitLifecycle(jobEvent(updated, updated.updatedAt, eventApiUrl()));
+    return updated;
   } catch (e) {
     if (!(e instanceof ConditionalCheckFailedException)) throw e;
     const current = await findJob(jobId);
@@ -147,19 +152,28 @@ export async function updateJob(jobId: string, u: JobUpdate): Promise<JobRecord>
  */
 export async function resolveRecoveries(jobId: string, indexes: readonly number[], outcome: RecoveryOutcome): Promise<void> {
   if (indexes.length === 0) return;
+  let job: JobRecord;
   const values: Record<string, unknown> = { ':o': outcome, ':t': new Date().toISOString(), ':pending': 'pending' };
   const sets = indexes.flatMap((ix) => [`recoveries[${ix}].outcome = :o`, `recoveries[${ix}].resolvedAt = :t`]);
   const conds = indexes.map((ix) => `recoveries[${ix}].outcome = :pending`);
   try {
-    await documentClient().send(new UpdateCommand({
+    const res = await documentClient().send(new UpdateCommand({
       TableName: config().jobsTable, Key: { jobId },
       UpdateExpression: `SET ${sets.join(', ')}`,
       ConditionExpression: conds.join(' AND '),
       ExpressionAttributeValues: values,
+      ReturnValues: 'ALL_NEW',
     }));
+    job = res.Attributes as JobRecord;
   } catch (e) {
     // Another invocation resolved some of them first; the ledger is already right.
     if (!(e instanceof ConditionalCheckFailedException)) throw e;
+    return;
+  }
+  if (outcome !== 'recovered') return;
+  for (const ix of indexes) {
+    const r = job.recoveries[ix];
+    if (r) await emitLifecycle(recoveredEvent(job, ix, { error: r.error, strategy: r.strategy }, values[':t'] as string, eventApiUrl()));
   }
 }
 
@@ -225,7 +239,7 @@ export async function deletePackWithJobs(packId: string, jobIds: readonly string
   await deleteJobs(jobIds);
 }
 
-export async function updatePack(packId: string, set: Record<string, unknown>, opts: { status?: PackStatus; from?: readonly PackStatus[]; increment?: Record<string, number> } = {}): Promise<PackRecord> {
+export async function updatePack(packId: string, set: Record<string, unknown>, opts: { status?: PackStatus; from?: readonly PackStatus[]; increment?: Record<string, number>; announce?: boolean } = {}): Promise<PackRecord> {
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = { ':now': new Date().toISOString() };
   const sets = ['updatedAt = :now'];
@@ -257,7 +271,9 @@ export async function updatePack(packId: string, set: Record<string, unknown>, o
       ExpressionAttributeValues: values,
       ReturnValues: 'ALL_NEW',
     }));
-    return res.Attributes as PackRecord;
+    const updated = res.Attributes as PackRecord;
+    if (opts.status !== undefined && opts.announce !== false) await emitLifecycle(packEvent(updated, updated.updatedAt, eventApiUrl()));
+    return updated;
   } catch (e) {
     if (e instanceof ConditionalCheckFailedException) {
       throw new DataCorruptionError(`pack ${packId}: update refused (missing, or status not in ${opts.from?.join('/') ?? 'any'})`);
