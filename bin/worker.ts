@@ -80,7 +80,7 @@ async function main(): Promise<void> {
   await worker.start();
   // GET /health counts this worker as capacity while the item is fresh, and as lost if it dies.
   const presence = config.controlTable === undefined ? undefined : await startPresence({
-    table: config.controlTable, workerId: config.workerId, host: new URL(config.comfyUrl).host, slots: config.poolSize,
+    table: config.controlTable, workerId: config.workerId, host: new URL(config.comfyUrl).host, slots: 1 + config.prefetch,
     leaseMs: config.visibilityTimeoutSeconds * 1000,
     onError: (err) => workerLog.warn('could not refresh the presence item', { err }),
   }).catch((err: unknown) => { workerLog.warn('could not write the presence item', { err }); return undefined; });

@@ -1,5 +1,6 @@
 /** Every command of the CLI that calls the API, for bin/vto.ts to register. */
 import type { Command } from 'commander';
+import { registerEventCommands } from './event-commands.ts';
 import { registerJobCommands } from './job-commands.ts';
 import { registerOperationCommands } from './operation-commands.ts';
 import { registerPackCommands } from './pack-commands.ts';
@@ -8,4 +9,5 @@ export function registerApiCommands(program: Command): void {
   registerPackCommands(program);
   registerJobCommands(program);
   registerOperationCommands(program);
+  registerEventCommands(program);
 }

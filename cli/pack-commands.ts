@@ -7,7 +7,7 @@ import type { PackView } from '../lambdas/api/schemas.ts';
 import { apiOptions, runCommand, type CommandContext, type CommonOptions } from './command-context.ts';
 import { followPack, type FollowOptions } from './follow.ts';
 import { checkId, collect, intOption, jobsFromOptions, parseParams, secondsOption } from './options.ts';
-import { renderCancelledPack, renderCreated, renderPack, renderPackEnd, renderPackList, renderRestarted } from './render-packs.ts';
+import { renderCancelledPack, renderWebhookFailures, renderCreated, renderPack, renderPackEnd, renderPackList, renderRestarted } from './render-packs.ts';
 import { submitPack } from './submit.ts';
 import { allJobs } from './watch.ts';
 
@@ -138,5 +138,14 @@ export function registerPackCommands(program: Command): void {
       checkId('pack', id);
       const cancelled = await ctx.client().call('cancelPack', { params: { id } });
       ctx.print(cancelled, () => renderCancelledPack(cancelled));
+    }));
+
+  apiOptions(packs.command('webhook-failures')
+    .description('Webhook deliveries of the pack that were given up on (4xx, refused address, or 24 h of 5xx/timeouts)')
+    .argument('<id>', 'pack id'))
+    .action(async (id: string, o: CommonOptions) => runCommand(o, async (ctx) => {
+      checkId('pack', id);
+      const failures = await ctx.client().call('listWebhookFailures', { params: { id } });
+      ctx.print(failures, () => renderWebhookFailures(failures));
     }));
 }

@@ -58,6 +58,15 @@ export function renderCancelledPack(r: SuccessOf<'cancelPack'>): string {
   ].join('\n');
 }
 
+export function renderWebhookFailures(r: SuccessOf<'listWebhookFailures'>): string {
+  if (r.total === 0) return `pack ${r.packId}: no webhook delivery failed`;
+  return [
+    `pack ${r.packId}: ${r.total} webhook deliver${r.total === 1 ? 'y' : 'ies'} given up on${r.items.length < r.total ? ` (first ${r.items.length} listed)` : ''}`,
+    table(['EVENT', 'DELIVERY', 'STATUS', 'ATTEMPTS', 'FAILED', 'REASON'],
+      r.items.map((f) => [f.type, f.deliveryId, f.status === undefined ? '-' : String(f.status), String(f.attempts), formatTime(f.failedAt), f.reason])),
+  ].join('\n');
+}
+
 /** The closing line of a watch: how the pack ended. */
 export function renderPackEnd(p: PackView): string {
   const counts = p.counts === undefined ? '' : ` (${formatCounts(p.counts)})`;

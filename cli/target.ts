@@ -34,6 +34,8 @@ export interface ApiTarget {
   /** Where the target came from, for messages. */
   readonly source: string;
   credentials(): Promise<SigningCredentials>;
+  /** The offline stack's local event bus (`vto events tail`). */
+  readonly eventsUrl?: string;
 }
 
 /** The options every API command takes; the console command may take them too. */
@@ -47,6 +49,7 @@ export function addTargetOptions(cmd: Command): Command {
 
 const endpointsFileSchema = z.object({
   api: z.url().optional(),
+  events: z.url().optional(),
   region: z.string().min(1),
   credentials: z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1), sessionToken: z.string().optional() }),
 });
@@ -128,5 +131,8 @@ export function resolveTarget(o: TargetOptions, env: NodeJS.ProcessEnv = process
     secretAccessKey: e.credentials.secretAccessKey,
     ...(e.credentials.sessionToken !== undefined && { sessionToken: e.credentials.sessionToken }),
   };
-  return { url: e.api.replace(/\/+$/, ''), region: e.region, offline: true, source: file, credentials: () => Promise.resolve(credentials) };
+  return {
+    url: e.api.replace(/\/+$/, ''), region: e.region, offline: true, source: file, credentials: () => Promise.resolve(credentials),
+    ...(e.events !== undefined && { eventsUrl: e.events.replace(/\/+$/, '') }),
+  };
 }

@@ -5,6 +5,7 @@ import type { InpaintParams } from './params.ts';
 import type { JobStatus, PackStatus, StatusCounts } from './status.ts';
 import type { Checkpoints, Stage } from './strategies.ts';
 import type { Strategy } from './taxonomy.ts';
+import type { PackWebhook } from './webhook.ts';
 
 export type InpaintBackend = 'comfyui' | 'hosted';
 export type RecoveryOutcome = 'pending' | 'recovered' | 'failed';
@@ -90,6 +91,12 @@ export interface PackRecord {
   gpuWaitMinutes?: number;
   /** Pack runs restarted by the reconciler after the pack machine died (anti-loop). */
   watchdogRestarts?: number;
+  /** Where the pack's lifecycle events are POSTed, and how many deliveries were given up. */
+  webhook?: PackWebhook;
+  webhookFailureCount?: number;
+  /** POST /packs/{id}/cancel: when and by whom. */
+  cancelledAt?: string;
+  cancelledBy?: string;
 }
 
 /** Recovery entries a job item keeps (each up to ~1.5 KB with its cause). */

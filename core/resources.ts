@@ -71,6 +71,16 @@ export const QUEUES = {
     // (the task's wait budget), which resumes the job from its checkpoint.
     deadLetter: { name: 'gpu-jobs-dlq', maxReceiveCount: 10, envVar: 'GPU_DLQ_URL' },
   },
+  webhooks: {
+    // Lifecycle events on their way to packs' webhooks (an EventBridge rule's target). The
+    // sender bounds retries to 24 h itself and moves what it gives up on to the dead-letter
+    // queue; the redrive count only catches a sender that keeps crashing on one message.
+    name: 'webhook-deliveries', envVar: 'WEBHOOK_QUEUE_URL',
+    visibilityTimeoutSeconds: 60,
+    retentionSeconds: 4 * 24 * 3600,
+    receiveWaitSeconds: 20,
+    deadLetter: { name: 'webhook-deliveries-dlq', maxReceiveCount: 50, envVar: 'WEBHOOK_DLQ_URL' },
+  },
 } as const satisfies Record<string, QueueDef>;
 
 export const BUCKETS = {

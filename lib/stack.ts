@@ -24,6 +24,7 @@ import { VtoApi } from './api.ts';
 import { PipelineObservability, type PipelineObservabilityProps } from './observability.ts';
 import { GPU_WORKER_ACCESS } from '../worker/access.ts';
 import { accessPolicy } from './grants.ts';
+import { PipelineEvents } from './events.ts';
 
 export interface VtoStackProps extends StackProps, ProviderEndpoints {
   /**
@@ -84,6 +85,8 @@ export class VtoStack extends Stack {
   public readonly gpuWorkerPolicy: ManagedPolicy;
   /** Lets an operator (user, group or role it is attached to) call the API: execute-api:Invoke. */
   public readonly operatorInvokePolicy: ManagedPolicy;
+  /** Lifecycle events bus and the signed webhooks fed from it. */
+  public readonly events: PipelineEvents;
 
   constructor(scope: Construct, id: string, props: VtoStackProps = {}) {
     const {
@@ -154,6 +157,14 @@ export class VtoStack extends Stack {
       id: wildcardResource(`arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:${nagRef(this.api.api)}/*/*/*`),
       reason: 'Operators may call every method of this one API (all stages, methods and paths); the grant is limited to the API itself.',
     });
+    this.events = new PipelineEvents(this, 'Events', {
+      data: this.data,
+      apiUrl: this.api.url,
+      emitters: [...Object.values(this.functions.functions), this.api.handler, this.observability.watchdog, this.observability.reconciler],
+      layers: this.functionDefaults.layers,
+      logRetention,
+      logRemovalPolicy: retained,
+    });
     this.outputs();
   }
 
@@ -198,6 +209,9 @@ export class VtoStack extends Stack {
       OperatorInvokePolicyArn: [this.operatorInvokePolicy.managedPolicyArn, 'Attach to operators who call the API (execute-api:Invoke)'],
       AlarmTopicArn: [this.observability.alarmTopic.topicArn, 'Subscribe here to the pipeline alarms'],
       DashboardName: [this.observability.dashboard.dashboardName, 'The pipeline dashboard in CloudWatch'],
+      EventBusName: [this.events.bus.eventBusName, 'Lifecycle events (source vto.pipeline); add rules of your own here'],
+      WebhookSecretArn: [this.events.webhookSecret.secretArn, 'Webhook receivers verify Vto-Signature with this secret\'s value'],
+      WebhookDeadLetterQueueUrl: [this.events.webhookDeadLetterQueue.queueUrl, 'Webhook deliveries given up on'],
     };
     for (const [id, [value, description]] of Object.entries(out)) new CfnOutput(this, id, { value, description });
   }

@@ -103,7 +103,8 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   try {
     const dynamodbDirectEndpoint = `http://127.0.0.1:${dynamoPort}`;
     const [, fq] = await Promise.all([
-      waitForDynamo(dynamodbDirectEndpoint, dynamo, options.dynamoTimeoutMs ?? 90_000),
+      // A loaded machine may need longer to start the JVM: VTO_DYNAMO_START_TIMEOUT_MS.
+      waitForDynamo(dynamodbDirectEndpoint, dynamo, options.dynamoTimeoutMs ?? (Number(process.env['VTO_DYNAMO_START_TIMEOUT_MS']) || 90_000)),
       startFauxqs({ port: 0, host: '127.0.0.1', logger: false, defaultRegion: LOCAL_REGION }),
     ]);
     fauxqs = fq;

@@ -7,13 +7,14 @@
  * AWS_ENDPOINT_URL_* variables, so no handler or worker knows it is offline.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { GPU_TASK, STATE_MACHINES } from '../core/resources.ts';
+import { GPU_TASK, STATE_MACHINES, physicalName } from '../core/resources.ts';
 import { DEFAULT_PARAMS } from '../core/params.ts';
 import { STATE_FUNCTION_DEFS, timeoutSecondsOf } from '../lambdas/catalog.ts';
 import { STATE_FUNCTIONS, GPU_QUEUE_URL_KEY, JOB_STATE_MACHINE_ARN_KEY, functionArnKey } from '../statemachines/tasks.ts';
@@ -25,6 +26,10 @@ import { runsAs, type Denial } from './iam/enforce.ts';
 import { MACHINE_PRINCIPALS } from './iam/policies.ts';
 import { startOfflineIam, type OfflineIam } from './iam/offline.ts';
 import { queueArnOf } from './iam/requests.ts';
+import { startLocalBus } from './events/bus.ts';
+import { startQueuePoller, type SqsHandler } from './events/queue-poller.ts';
+import { WEBHOOK_RULE_PATTERN } from '../core/lifecycle.ts';
+import { API_URL_ENV, EVENT_BUS_ENV, resetEventSettings } from '../lambdas/adapters/lifecycle-events.ts';
 import { reconcilerListener, startWatchdogTimer, type WatchdogTimer } from './recovery.ts';
 import { watchdogSettingsFromEnv } from '../lambdas/adapters/watchdog-settings.ts';
 import { provision, type Provisioned } from './provision.ts';
@@ -74,6 +79,8 @@ export interface StackOptions {
   readonly supervise?: boolean;
   /** Where the supervisor's JSON lines go. @default one line each on stderr */
   readonly onSupervisorLog?: SupervisorLog;
+  /** How long webhook deliveries are retried, in real seconds before scaling. @default 86400 */
+  readonly webhookRetryWindowSeconds?: number;
 }
 
 /** Index lag of `npm start`: long enough to catch a decision taken on a stale index read. */
@@ -110,6 +117,10 @@ export interface Endpoints {
   tables: Record<string, string>;
   api?: string;
   console?: string;
+  /** The local event bus: GET {events}/events?after=SEQ&pack=ID (vto events tail). */
+  events: string;
+  /** The secret webhooks are signed with (on AWS it lives in Secrets Manager). */
+  webhookSecret: string;
 }
 
 export interface OfflineStack {
@@ -192,6 +203,17 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
     cleanups.push(async () => { ddb.destroy(); sqs.destroy(); s3.destroy(); });
     const resources = await provision({ ddb, sqs, s3 }, options.prefix ?? 'vto');
 
+    // The pipeline's event bus; its one rule feeds the webhook queue as the AWS rule does.
+    const webhookSecret = randomBytes(32).toString('hex');
+    const bus = await startLocalBus({
+      busName: physicalName('events', options.prefix ?? 'vto'), region: LOCAL_REGION, accountId: LOCAL_ACCOUNT,
+      rules: [{
+        name: 'webhooks', pattern: WEBHOOK_RULE_PATTERN,
+        target: async (event) => { await sqs.send(new SendMessageCommand({ QueueUrl: resources.queues.webhooks.url, MessageBody: JSON.stringify(event) })); },
+      }],
+    });
+    cleanups.push(() => bus.stop());
+
     const providers = await startProviderSims({ profile, seed, slowMs: Math.max(200, Math.round(15_000 * timeScale)) });
     cleanups.push(() => providers.stop());
 
@@ -208,6 +230,11 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       POWERTOOLS_LOG_LEVEL: process.env['POWERTOOLS_LOG_LEVEL'] ?? 'SILENT',
       POWERTOOLS_METRICS_DISABLED: 'true',
       POWERTOOLS_DEV: 'false',
+      [EVENT_BUS_ENV]: bus.busName,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: bus.url,
+      VTO_WEBHOOK_SECRET: webhookSecret,
+      VTO_WEBHOOK_ALLOW_LOOPBACK: 'true',
+      ...(options.webhookRetryWindowSeconds !== undefined && { VTO_WEBHOOK_RETRY_WINDOW_SECONDS: String(options.webhookRetryWindowSeconds) }),
     };
     Object.assign(process.env, handlerEnv);
 
@@ -266,6 +293,14 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
     const { handler: apiHandler } = await import('../lambdas/api/handler.ts');
     const api = await startLocalApi({ handler: runsAs('Api', apiHandler), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     cleanups.push(() => api.stop());
+    // Events link to the API; set before the first event is emitted.
+    process.env[API_URL_ENV] = api.url;
+    resetEventSettings();
+
+    // The webhook sender on its queue, as Lambda's SQS event source runs it.
+    const { handler: webhookHandler } = (await import('../lambdas/handlers/webhook-sender.ts')) as { handler: SqsHandler };
+    const poller = startQueuePoller({ sqs, queueUrl: resources.queues.webhooks.url, queueArn: resources.queues.webhooks.arn, name: 'vto-webhook-sender', handler: webhookHandler });
+    cleanups.push(() => poller.stop());
 
     const workers: WorkerProcess[] = [];
     const supervisorLog: Record<string, unknown>[] = [];
@@ -369,6 +404,8 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       bucket: resources.buckets.artifacts,
       tables: resources.tables,
       api: api.url,
+      events: bus.url,
+      webhookSecret,
     };
     return { env, endpoints, resources, sfn, workers, supervisorLog, providers, watchdog, iamDenials: () => iam?.denials(), addWorker, stop: stopAll };
   } catch (e) {

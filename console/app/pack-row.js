@@ -117,10 +117,14 @@ export function packRow(initial, ctx, hooks) {
       ['Runs', String(view.runs)],
       ['Execution', executionLink(ctx.config, view)],
     ];
+    if (view.webhook) {
+      rows.push(['Webhook', h('span', null, h('code', null, view.webhook.url),
+        view.webhook.failures > 0 ? ` · ${plural(view.webhook.failures, 'delivery', 'deliveries')} failed (vto packs webhook-failures ${shortId(view.packId)}…)` : ' · no failed delivery')]);
+    }
     if (view.sourcePackId) {
       rows.push(['Refined from', h('span', null, h('a', { href: packHref(view.sourcePackId) }, `pack ${shortId(view.sourcePackId)}`), ` (${view.refineScope === 'all_completed' ? 'all completed' : 'successful only'})`)]);
     }
-    const sig = JSON.stringify([view.updatedAt, view.runs, view.executionArn, view.status]);
+    const sig = JSON.stringify([view.updatedAt, view.runs, view.executionArn, view.status, view.webhook?.failures]);
     if (meta.dataset.sig === sig) return;
     meta.dataset.sig = sig;
     meta.replaceChildren(...rows.flatMap(([k, v]) => [h('div', { class: 'meta-item' }, h('dt', null, k), h('dd', null, v))]));

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DataCorruptionError, InvalidInputError, StoppedError, TransientServiceUnavailableError, TransientThrottledError } from '../../core/errors.ts';
 import { MAX_KEPT_RECOVERIES, type JobRecord, type PackRecord, type RecoveryEntry, type RecoveryOutcome } from '../../core/job.ts';
 import { allowedSources, type JobStatus, type PackStatus } from '../../core/status.ts';
+import { jobEvent, packEvent, recoveredEvent } from '../../core/lifecycle.ts';
 import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';
 import { access, grant } from './access.ts';
@@ -35,6 +36,7 @@ export const JOB_STORE_ACCESS = {
   /** setFlag */
   writeFlag: access(grant('table:control', 'dynamodb', 'UpdateItem', 'PutItem')),
 } as const;
+import { emitLifecycle, eventApiUrl } from './lifecycle-events.ts';
 
 export class NotFoundError extends Error {
   override readonly name = 'NotFoundError';
@@ -189,6 +191,8 @@ export async function updateJob(jobId: string, u: JobUpdate): Promise<JobRecord>
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     }));
     const updated = res.Attributes as JobRecord;
+    // After the conditional write that made the transition: a retry of it fails, so it announces once.
+    if (u.to !== undefined) await emitLifecycle(jobEvent(updated, updated.updatedAt, eventApiUrl()));
     return u.append && (updated.recoveries ?? []).length > MAX_KEPT_RECOVERIES ? await trimRecoveries(updated) : updated;
   } catch (e) {
     if (!(e instanceof ConditionalCheckFailedException)) throw e;
@@ -219,7 +223,8 @@ export interface RecoveryRef {
   readonly at: string;
 }
 
-async function resolveAt(jobId: string, refs: readonly RecoveryRef[], outcome: RecoveryOutcome): Promise<boolean> {
+/** The job as written, or null when a condition failed (resolved already, or the list moved). */
+async function resolveAt(jobId: string, refs: readonly RecoveryRef[], outcome: RecoveryOutcome): Promise<JobRecord | null> {
   const values: Record<string, unknown> = { ':o': outcome, ':t': new Date().toISOString(), ':pending': 'pending' };
   const sets = refs.flatMap(({ index }) => [`recoveries[${index}].outcome = :o`, `recoveries[${index}].resolvedAt = :t`]);
   const conds = refs.flatMap(({ index, at }, i) => {
@@ -227,17 +232,18 @@ async function resolveAt(jobId: string, refs: readonly RecoveryRef[], outcome: R
     return [`recoveries[${index}].outcome = :pending`, `recoveries[${index}].#at = :at${i}`];
   });
   try {
-    await documentClient().send(new UpdateCommand({
+    const res = await documentClient().send(new UpdateCommand({
       TableName: config().jobsTable, Key: { jobId },
       UpdateExpression: `SET ${sets.join(', ')}`,
       ConditionExpression: conds.join(' AND '),
       ExpressionAttributeNames: { '#at': 'at' },
       ExpressionAttributeValues: values,
+      ReturnValues: 'ALL_NEW',
     }));
-    return true;
+    return res.Attributes as JobRecord;
   } catch (e) {
     if (!(e instanceof ConditionalCheckFailedException)) throw e;
-    return false;
+    return null;
   }
 }
 
@@ -248,12 +254,22 @@ async function resolveAt(jobId: string, refs: readonly RecoveryRef[], outcome: R
  */
 export async function resolveRecoveries(jobId: string, refs: readonly RecoveryRef[], outcome: RecoveryOutcome): Promise<void> {
   if (refs.length === 0) return;
-  if (await resolveAt(jobId, refs, outcome)) return;
-  const current = await findJob(jobId);
-  const wanted = new Set(refs.map((r) => r.at));
-  const still = (current?.recoveries ?? []).flatMap((r, index) => (r.outcome === 'pending' && wanted.has(r.at) ? [{ index, at: r.at }] : []));
-  // Nothing left pending: another invocation resolved them first; the ledger is already right.
-  if (still.length > 0) await resolveAt(jobId, still, outcome);
+  let resolved = refs;
+  let job = await resolveAt(jobId, refs, outcome);
+  if (job === null) {
+    const current = await findJob(jobId);
+    const wanted = new Set(refs.map((r) => r.at));
+    resolved = (current?.recoveries ?? []).flatMap((r, index) => (r.outcome === 'pending' && wanted.has(r.at) ? [{ index, at: r.at }] : []));
+    // Nothing left pending: another invocation resolved them first; the ledger is already right.
+    if (resolved.length === 0) return;
+    job = await resolveAt(jobId, resolved, outcome);
+    if (job === null) return;
+  }
+  if (outcome !== 'recovered') return;
+  for (const { index } of resolved) {
+    const r = job.recoveries[index];
+    if (r) await emitLifecycle(recoveredEvent(job, index, { error: r.error, strategy: r.strategy }, r.resolvedAt ?? job.updatedAt, eventApiUrl()));
+  }
 }
 
 /**
@@ -344,7 +360,7 @@ export async function deletePackWithJobs(packId: string, jobIds: readonly string
   await deleteJobs(jobIds);
 }
 
-export async function updatePack(packId: string, set: Record<string, unknown>, opts: { status?: PackStatus; from?: readonly PackStatus[]; increment?: Record<string, number> } = {}): Promise<PackRecord> {
+export async function updatePack(packId: string, set: Record<string, unknown>, opts: { status?: PackStatus; from?: readonly PackStatus[]; increment?: Record<string, number>; announce?: boolean } = {}): Promise<PackRecord> {
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = { ':now': new Date().toISOString() };
   const sets = ['updatedAt = :now'];
@@ -376,7 +392,9 @@ export async function updatePack(packId: string, set: Record<string, unknown>, o
       ExpressionAttributeValues: values,
       ReturnValues: 'ALL_NEW',
     }));
-    return res.Attributes as PackRecord;
+    const updated = res.Attributes as PackRecord;
+    if (opts.status !== undefined && opts.announce !== false) await emitLifecycle(packEvent(updated, updated.updatedAt, eventApiUrl()));
+    return updated;
   } catch (e) {
     if (e instanceof ConditionalCheckFailedException) {
       throw new DataCorruptionError(`pack ${packId}: update refused (missing, or status not in ${opts.from?.join('/') ?? 'any'})`);

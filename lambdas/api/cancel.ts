@@ -7,10 +7,12 @@
  * TaskTimedOut and interrupts its ComfyUI prompt. Finished stages stay in place.
  */
 import { PipelineError } from '../../core/errors.ts';
+import { packEvent } from '../../core/lifecycle.ts';
 import type { JobRecord, PackRecord } from '../../core/job.ts';
 import { CANCELLABLE_JOB_STATUSES, CANCELLABLE_PACK_STATUSES, emptyCounts, isTerminalJob } from '../../core/status.ts';
 import { stopExecution } from '../adapters/job-executions.ts';
 import { findJob, jobsOfPack, updateJob, updatePack } from '../adapters/job-store.ts';
+import { emitLifecycle, eventApiUrl } from '../adapters/lifecycle-events.ts';
 import { ApiError, conflict, notFound } from './errors.ts';
 import { mapLimit } from './map-limit.ts';
 import type { Operation } from './operation.ts';
@@ -91,7 +93,8 @@ export const cancelPack: Operation<'cancelPack'> = async (req) => {
     throw conflict('PackFinished', `Pack ${pack.packId} is ${pack.status}; only a pending, running or emergency-stopped pack can be cancelled`);
   } else {
     try {
-      await updatePack(pack.packId, { cancelledAt: new Date().toISOString(), cancelledBy: req.caller }, { status: 'cancelled', from: CANCELLABLE_PACK_STATUSES });
+      // Announced below, once its jobs are cancelled and counted.
+      await updatePack(pack.packId, { cancelledAt: new Date().toISOString(), cancelledBy: req.caller }, { status: 'cancelled', from: CANCELLABLE_PACK_STATUSES, announce: false });
     } catch (e) {
       if (!(e instanceof PipelineError)) throw e;
       const now = await packOr404(pack.packId);
@@ -103,8 +106,13 @@ export const cancelPack: Operation<'cancelPack'> = async (req) => {
   }
   // Also on a repeat: a cancel that failed half-way finishes here.
   const { counts, moved } = await cancelJobsOf(pack.packId, req.caller);
-  await updatePack(pack.packId, { counts }, { from: ['cancelled'] }).catch((e: unknown) => {
+  try {
+    const counted = await updatePack(pack.packId, { counts }, { from: ['cancelled'] });
+    // Also on a repeat: the event id is the pack run's, so it goes out once.
+    await emitLifecycle(packEvent(counted, counted.cancelledAt ?? counted.updatedAt, eventApiUrl()));
+  } catch (e) {
+    // Run again meanwhile (restart-incomplete): that run announces itself.
     if (!(e instanceof PipelineError)) throw e;
-  });
+  }
   return { status: 202, body: { packId: pack.packId, status: 'cancelled', alreadyCancelled: !changed, jobsCancelled: moved, counts, statusUrl } };
 };

@@ -73,7 +73,7 @@ export const cleanup: Operation<'cleanup'> = async (req) => {
   // The byStatus index may lag: a job retried since still reads finished there. Objects are
   // deleted only for jobs a consistent read shows finished, idle past the cutoff, not cleaned.
   const ids = candidates.slice(0, limit).map((j) => j.jobId);
-  const batch = (await getJobs(ids)).filter((j) => CLEANABLE.includes(j.status) && j.updatedAt < cutoff && (j as { cleanedAt?: string }).cleanedAt === undefined);
+  const batch = (await getJobs(ids)).filter((j) => TERMINAL_JOB_STATUSES.includes(j.status) && j.updatedAt < cutoff && (j as { cleanedAt?: string }).cleanedAt === undefined);
   const deleted = await mapLimit(batch, JOB_CONCURRENCY, cleanJob);
   return {
     status: 200,

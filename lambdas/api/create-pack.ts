@@ -4,7 +4,9 @@ import type { JSONValue } from '@aws-lambda-powertools/commons/types';
 import { newJobRecord, newPackRecord } from '../../core/job.ts';
 import { resolveParams, type PartialParams } from '../../core/params.ts';
 import { s3Keys } from '../../core/resources.ts';
+import { webhookUrlProblem } from '../../core/webhook.ts';
 import { config } from '../adapters/config.ts';
+import { apiSettings } from './settings.ts';
 import { badRequest, type Issue } from './errors.ts';
 import { idempotent } from './idempotency.ts';
 import { MAX_UPLOAD_BYTES, UPLOAD_CONTENT_TYPES } from './limits.ts';
@@ -32,6 +34,10 @@ function semanticIssues(body: CreatePackBody, packId: string, installed: readonl
     }
   };
   checkModel(body.pipeline.params, 'body.pipeline.params.model');
+  if (body.webhook !== undefined) {
+    const problem = webhookUrlProblem(body.webhook.url, { allowLoopbackHttp: apiSettings().webhookAllowLoopback });
+    if (problem !== undefined) issues.push({ path: 'body.webhook.url', message: problem });
+  }
   body.jobs.forEach((job, i) => checkModel(job.params, `body.jobs.${i}.params.model`));
   return issues;
 }
@@ -71,7 +77,10 @@ export const createPack: Operation<'createPack'> = async (req) => {
         packId, jobId: randomUUID(), inpaint: body.pipeline.inpaint, inputs: { person: j.person, garment: j.garment },
         params: resolveParams(body.pipeline.params, j.params), now, gpuWaitMinutes: body.pipeline.gpuWaitMinutes,
       }));
-      const pack = newPackRecord({ packId, name: body.name, inpaint: body.pipeline.inpaint, jobCount: jobs.length, now, gpuWaitMinutes: body.pipeline.gpuWaitMinutes });
+      const pack = {
+        ...newPackRecord({ packId, name: body.name, inpaint: body.pipeline.inpaint, jobCount: jobs.length, now, gpuWaitMinutes: body.pipeline.gpuWaitMinutes }),
+        ...(body.webhook !== undefined && { webhook: { url: body.webhook.url, events: body.webhook.events ?? [] } }),
+      };
       return launchPack(pack, jobs, req.baseUrl);
     },
   );

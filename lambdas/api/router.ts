@@ -27,6 +27,7 @@ import { apiSettings } from './settings.ts';
 import { ROUTES, matchRoute, routeOfResource, type OperationId, type RouteSpec } from './spec.ts';
 import { getStatistics } from './statistics.ts';
 import { createUploads } from './uploads.ts';
+import { listWebhookFailures } from './webhook-failures.ts';
 
 let openApi: Record<string, unknown> | undefined;
 
@@ -38,6 +39,7 @@ const OPERATIONS: { [K in OperationId]: Operation<K> } = {
   restartIncomplete,
   refinePack,
   cancelPack,
+  listWebhookFailures,
   getJob,
   retryJob,
   cancelJob,

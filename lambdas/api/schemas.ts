@@ -9,6 +9,7 @@ import { MAX_KEPT_RECOVERIES } from '../../core/job.ts';
 import { inpaintParamsSchema, partialParamsSchema } from '../../core/params.ts';
 import { REFINE_SCOPES } from '../../core/refine.ts';
 import { GPU_TASK } from '../../core/resources.ts';
+import { EVENT_TYPES } from '../../core/lifecycle.ts';
 import { JOB_STATUSES, PACK_STATUSES } from '../../core/status.ts';
 import { STAGES } from '../../core/strategies.ts';
 import { STRATEGIES } from '../../core/taxonomy.ts';
@@ -66,8 +67,16 @@ export const jobInputSchema = z.strictObject({
   params: partialParamsSchema.optional(),
 });
 
+export const webhookSchema = z.strictObject({
+  url: z.string().max(2048).describe('Where the pipeline POSTs the pack\'s terminal event (and the events asked for), signed with Vto-Signature. ' +
+    'https only, never a private, loopback or link-local address (offline: http:// to loopback is allowed)'),
+  events: z.array(z.enum(EVENT_TYPES)).max(EVENT_TYPES.length).optional()
+    .describe('Further event types to deliver, e.g. ["job.completed", "job.failed"]; the pack\'s terminal event is always delivered'),
+});
+
 export const createPackBodySchema = z.strictObject({
   name: textSchema(MAX_NAME_LENGTH),
+  webhook: webhookSchema.optional(),
   packId: idSchema.optional().describe('The pack id POST /uploads reserved; the keys must lie under packs/{packId}/uploads/. Defaults to the pack of the keys.'),
   pipeline: pipelineSchema,
   jobs: z.array(jobInputSchema).min(1).max(MAX_JOBS),
@@ -152,8 +161,29 @@ export const packViewSchema = z.object({
   sourcePackId: z.string().optional(),
   refineScope: z.enum(REFINE_SCOPES).optional(),
   error: z.object({ name: z.string(), cause: z.string() }).optional(),
+  webhook: z.object({
+    url: z.string(), events: z.array(z.enum(EVENT_TYPES)),
+    failures: z.int().describe('Deliveries given up on (GET /packs/{id}/webhook-failures lists them)'),
+  }).optional(),
 });
 export type PackView = z.infer<typeof packViewSchema>;
+
+export const webhookFailureSchema = z.object({
+  deliveryId: z.string().describe('The Vto-Delivery-Id every attempt carried'),
+  eventId: z.string(),
+  type: z.enum(EVENT_TYPES),
+  url: z.string(),
+  reason: z.string(),
+  status: z.int().optional().describe('The receiver\'s last HTTP status, when it answered'),
+  attempts: z.int(),
+  firstAttemptAt: isoTime,
+  failedAt: isoTime,
+});
+export const webhookFailuresSchema = z.object({
+  packId: z.string(),
+  total: z.int().describe('Every delivery given up on; items holds the first 100'),
+  items: z.array(webhookFailureSchema),
+});
 
 export const packListSchema = z.object({ items: z.array(packViewSchema), nextCursor: z.string().optional() });
 

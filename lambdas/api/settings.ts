@@ -23,6 +23,8 @@ const schema = z.object({
   VTO_API_CORS_ORIGINS: z.string().optional(),
   /** Link to an execution in a console; `{region}` and `{executionArn}` are filled in. Default: the AWS console. */
   VTO_EXECUTION_CONSOLE_URL: z.string().optional(),
+  /** Offline only: webhooks may use http:// to a loopback address. */
+  VTO_WEBHOOK_ALLOW_LOOPBACK: z.enum(['true', 'false']).default('false'),
   AWS_REGION: z.string().default('us-east-1'),
 });
 
@@ -36,6 +38,7 @@ export interface ApiSettings {
   corsOrigins: string[];
   executionConsoleUrl: string;
   region: string;
+  webhookAllowLoopback: boolean;
 }
 
 export const AWS_CONSOLE_EXECUTION_URL = 'https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{executionArn}';
@@ -63,6 +66,7 @@ export function apiSettings(): ApiSettings {
     corsOrigins: (e.VTO_API_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     executionConsoleUrl: e.VTO_EXECUTION_CONSOLE_URL ?? AWS_CONSOLE_EXECUTION_URL,
     region: e.AWS_REGION,
+    webhookAllowLoopback: e.VTO_WEBHOOK_ALLOW_LOOPBACK === 'true',
   };
   return cached;
 }

@@ -39,7 +39,8 @@ export const ROUTES = {
     summary: 'Create a pack from uploaded images and start it',
     description: 'Validates the body, writes the pack and its jobs, starts the pack execution and answers 202 at once. ' +
       'The images must have been uploaded with URLs from POST /uploads, under the same pack id. ' +
-      'With an Idempotency-Key header, a retry with the same key and body gets the same answer; the same key with another body gets 409.',
+      'With an Idempotency-Key header, a retry with the same key and body gets the same answer; the same key with another body gets 409. ' +
+      'With `webhook`, the pack\'s terminal event (and the events listed) is POSTed there, signed (see the README).',
     query: s.emptyQuerySchema, body: s.createPackBodySchema, bodyRequired: true,
     success: { status: 202, schema: s.packCreatedSchema, description: 'Pack created and started' },
     errors: [400, 409, 413, 415], startsWork: true, idempotent: true,
@@ -91,6 +92,15 @@ export const ROUTES = {
     pathParams: s.idPathSchema, query: s.emptyQuerySchema, body: s.emptyBodySchema, bodyRequired: false,
     success: { status: 202, schema: s.packCancelledSchema, description: 'Pack cancelled' },
     errors: [400, 404, 409, 413, 415],
+  }),
+  listWebhookFailures: route({
+    method: 'GET', path: '/packs/{id}/webhook-failures', operationId: 'listWebhookFailures', tag: 'packs',
+    summary: 'Webhook deliveries of this pack that were given up on',
+    description: 'A delivery is retried with backoff for 24 hours on 5xx, 429 and timeouts; another 4xx, a refused address, or 24 hours of failures end it here ' +
+      '(and in the webhook dead-letter queue).',
+    pathParams: s.idPathSchema, query: s.emptyQuerySchema,
+    success: { status: 200, schema: s.webhookFailuresSchema, description: 'The failed deliveries' },
+    errors: [400, 404],
   }),
   getJob: route({
     method: 'GET', path: '/jobs/{id}', operationId: 'getJob', tag: 'jobs',

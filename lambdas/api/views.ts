@@ -5,7 +5,7 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { recoveryCount, type JobRecord, type PackRecord } from '../../core/job.ts';
-import { emptyCounts, JOB_STATUSES, livePackStatus, type StatusCounts } from '../../core/status.ts';
+import { emptyCounts, JOB_STATUSES, TERMINAL_JOB_STATUSES, livePackStatus, type StatusCounts } from '../../core/status.ts';
 import { s3Client } from '../adapters/aws-clients.ts';
 import { config } from '../adapters/config.ts';
 import type { JobSummary, JobView, PackView } from './schemas.ts';
@@ -23,7 +23,7 @@ export function countsOf(jobs: readonly Pick<JobRecord, 'status'>[]): StatusCoun
 
 export function progressOf(counts: StatusCounts): { done: number; total: number; percent: number } {
   const total = JOB_STATUSES.reduce((n, s) => n + counts[s], 0);
-  const done = counts.complete + counts.failed;
+  const done = TERMINAL_JOB_STATUSES.reduce((n, s) => n + counts[s], 0);
   return { done, total, percent: total === 0 ? 100 : Math.round((done / total) * 1000) / 10 };
 }
 
@@ -41,6 +41,7 @@ export function packView(p: PackRecord, counts?: StatusCounts): PackView {
     ...(p.sourcePackId !== undefined && { sourcePackId: p.sourcePackId }),
     ...(p.refineScope !== undefined && { refineScope: p.refineScope }),
     ...(p.error !== undefined && { error: { name: p.error.name, cause: p.error.cause } }),
+    ...(p.webhook !== undefined && { webhook: { url: p.webhook.url, events: [...(p.webhook.events ?? [])], failures: p.webhookFailureCount ?? 0 } }),
   };
 }
 

@@ -1,0 +1,97 @@
+/**
+ * Puts lifecycle events on the pipeline's event bus, each transition once. The emission
+ * follows the conditional write that made the transition; a retried Lambda whose write
+ * already happened, or a second path announcing the same outcome (PackFinalize and the
+ * watchdog's settlement), meets the event id already claimed in the control table and
+ * emits nothing. When the bus is not configured (EVENT_BUS_NAME unset) nothing is emitted.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { z } from 'zod';
+import { EVENT_SOURCE, detailTypeOf, type LifecycleDetail } from '../../core/lifecycle.ts';
+import { access, grant } from './access.ts';
+import { documentClient } from './aws-clients.ts';
+import { config } from './config.ts';
+import { logger, metrics } from './logging.ts';
+
+/** Each event id is claimed once in the control table (PutEvents on the bus is granted with the bus, lib/events.ts). */
+export const LIFECYCLE_EVENTS_ACCESS = access(grant('table:control', 'dynamodb', 'PutItem', 'DeleteItem'));
+
+export const EVENT_BUS_ENV = 'EVENT_BUS_NAME';
+export const API_URL_ENV = 'VTO_API_URL';
+/** How long a claimed event id is remembered: far beyond any Lambda retry. */
+const CLAIM_SECONDS = 7 * 86_400;
+
+const settingsSchema = z.object({
+  [EVENT_BUS_ENV]: z.string().min(1).optional(),
+  [API_URL_ENV]: z.url().optional(),
+});
+
+let settings: { bus: string | undefined; apiUrl: string | undefined } | undefined;
+let client: EventBridgeClient | undefined;
+
+function eventSettings() {
+  if (settings) return settings;
+  const e = settingsSchema.parse(process.env);
+  settings = { bus: e[EVENT_BUS_ENV], apiUrl: e[API_URL_ENV]?.replace(/\/+$/, '') };
+  return settings;
+}
+
+/** The API URL events link to (undefined: links are paths). */
+export const eventApiUrl = () => eventSettings().apiUrl;
+
+/** Tests that change the environment call it. */
+export function resetEventSettings(): void {
+  settings = undefined;
+  client?.destroy();
+  client = undefined;
+}
+
+function eventBridge(): EventBridgeClient {
+  client ??= new EventBridgeClient({ maxAttempts: 4, requestHandler: new NodeHttpHandler({ connectionTimeout: 3000, requestTimeout: 10_000 }) });
+  return client;
+}
+
+const claimId = (eventId: string) => `lifecycle#${eventId}`;
+
+async function claim(eventId: string): Promise<boolean> {
+  try {
+    await documentClient().send(new PutCommand({
+      TableName: config().controlTable,
+      Item: { id: claimId(eventId), expiration: Math.floor(Date.now() / 1000) + CLAIM_SECONDS },
+      ConditionExpression: 'attribute_not_exists(id)',
+    }));
+    return true;
+  } catch (e) {
+    if (e instanceof ConditionalCheckFailedException) return false;
+    throw e;
+  }
+}
+
+/**
+ * Emits one lifecycle event unless its id was emitted before. Never throws: the
+ * transition it announces has happened and must not be undone by a notification; a lost
+ * event is logged and counted (LifecycleEventsLost).
+ */
+export async function emitLifecycle(detail: LifecycleDetail | undefined): Promise<void> {
+  if (detail === undefined) return;
+  const { bus } = eventSettings();
+  if (bus === undefined) return;
+  let claimed = false;
+  try {
+    claimed = await claim(detail.eventId);
+    if (!claimed) return;
+    const res = await eventBridge().send(new PutEventsCommand({
+      Entries: [{ EventBusName: bus, Source: EVENT_SOURCE, DetailType: detailTypeOf(detail.type), Detail: JSON.stringify(detail), Time: new Date(detail.occurredAt) }],
+    }), { abortSignal: AbortSignal.timeout(15_000) });
+    if ((res.FailedEntryCount ?? 0) > 0) throw new Error(`PutEvents refused the event: ${res.Entries?.[0]?.ErrorCode ?? 'unknown'} ${res.Entries?.[0]?.ErrorMessage ?? ''}`);
+  } catch (e) {
+    // Unclaim so a later emission of the same transition (a settlement) may still announce it.
+    if (claimed) await documentClient().send(new DeleteCommand({ TableName: config().controlTable, Key: { id: claimId(detail.eventId) } })).catch(() => undefined);
+    logger.error('a lifecycle event could not be emitted', { eventId: detail.eventId, error: e as Error });
+    metrics.addMetric('LifecycleEventsLost', MetricUnit.Count, 1);
+  }
+}
