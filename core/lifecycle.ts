@@ -41,9 +41,9 @@ export const jobEventOf = (s: JobStatus): JobEventType | undefined => JOB_EVENT_
 export const isPackTerminalEvent = (t: EventType) => t.startsWith('pack.') && t !== 'pack.started';
 
 const linksSchema = z.object({
-  pack: z.string().describe('GET this API URL for the pack (SigV4-signed)'),
-  job: z.string().optional().describe('GET this API URL for the job (SigV4-signed)'),
-}).describe('API URLs, never pre-signed URLs; absent parts when the API URL is not configured');
+  pack: z.string().describe('The pack in the API: a path under the API root (stack output ApiUrl), e.g. /packs/{id}; GET it signed'),
+  job: z.string().optional().describe('The job in the API, e.g. /jobs/{id}'),
+}).describe('API resources, never pre-signed URLs: paths under the API root, or absolute URLs when VTO_API_URL is set');
 
 const errorSchema = z.object({ name: z.string().describe('Taxonomy name, e.g. Fatal.InvalidInput'), cause: z.string() });
 

@@ -1,9 +1,10 @@
 /**
  * The app's side of the pipeline on AWS: the event bus lifecycle events go to, and the
  * signed webhooks fed from it. Every function that changes a pack's or a job's status
- * emits (lambdas/adapters/lifecycle-events.ts): it gets the bus name, the API URL for the
- * events' links, PutEvents on the bus and write access to the control table (the claim
- * that makes each transition announce once). A rule on the bus feeds an SQS queue; the
+ * emits (lambdas/adapters/lifecycle-events.ts): it gets the bus name, PutEvents on the bus
+ * and write access to the control table (the claim that makes each transition announce
+ * once). Events link to API paths, not URLs: the state functions cannot be given the API's
+ * URL (the API depends on the machines, which depend on them). A rule on the bus feeds an SQS queue; the
  * sender reads it (SQS event source, partial batch failures), signs with the secret from
  * Secrets Manager, retries with backoff for 24 h by setting the message's visibility, and
  * moves what it gives up on to the dead-letter queue and onto the pack.
@@ -19,7 +20,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { WEBHOOK_RULE_PATTERN } from '../core/lifecycle.ts';
 import { BUCKETS, QUEUES, TABLES } from '../core/resources.ts';
-import { API_URL_ENV, EVENT_BUS_ENV, LIFECYCLE_EVENTS_ACCESS } from '../lambdas/adapters/lifecycle-events.ts';
+import { EVENT_BUS_ENV, LIFECYCLE_EVENTS_ACCESS } from '../lambdas/adapters/lifecycle-events.ts';
 import { WEBHOOK_SENDER_ACCESS } from '../lambdas/adapters/webhook-delivery.ts';
 import { grantAccess } from './grants.ts';
 import type { PipelineData, TableKey } from './data.ts';
@@ -30,8 +31,6 @@ export const WEBHOOK_SENDER_ENTRY = 'lambdas/handlers/webhook-sender.ts';
 
 export interface PipelineEventsProps {
   readonly data: PipelineData;
-  /** The app API's root URL: events link to it. */
-  readonly apiUrl: string;
   /** Every function that changes a pack's or a job's status. */
   readonly emitters: readonly PipelineFunction[];
   readonly layers?: readonly ILayerVersion[];
@@ -54,7 +53,6 @@ export class PipelineEvents extends Construct {
 
     for (const e of props.emitters) {
       e.function.addEnvironment(EVENT_BUS_ENV, this.bus.eventBusName);
-      e.function.addEnvironment(API_URL_ENV, props.apiUrl);
       this.bus.grantPutEventsTo(e);
       grantAccess(e, LIFECYCLE_EVENTS_ACCESS, { data });
     }

@@ -159,7 +159,6 @@ export class VtoStack extends Stack {
     });
     this.events = new PipelineEvents(this, 'Events', {
       data: this.data,
-      apiUrl: this.api.url,
       emitters: [...Object.values(this.functions.functions), this.api.handler, this.observability.watchdog, this.observability.reconciler],
       layers: this.functionDefaults.layers,
       logRetention,

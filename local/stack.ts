@@ -29,7 +29,7 @@ import { queueArnOf } from './iam/requests.ts';
 import { startLocalBus } from './events/bus.ts';
 import { startQueuePoller, type SqsHandler } from './events/queue-poller.ts';
 import { WEBHOOK_RULE_PATTERN } from '../core/lifecycle.ts';
-import { API_URL_ENV, EVENT_BUS_ENV, resetEventSettings } from '../lambdas/adapters/lifecycle-events.ts';
+import { EVENT_BUS_ENV } from '../lambdas/adapters/lifecycle-events.ts';
 import { reconcilerListener, startWatchdogTimer, type WatchdogTimer } from './recovery.ts';
 import { watchdogSettingsFromEnv } from '../lambdas/adapters/watchdog-settings.ts';
 import { provision, type Provisioned } from './provision.ts';
@@ -293,10 +293,6 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
     const { handler: apiHandler } = await import('../lambdas/api/handler.ts');
     const api = await startLocalApi({ handler: runsAs('Api', apiHandler), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     cleanups.push(() => api.stop());
-    // Events link to the API; set before the first event is emitted.
-    process.env[API_URL_ENV] = api.url;
-    resetEventSettings();
-
     // The webhook sender on its queue, as Lambda's SQS event source runs it.
     const { handler: webhookHandler } = (await import('../lambdas/handlers/webhook-sender.ts')) as { handler: SqsHandler };
     const poller = startQueuePoller({ sqs, queueUrl: resources.queues.webhooks.url, queueArn: resources.queues.webhooks.arn, name: 'vto-webhook-sender', handler: webhookHandler });

@@ -35,8 +35,14 @@ let client: EventBridgeClient | undefined;
 
 function eventSettings() {
   if (settings) return settings;
-  const e = settingsSchema.parse(process.env);
-  settings = { bus: e[EVENT_BUS_ENV], apiUrl: e[API_URL_ENV]?.replace(/\/+$/, '') };
+  const r = settingsSchema.safeParse(process.env);
+  if (!r.success) {
+    // Called after a transition was written: a bad setting silences events, it never fails the write.
+    logger.error('lifecycle events are off: invalid environment', { issues: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
+    settings = { bus: undefined, apiUrl: undefined };
+    return settings;
+  }
+  settings = { bus: r.data[EVENT_BUS_ENV], apiUrl: r.data[API_URL_ENV]?.replace(/\/+$/, '') };
   return settings;
 }
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { App, CfnElement, Stack, Validations, type AppProps } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -126,8 +127,8 @@ describe('the default stack', () => {
     const functions = resourcesOf(template, 'AWS::Lambda::Function');
 
     // Assess
-    // One function per state function, plus the API's, the watchdog's and the reconciler's.
-    expect(functions).toHaveLength(STATE_FUNCTIONS.length + 3);
+    // One function per state function, plus the API's, the watchdog's, the reconciler's and the webhook sender's.
+    expect(functions).toHaveLength(STATE_FUNCTIONS.length + 4);
     for (const [id, { Properties: p }] of functions) {
       expect(p, id).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -411,7 +412,9 @@ describe('stack options', () => {
     const template = Template.fromStack(stack);
 
     // Assess
-    template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    // Only the webhook signing secret (lib/events.ts) is created.
+    template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    expect(stack.node.tryFindChild('HostedInpaintApiKey')).not.toBeInstanceOf(Secret);
     template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ [HOSTED_INPAINT_SECRET_ENV]: arn }) } });
   });
 
