@@ -65,10 +65,12 @@ export function enforceIam(o: EnforcementOptions): Enforcement {
   const readEnv = o.env ?? (() => process.env);
   let denials: Denial[] = [];
   let cached: { key: string; evaluator: PolicyEvaluator } | undefined;
+  // The variables the policies' placeholders name: the policies are bound again when one
+  // changes (tests provision fresh names per file).
+  const bound = [...new Set([...JSON.stringify(o.policies).matchAll(/\{\{(?:\w+:)?([A-Z0-9_]+)\}\}/g)].map((m) => m[1] ?? ''))];
   const evaluator = () => {
     const env = readEnv();
-    // Tests provision fresh names per file: the policies are bound again when names change.
-    const key = JSON.stringify(Object.entries(env).filter(([k]) => /_(TABLE|BUCKET|URL|ARN)$/.test(k)).sort());
+    const key = bound.map((name) => env[name] ?? '').join('\n');
     if (cached?.key !== key) cached = { key, evaluator: new PolicyEvaluator(o.policies, place, env) };
     return cached.evaluator;
   };

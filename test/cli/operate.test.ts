@@ -215,3 +215,9 @@ describe('vto against the offline stack', { timeout: 150_000 }, () => {
     expect(json(again)).toMatchObject({ error: { code: 'NotEmergencyStopped', status: 409 } });
   });
 });
+
+describe('IAM as synthesized', () => {
+  it('refused none of the API\'s calls behind every command above', () => {
+    expect(stack.iamDenials()?.map((d) => d.message)).toEqual([]);
+  });
+});
