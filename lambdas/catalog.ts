@@ -13,6 +13,7 @@ import { PROVIDERS_ACCESS } from './adapters/providers.ts';
 import { RECOVERY_ACCESS } from './adapters/recovery.ts';
 import { STATE_HANDLER_ACCESS } from './adapters/state-handler.ts';
 import { RECONCILE_ACCESS } from './adapters/reconcile.ts';
+import { WATCHDOG_LEASE_ACCESS } from './adapters/watchdog-lease.ts';
 import { WATCHDOG_SWEEP_ACCESS } from './adapters/watchdog-sweep.ts';
 import type { StateFunctionId } from '../statemachines/tasks.ts';
 
@@ -90,6 +91,6 @@ export const STATE_FUNCTION_DEFS: Record<StateFunctionId, FunctionDef> = {
 
 /** The watchdog (one sweep per schedule) and the reconciler (one ended execution per event). */
 export const RECOVERY_FUNCTION_ACCESS = {
-  watchdog: WATCHDOG_SWEEP_ACCESS,
+  watchdog: access(WATCHDOG_SWEEP_ACCESS, WATCHDOG_LEASE_ACCESS),
   reconciler: RECONCILE_ACCESS,
 } as const;

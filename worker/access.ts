@@ -6,9 +6,10 @@
 import { access } from '../lambdas/adapters/access.ts';
 import { ATTEMPT_CLAIMS_ACCESS } from '../lambdas/adapters/attempt-claims.ts';
 import { BREAKER_STORE_ACCESS } from '../lambdas/adapters/breaker-store.ts';
+import { WORKER_PRESENCE_ACCESS } from '../lambdas/adapters/worker-presence.ts';
 import { JOB_RUNNER_ACCESS } from './job-runner.ts';
 import { TASK_ANSWER_ACCESS } from './task-answer.ts';
 import { GPU_QUEUE_ACCESS } from './worker.ts';
 
 /** bin/worker.ts wires the attempt claims and the fleet's ComfyUI breaker on the control table. */
-export const GPU_WORKER_ACCESS = access(GPU_QUEUE_ACCESS, JOB_RUNNER_ACCESS, TASK_ANSWER_ACCESS, ATTEMPT_CLAIMS_ACCESS, BREAKER_STORE_ACCESS);
+export const GPU_WORKER_ACCESS = access(GPU_QUEUE_ACCESS, JOB_RUNNER_ACCESS, TASK_ANSWER_ACCESS, ATTEMPT_CLAIMS_ACCESS, BREAKER_STORE_ACCESS, WORKER_PRESENCE_ACCESS);

@@ -8,8 +8,12 @@
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import type { BreakerState, WorkerPresenceView } from '../../core/health.ts';
+import { access, grant } from './access.ts';
 import { documentClient } from './aws-clients.ts';
 import { PRESENCE_PREFIX } from './worker-presence.ts';
+
+/** One bounded scan of the control table for presences and breakers (GET /health). */
+export const FLEET_STATE_ACCESS = access(grant('table:control', 'dynamodb', 'Scan'));
 
 const BREAKER_PREFIX = 'breaker#';
 const MAX_PAGES = 10;

@@ -22,7 +22,9 @@ export const JOB_STORE_ACCESS = {
   /** updateJob, resolveRecoveries */
   writeJob: access(grant('table:jobs', 'dynamodb', 'UpdateItem')),
   /** jobsOfPack */
-  jobsOfPack: access(grant('index:jobs/byPack', 'dynamodb', 'Query')),
+  jobsOfPack: access(grant('index:jobs/byPack', 'dynamodb', 'Query'), grant('table:jobs', 'dynamodb', 'BatchGetItem')),
+  /** getJobs */
+  readJobs: access(grant('table:jobs', 'dynamodb', 'BatchGetItem')),
   /** getPack */
   readPack: access(grant('table:packs', 'dynamodb', 'GetItem')),
   /** updatePack */

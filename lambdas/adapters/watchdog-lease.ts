@@ -6,8 +6,12 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { access, grant } from './access.ts';
 import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';
+
+/** The lease item: a conditional put to take it, a delete to give it back. */
+export const WATCHDOG_LEASE_ACCESS = access(grant('table:control', 'dynamodb', 'PutItem', 'DeleteItem'));
 
 export const WATCHDOG_LEASE_ID = 'watchdog#lease';
 

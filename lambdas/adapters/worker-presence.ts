@@ -6,9 +6,13 @@
  * forgotten. No Lambda-only imports: the worker (bin/worker.ts) uses it.
  */
 import { DeleteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { access, grant } from './access.ts';
 import { documentClient } from './aws-clients.ts';
 
 export const PRESENCE_PREFIX = 'worker#';
+/** Each worker puts its own presence item and deletes it when it stops on purpose. */
+export const WORKER_PRESENCE_ACCESS = access(grant('table:control', 'dynamodb', 'PutItem', 'DeleteItem'));
+
 export const presenceId = (workerId: string) => `${PRESENCE_PREFIX}${workerId}`;
 
 /** How long DynamoDB keeps a lapsed item (TTL) after its lease, so health can report the loss. */

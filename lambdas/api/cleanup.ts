@@ -22,7 +22,7 @@ import { access, grant } from '../adapters/access.ts';
 
 /** Lists and deletes a finished job's artifacts, then marks the job cleaned. */
 export const CLEANUP_ACCESS = access(
-  grant('bucket:artifacts', 's3', 'ListBucket'), grant('objects:artifacts/packs/*/jobs/*', 's3', 'DeleteObject'), grant('table:jobs', 'dynamodb', 'UpdateItem'),
+  grant('bucket:artifacts', 's3', 'ListBucket'), grant('objects:artifacts/packs/*/jobs/*', 's3', 'DeleteObject'), grant('table:jobs', 'dynamodb', 'UpdateItem', 'BatchGetItem'),
 );
 
 const JOB_CONCURRENCY = 8;
