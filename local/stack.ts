@@ -341,6 +341,9 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
           VTO_AUTO_SHUTDOWN_MS: 'off',
           VTO_SHUTDOWN_GRACE_MS: '2000',
           VTO_GENERATION_TIMEOUT_MS: String(Math.max(3000, Math.round(120_000 * timeScale))),
+          // Stall bounds on the same clock as the deadline, so a hang is cut well before it.
+          VTO_STALL_FLOOR_MS: String(Math.max(500, Math.round(60_000 * timeScale))),
+          VTO_STALL_FIRST_PROGRESS_MS: String(Math.max(1000, Math.round(300_000 * timeScale))),
         },
         stdio: ['ignore', 'pipe', options.logs ?? 'ignore'],
       });

@@ -171,7 +171,7 @@ export async function watchPrompt(o: WatchOptions): Promise<PromptOutcome> {
       if (Date.now() >= stallAt() && o.stall) {
         const bound = stallBound(o.stall, longestStepMs);
         throw new GpuTimeoutError(longestStepMs === null
-          ? `the prompt stalled: no progress ${bound} ms after it started (stallFirstProgressMs)`
+          ? `the prompt stalled: no event for ${Date.now() - lastActivity} ms and no progress yet, more than ${bound} ms (stallFirstProgressMs); it was interrupted`
           : `the prompt stalled: no progress for ${Date.now() - lastActivity} ms, more than ${bound} ms `
             + `(max(stallFloorMs ${o.stall.floorMs}, ${o.stall.factor} × its longest step ${longestStepMs} ms)); it was interrupted`);
       }

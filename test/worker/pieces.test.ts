@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { historyEntrySchema } from '../../worker/comfy-client.ts';
 import { gpuSecondsOf, outputFiles, outputKey } from '../../worker/job-runner.ts';
 import { parseTaskBody, queueSeconds } from '../../worker/message.ts';
-import { outcomeFromHistory } from '../../worker/prompt-watch.ts';
+import { outcomeFromHistory, stallBound } from '../../worker/prompt-watch.ts';
+import { comfyHostBreaker, isComfyHostBreaker } from '../../core/breaker.ts';
 import { placeholdersIn, substitutePlaceholders } from '../../worker/workflow-inputs.ts';
 
 const task = {
@@ -75,5 +76,34 @@ describe('reading a history entry', () => {
     expect(outputFiles(e)).toEqual([{ filename: 'a.png', subfolder: 'vto', type: 'output' }]);
     expect(gpuSecondsOf(e)).toBe(2.5);
     expect(outputKey('packs/p/jobs/j/inpaint', { filename: 'a.png', subfolder: 'vto', type: 'output' })).toBe('packs/p/jobs/j/inpaint/vto/a.png');
+  });
+});
+
+describe('per-host breaker keys', () => {
+  it.each([
+    ['http://127.0.0.1:8188', 'gpu-a', 'comfyui#gpu-a:8188'],
+    ['http://localhost:8190/', 'gpu-b', 'comfyui#gpu-b:8190'],
+    ['http://10.0.3.7:8188', 'ignored', 'comfyui#10.0.3.7:8188'],
+    ['https://comfy.internal', 'ignored', 'comfyui#comfy.internal:443'],
+  ])('%s on %s is %s', (url, machine, key) => {
+    expect(comfyHostBreaker(url, machine)).toBe(key);
+    expect(isComfyHostBreaker(key)).toBe(true);
+  });
+
+  it('does not take a whole-dependency breaker for a host', () => {
+    expect(isComfyHostBreaker('comfyui')).toBe(false);
+  });
+});
+
+describe('the stall bound', () => {
+  const bounds = { factor: 10, floorMs: 1000, firstProgressMs: 30_000 };
+
+  it('is the first-progress bound until a step was seen', () => {
+    expect(stallBound(bounds, null)).toBe(30_000);
+  });
+
+  it('is factor × the longest step, never below the floor', () => {
+    expect(stallBound(bounds, 50)).toBe(1000);
+    expect(stallBound(bounds, 400)).toBe(4000);
   });
 });
