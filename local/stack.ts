@@ -151,7 +151,8 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
     cleanups.length = 0;
   };
   try {
-    const emulators: Emulators = await startEmulators();
+    // A JVM on a busy machine may take longer than the default to answer.
+    const emulators: Emulators = await startEmulators({ dynamoTimeoutMs: 120_000 });
     cleanups.push(() => emulators.stop());
     const awsEnv = {
       AWS_REGION: LOCAL_REGION,
