@@ -185,7 +185,8 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
     cleanups.length = 0;
   };
   try {
-    const emulators: Emulators = await startEmulators({ indexLagMs: options.indexLagMs ?? 0 });
+    // A JVM on a busy machine may take longer than the default to answer.
+    const emulators: Emulators = await startEmulators({ indexLagMs: options.indexLagMs ?? 0, dynamoTimeoutMs: 120_000 });
     cleanups.push(() => emulators.stop());
     const awsEnv = {
       AWS_REGION: LOCAL_REGION,
@@ -321,8 +322,8 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
 
     const leaseSeconds = workerLeaseSeconds(timeScale);
     const spawnWorker = async (id: string, comfy: ComfySim): Promise<WorkerProcess> => {
-      // The attempt claim lives four heartbeats (bin/worker.ts): half the lease, so a dead
-      // worker's claim has lapsed by the time its message reappears to another worker.
+      // Heartbeats renew the attempt claim (bin/worker.ts) well inside the lease, so a dead
+      // worker's claim lapses no later than its message reappears to another worker.
       const heartbeatMs = Math.max(100, Math.round((leaseSeconds * 1000) / 8));
       const child = spawn(process.execPath, [...(iam?.workerExecArgv ?? []), WORKER_BIN, '--worker-id', id, '--metrics-port', '0'], {
         env: {
