@@ -13,6 +13,7 @@ import { PROVIDERS_ACCESS } from './adapters/providers.ts';
 import { RECOVERY_ACCESS } from './adapters/recovery.ts';
 import { STATE_HANDLER_ACCESS } from './adapters/state-handler.ts';
 import { RECONCILE_ACCESS } from './adapters/reconcile.ts';
+import { LIFECYCLE_EVENTS_ACCESS } from './adapters/lifecycle-events.ts';
 import { WATCHDOG_LEASE_ACCESS } from './adapters/watchdog-lease.ts';
 import { WATCHDOG_SWEEP_ACCESS } from './adapters/watchdog-sweep.ts';
 import type { StateFunctionId } from '../statemachines/tasks.ts';
@@ -44,8 +45,9 @@ const IMAGE = { memoryMiB: 1769, timeoutSeconds: 120 } as const;
 const { writeJob, jobsOfPack, readPack, writePack } = JOB_STORE_ACCESS;
 
 /** A job's stage or recovery function: the stack's access, the job write, and what else it calls. */
-const jobStep = (...more: Access[]) => access(STATE_HANDLER_ACCESS.job, writeJob, ...more);
-const packStep = (...more: Access[]) => access(STATE_HANDLER_ACCESS.pack, ...more);
+// Every status change announces itself once (lifecycle-events.ts claims each event id).
+const jobStep = (...more: Access[]) => access(STATE_HANDLER_ACCESS.job, writeJob, LIFECYCLE_EVENTS_ACCESS, ...more);
+const packStep = (...more: Access[]) => access(STATE_HANDLER_ACCESS.pack, LIFECYCLE_EVENTS_ACCESS, ...more);
 const IMAGES = access(ARTIFACTS_READ_ACCESS, ARTIFACTS_WRITE_ACCESS);
 const calls = (...providers: Provider[]) => ({ providers, providerAccess: access(...providers.map((p) => PROVIDERS_ACCESS[p])) });
 
@@ -85,12 +87,12 @@ export const STATE_FUNCTION_DEFS: Record<StateFunctionId, FunctionDef> = {
   BackoffGpu: { entry: 'lambdas/handlers/backoff-gpu.ts', description: 'Recovery: backoff before a new GPU attempt', access: jobStep(RECOVERY_ACCESS) },
   JobFail: { entry: 'lambdas/handlers/job-fail.ts', description: 'Marks a job failed with its reason and history', access: jobStep(LEDGER_ACCESS) },
   PackLoad: { entry: 'lambdas/handlers/pack-load.ts', description: 'Marks a pack running and lists its pending jobs', access: packStep(readPack, jobsOfPack, writePack) },
-  PackFinalize: { entry: 'lambdas/handlers/pack-finalize.ts', description: 'Counts job outcomes and sets the pack status', access: packStep(jobsOfPack, writePack) },
+  PackFinalize: { entry: 'lambdas/handlers/pack-finalize.ts', description: 'Counts job outcomes and sets the pack status', access: packStep(readPack, jobsOfPack, writePack) },
   PackFail: { entry: 'lambdas/handlers/pack-fail.ts', description: 'Marks a pack failed', access: packStep(writePack) },
 };
 
 /** The watchdog (one sweep per schedule) and the reconciler (one ended execution per event). */
 export const RECOVERY_FUNCTION_ACCESS = {
-  watchdog: access(WATCHDOG_SWEEP_ACCESS, WATCHDOG_LEASE_ACCESS),
-  reconciler: RECONCILE_ACCESS,
+  watchdog: access(WATCHDOG_SWEEP_ACCESS, WATCHDOG_LEASE_ACCESS, LIFECYCLE_EVENTS_ACCESS),
+  reconciler: access(RECONCILE_ACCESS, LIFECYCLE_EVENTS_ACCESS),
 } as const;

@@ -20,7 +20,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { WEBHOOK_RULE_PATTERN } from '../core/lifecycle.ts';
 import { BUCKETS, QUEUES, TABLES } from '../core/resources.ts';
-import { EVENT_BUS_ENV, LIFECYCLE_EVENTS_ACCESS } from '../lambdas/adapters/lifecycle-events.ts';
+import { EVENT_BUS_ENV } from '../lambdas/adapters/lifecycle-events.ts';
 import { WEBHOOK_SENDER_ACCESS } from '../lambdas/adapters/webhook-delivery.ts';
 import { grantAccess } from './grants.ts';
 import type { PipelineData, TableKey } from './data.ts';
@@ -34,6 +34,8 @@ export interface PipelineEventsProps {
   /** Every function that changes a pack's or a job's status. */
   readonly emitters: readonly PipelineFunction[];
   readonly layers?: readonly ILayerVersion[];
+  /** Deploy-time settings every function gets (lib/settings.ts). @default - none */
+  readonly environment?: Readonly<Record<string, string>>;
   readonly logRetention?: RetentionDays;
   readonly logRemovalPolicy?: RemovalPolicy;
 }
@@ -54,7 +56,6 @@ export class PipelineEvents extends Construct {
     for (const e of props.emitters) {
       e.function.addEnvironment(EVENT_BUS_ENV, this.bus.eventBusName);
       this.bus.grantPutEventsTo(e);
-      grantAccess(e, LIFECYCLE_EVENTS_ACCESS, { data });
     }
 
     const def = QUEUES.webhooks;
@@ -86,6 +87,7 @@ export class PipelineEvents extends Construct {
     });
 
     const environment: Record<string, string> = {
+      ...props.environment,
       [def.envVar]: this.webhookQueue.queueUrl,
       [def.deadLetter.envVar]: this.webhookDeadLetterQueue.queueUrl,
       VTO_WEBHOOK_SECRET_ARN: this.webhookSecret.secretArn,

@@ -160,6 +160,7 @@ export class VtoStack extends Stack {
     this.events = new PipelineEvents(this, 'Events', {
       data: this.data,
       emitters: [...Object.values(this.functions.functions), this.api.handler, this.observability.watchdog, this.observability.reconciler],
+      environment,
       layers: this.functionDefaults.layers,
       logRetention,
       logRemovalPolicy: retained,
