@@ -251,6 +251,14 @@ export interface FaultInjector {
   injected(): Record<string, number>;
   /** Calls counted so far per (service, key), to carry across a process restart. */
   counts(): Record<string, number>;
+  /**
+   * Takes a whole service down until `untilMs` (epoch ms; Infinity: until cleared), or brings
+   * it back (null): every call answers 503, and its health check too (an outage, not a fault
+   * of one key). Decided by the clock, so it outlasts any count of retries.
+   */
+  outage(service: ServiceName, untilMs: number | null): void;
+  /** Whether the service is down at `now`. */
+  isDown(service: ServiceName, now?: number): boolean;
   reset(): void;
 }
 
@@ -264,6 +272,8 @@ export function createFaultInjector(
   const counts = new Map<string, number>(Object.entries(initialCounts));
   const forced = new Map<string, { kind: FaultKind; left: number }>();
   const served = new Map<string, number>();
+  const down = new Map<ServiceName, number>();
+  const isDown = (service: ServiceName, now = Date.now()) => now < (down.get(service) ?? Number.NEGATIVE_INFINITY);
   return {
     profile: resolved,
     seed,
@@ -273,7 +283,9 @@ export function createFaultInjector(
       counts.set(id, callIndex + 1);
       let kind: FaultKind | null;
       const f = forced.get(id);
-      if (f !== undefined && f.left > 0) {
+      if (isDown(service)) {
+        kind = 'http503';
+      } else if (f !== undefined && f.left > 0) {
         f.left -= 1;
         kind = f.kind;
       } else {
@@ -289,7 +301,13 @@ export function createFaultInjector(
     },
     injected: () => Object.fromEntries(served),
     counts: () => Object.fromEntries(counts),
+    outage(service, untilMs) {
+      if (untilMs === null) down.delete(service);
+      else down.set(service, untilMs);
+    },
+    isDown,
     reset() {
+      down.clear();
       counts.clear();
       forced.clear();
       served.clear();
