@@ -48,6 +48,8 @@ export interface FaultProfile {
   readonly name: string;
   readonly description: string;
   readonly faults: { readonly [S in ServiceName]?: ServiceFaults<S> };
+  /** A whole service down for this many simulated minutes (FaultInjector.outage; the runner decides when it starts and scales it). */
+  readonly outage?: { readonly service: ServiceName; readonly simulatedMinutes: number };
 }
 
 export interface FaultInfo {
@@ -154,6 +156,15 @@ const PROFILES = {
       analyzer: { http503: { rate: 0.15 }, http429: { rate: 0.1 }, malformed: { rate: 0.15 }, htmlError: { rate: 0.08 } },
       hosted: { http503: { rate: 0.15 }, http429: { rate: 0.1 }, malformed: { rate: 0.1 }, htmlError: { rate: 0.08 } },
     },
+  },
+  outage: {
+    name: 'outage',
+    // 30 minutes: an open breaker's waiters alone retry for ~9 simulated minutes (Transient.CircuitOpen).
+    description: 'The analyzer is down (every call and its health check answer 503) for 30 simulated minutes from the first job that reaches QA, '
+      + 'far longer than the in-run retries; jobs that reach QA meanwhile fail, and deferred recovery brings them back once it is up '
+      + '(npm run bench:recovery -- --profile outage).',
+    faults: {},
+    outage: { service: 'analyzer', simulatedMinutes: 30 },
   },
 } as const satisfies Record<string, FaultProfile>;
 
