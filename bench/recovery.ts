@@ -17,6 +17,7 @@ import { getProfile, PROFILE_NAMES } from '../local/faults.ts';
 import { LOCAL_MODELS } from '../local/stack.ts';
 import { CHAOS_ACTIONS, planChaos, type ChaosAction } from './chaos-plan.ts';
 import { injectedByName, planFaults } from './fault-plan.ts';
+import { runOutageBench } from './outage.ts';
 import { combine, formatReport, type BenchConfig, type RecoveryBenchReport } from './report.ts';
 import type { VariantOptions } from './variant.ts';
 import type { Variant, VariantReport } from './variant-report.ts';
@@ -104,6 +105,8 @@ async function main(): Promise<void> {
     process.stdout.write(`${formatReport(JSON.parse(readFileSync(o.fromJson, 'utf8')) as RecoveryBenchReport)}\n`);
     return;
   }
+  // The outage scenario compares deferred recovery on and off (bench/outage.ts), not our machines against the baseline's.
+  if (o.profile === 'outage') return runOutageBench({ jobs: o.jobs, seed: o.seed, timeScale: o.timeScale, workers: o.workers, json: o.json });
   const chaos = o.profile === 'chaos';
   // Waits, heartbeats and retry intervals scale with time; the jobs' own work does not.
   const deadlineMs = (o.deadlineSeconds ?? Math.max(300, Math.ceil(o.jobs * 12 * Math.max(1, o.timeScale * 20)))) * 1000;

@@ -44,6 +44,7 @@ export function renderJob(j: JobView, now = new Date()): string {
     ['inpaint', j.inpaint],
     ['runs', j.runs],
     ['recoveries', j.recoveriesUsed],
+    ['deferred re-runs', j.deferredReruns === undefined ? undefined : `${j.deferredReruns} (failed jobs run again once their cause passed; see the recovery path)`],
     ['error', j.error === undefined ? undefined : `${j.error.name}: ${truncate(j.error.cause, 300)} (${formatTime(j.error.at)})`],
     ['params', paramsText(j)],
     ['tried models', j.triedModels.length === 0 ? undefined : j.triedModels.join(', ')],

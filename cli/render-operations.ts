@@ -12,6 +12,7 @@ export function renderStats(s: SuccessOf<'getStatistics'>): string {
     ['failed', s.failures],
     ['recovery rate', formatRatio(s.recoveryRate)],
     ['time to recover', s.timeToRecoverMs.count === 0 ? 'n/a' : `p50 ${formatMs(s.timeToRecoverMs.p50)}, p95 ${formatMs(s.timeToRecoverMs.p95)} (${s.timeToRecoverMs.count} recoveries)`],
+    ['deferred re-runs', `${s.deferredReruns.started} started, ${s.deferredReruns.recovered} recovered, ${s.deferredReruns.failed} failed`],
   ]);
   const byError = table(['error', 'recoverable', 'strategy', 'errors', 'recovered', 'failed'],
     s.byError.map((e) => [e.error, e.recoverable ? 'yes' : 'no', e.strategy, e.errors, e.recovered, e.failed]),

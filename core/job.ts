@@ -69,6 +69,10 @@ export interface JobRecord {
   watchdogDueAt?: string;
   /** The status the job was stuck in when that restart was decided. */
   watchdogStuckIn?: JobStatus;
+  /** Deferred re-runs of the job after it failed on a temporary cause (core/deferred-recovery.ts). */
+  deferredReruns?: number;
+  /** When the last deferred re-run started. */
+  deferredRerunAt?: string;
 }
 
 export interface PackRecord {

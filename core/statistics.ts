@@ -7,11 +7,13 @@ import { percentile } from './percentile.ts';
 import { entryFor } from './taxonomy.ts';
 
 export interface StatisticsEvent {
-  readonly kind: 'error' | 'recovered' | 'failed';
+  /** 'rerun': a deferred re-run of a failed job (core/deferred-recovery.ts) started or ended, per `outcome`. */
+  readonly kind: 'error' | 'recovered' | 'failed' | 'rerun';
   readonly at: string;
   readonly error: string;
   readonly strategy: string;
   readonly timeToRecoverMs?: number;
+  readonly outcome?: 'started' | 'recovered' | 'failed';
 }
 
 /** The longest window statistics read: 31 days of hour buckets, 744 partitions. */
@@ -53,11 +55,13 @@ export interface Statistics {
   timeToRecoverMs: { count: number; p50: number | null; p95: number | null };
   /** One point per hour of the window, zeros included, oldest first. */
   series: (Tally & { hour: string })[];
+  /** Deferred re-runs of failed jobs: started, and how those that ended came out. */
+  deferredReruns: { started: number; recovered: number; failed: number };
 }
 
 const zero = (): Tally => ({ errors: 0, recovered: 0, failed: 0 });
 
-function count(t: Tally, kind: StatisticsEvent['kind']): void {
+function count(t: Tally, kind: Exclude<StatisticsEvent['kind'], 'rerun'>): void {
   if (kind === 'error') t.errors++;
   else if (kind === 'recovered') t.recovered++;
   else t.failed++;
@@ -75,9 +79,15 @@ export function summarize(events: readonly StatisticsEvent[], since: Date, until
   const total = zero();
   let recoverableRecovered = 0;
   let recoverableFailed = 0;
+  const deferredReruns = { started: 0, recovered: 0, failed: 0 };
   for (const e of events) {
     const t = Date.parse(e.at);
     if (!(t >= since.getTime() && t <= until.getTime())) continue;
+    if (e.kind === 'rerun') {
+      // The re-run's own ledger entry is resolved like any other; these only count re-runs.
+      if (e.outcome !== undefined) deferredReruns[e.outcome]++;
+      continue;
+    }
     count(total, e.kind);
     const point = series.get(hourBucket(e.at));
     if (point) count(point, e.kind);
@@ -101,6 +111,7 @@ export function summarize(events: readonly StatisticsEvent[], since: Date, until
     byStrategy: [...strategies].map(([strategy, t]) => ({ key: strategy, strategy, ...t })).sort(byVolume).map(({ key: _k, ...rest }) => rest),
     timeToRecoverMs: { count: ttr.length, p50: percentile(ttr, 50), p95: percentile(ttr, 95) },
     series: [...series].map(([hour, t]) => ({ hour, ...t })),
+    deferredReruns,
   };
 }
 

@@ -48,6 +48,8 @@ export interface FaultProfile {
   readonly name: string;
   readonly description: string;
   readonly faults: { readonly [S in ServiceName]?: ServiceFaults<S> };
+  /** A whole service down for this many simulated minutes (FaultInjector.outage; the runner decides when it starts and scales it). */
+  readonly outage?: { readonly service: ServiceName; readonly simulatedMinutes: number };
 }
 
 export interface FaultInfo {
@@ -155,6 +157,15 @@ const PROFILES = {
       hosted: { http503: { rate: 0.15 }, http429: { rate: 0.1 }, malformed: { rate: 0.1 }, htmlError: { rate: 0.08 } },
     },
   },
+  outage: {
+    name: 'outage',
+    // 30 minutes: an open breaker's waiters alone retry for ~9 simulated minutes (Transient.CircuitOpen).
+    description: 'The analyzer is down (every call and its health check answer 503) for 30 simulated minutes from the first job that reaches QA, '
+      + 'far longer than the in-run retries; jobs that reach QA meanwhile fail, and deferred recovery brings them back once it is up '
+      + '(npm run bench:recovery -- --profile outage).',
+    faults: {},
+    outage: { service: 'analyzer', simulatedMinutes: 30 },
+  },
 } as const satisfies Record<string, FaultProfile>;
 
 export type ProfileName = keyof typeof PROFILES;
@@ -251,6 +262,14 @@ export interface FaultInjector {
   injected(): Record<string, number>;
   /** Calls counted so far per (service, key), to carry across a process restart. */
   counts(): Record<string, number>;
+  /**
+   * Takes a whole service down until `untilMs` (epoch ms; Infinity: until cleared), or brings
+   * it back (null): every call answers 503, and its health check too (an outage, not a fault
+   * of one key). Decided by the clock, so it outlasts any count of retries.
+   */
+  outage(service: ServiceName, untilMs: number | null): void;
+  /** Whether the service is down at `now`. */
+  isDown(service: ServiceName, now?: number): boolean;
   reset(): void;
 }
 
@@ -264,6 +283,8 @@ export function createFaultInjector(
   const counts = new Map<string, number>(Object.entries(initialCounts));
   const forced = new Map<string, { kind: FaultKind; left: number }>();
   const served = new Map<string, number>();
+  const down = new Map<ServiceName, number>();
+  const isDown = (service: ServiceName, now = Date.now()) => now < (down.get(service) ?? Number.NEGATIVE_INFINITY);
   return {
     profile: resolved,
     seed,
@@ -273,7 +294,9 @@ export function createFaultInjector(
       counts.set(id, callIndex + 1);
       let kind: FaultKind | null;
       const f = forced.get(id);
-      if (f !== undefined && f.left > 0) {
+      if (isDown(service)) {
+        kind = 'http503';
+      } else if (f !== undefined && f.left > 0) {
         f.left -= 1;
         kind = f.kind;
       } else {
@@ -289,7 +312,13 @@ export function createFaultInjector(
     },
     injected: () => Object.fromEntries(served),
     counts: () => Object.fromEntries(counts),
+    outage(service, untilMs) {
+      if (untilMs === null) down.delete(service);
+      else down.set(service, untilMs);
+    },
+    isDown,
     reset() {
+      down.clear();
       counts.clear();
       forced.clear();
       served.clear();

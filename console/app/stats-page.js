@@ -123,7 +123,9 @@ export function renderStats(main, _params, ctx) {
       tile('Failed', String(st.failures), null, st.failures > 0 ? 'tone-down' : ''),
       tile('Recovery rate', formatPercent(st.recoveryRate, 1), 'recovered ÷ (recovered + failed)', tone),
       tile('Time to recover, p50', formatDuration(st.timeToRecoverMs.p50), `${plural(st.timeToRecoverMs.count, 'recovery', 'recoveries')}`),
-      tile('Time to recover, p95', formatDuration(st.timeToRecoverMs.p95)));
+      tile('Time to recover, p95', formatDuration(st.timeToRecoverMs.p95)),
+      ...(st.deferredReruns ? [tile('Deferred re-runs', String(st.deferredReruns.started),
+        `failed jobs run again once their cause passed: ${st.deferredReruns.recovered} recovered, ${st.deferredReruns.failed} failed`)] : []));
     hourly.replaceChildren(hourlyRecoveryChart(st.series, hourly.clientWidth,
       `Recoveries per hour: ${st.recoveries} recovered, ${st.failures} failed; recovery rate ${formatPercent(st.recoveryRate, 1)}.`));
     byError.replaceChildren(stackedBars(

@@ -406,13 +406,15 @@ export async function updatePack(packId: string, set: Record<string, unknown>, o
 }
 
 export interface RecoveryEvent {
-  kind: 'error' | 'recovered' | 'failed';
+  /** 'rerun': a deferred re-run of a failed job started or ended (its `outcome`). */
+  kind: 'error' | 'recovered' | 'failed' | 'rerun';
   at: string;
   packId: string;
   jobId: string;
   error: string;
   strategy: string;
   timeToRecoverMs?: number;
+  outcome?: 'started' | 'recovered' | 'failed';
 }
 
 /** Appends a recovery event to its hour bucket; statistics read buckets, never the table. */

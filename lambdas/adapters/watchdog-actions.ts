@@ -104,7 +104,7 @@ async function recordEvent(job: JobRecord, entry: RecoveryEntry): Promise<void> 
 const pendingIndexes = (job: JobRecord) => (job.recoveries ?? []).flatMap((r, i) => (r.outcome === 'pending' ? [i] : []));
 
 /** Starts the job's next run; a name taken by a run that never claimed the job is counted and skipped. */
-async function startJobRun(job: JobRecord): Promise<string> {
+export async function startJobRun(job: JobRecord): Promise<string> {
   let runs = job.runs ?? 0;
   return startRun(jobMachineArn(), () => jobExecutionName({ jobId: job.jobId, runs }), { packId: job.packId, jobId: job.jobId }, async () => {
     await updateJob(job.jobId, { increment: { runs: 1 } });

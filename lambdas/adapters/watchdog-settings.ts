@@ -39,6 +39,8 @@ const schema = z.object({
   VTO_WATCHDOG_PERIOD_SECONDS: z.coerce.number().positive().optional(),
   /** Most stale jobs one sweep acts on; the rest wait for the next sweep. */
   VTO_WATCHDOG_MAX_JOBS: z.coerce.number().int().positive().max(10_000).default(200),
+  /** Deferred recovery of failed jobs on a temporary cause (core/deferred-recovery.ts): 'off' leaves failed jobs to operators. */
+  VTO_DEFERRED_RECOVERY: z.enum(['on', 'off']).default('on'),
   VTO_TIME_SCALE: z.coerce.number().positive().max(1).default(1),
 });
 
@@ -48,6 +50,8 @@ export class WatchdogSettingsError extends Error {
 
 export interface WatchdogRuntimeSettings extends WatchdogSettings {
   readonly maxJobsPerSweep: number;
+  /** Re-run failed jobs whose temporary cause has passed (on the same schedule and bound as stuck jobs). */
+  readonly deferredRecovery: boolean;
 }
 
 export function watchdogSettingsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): WatchdogRuntimeSettings {
@@ -65,6 +69,7 @@ export function watchdogSettingsFromEnv(env: Readonly<Record<string, string | un
         ...(e.VTO_WATCHDOG_PERIOD_SECONDS !== undefined && { sweepPeriodSeconds: e.VTO_WATCHDOG_PERIOD_SECONDS }),
       }),
       maxJobsPerSweep: e.VTO_WATCHDOG_MAX_JOBS,
+      deferredRecovery: e.VTO_DEFERRED_RECOVERY === 'on',
     };
   } catch (err) {
     throw new WatchdogSettingsError(`Invalid watchdog settings: ${(err as Error).message}`);

@@ -3,7 +3,8 @@
  * emergency-stopped; otherwise, per unfinished status, the jobs not written since that
  * status's deadline, found through the byStatus index (status + updatedAt, a Query, never a
  * scan); each compared with its execution and restarted, reconciled or failed (bounded);
- * then the packs it owes an outcome are settled. Publishes the gauges of the dashboard:
+ * then failed jobs whose temporary cause has passed are re-run (watchdog-deferred.ts); then
+ * the packs it owes an outcome are settled. Publishes the gauges of the dashboard:
  * jobs by status, stuck jobs, breaker states, the recent recovery rate.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -29,7 +30,9 @@ import { BREAKER_READ_ACCESS } from './breaker-store.ts';
 export const WATCHDOG_SWEEP_ACCESS = access(
   grant('index:jobs/byStatus', 'dynamodb', 'Query'), grant('table:events', 'dynamodb', 'Query'), BREAKER_READ_ACCESS,
   JOB_STORE_ACCESS.readPack, PACK_SETTLEMENT_ACCESS, WATCHDOG_ACTIONS_ACCESS.observe, WATCHDOG_ACTIONS_ACCESS.act, WATCHDOG_ACTIONS_ACCESS.stopSilentRun,
+  WATCHDOG_DEFERRED_ACCESS,
 );
+import { WATCHDOG_DEFERRED_ACCESS, deferredSweep, type DeferredReport } from './watchdog-deferred.ts';
 import { watchdogSettingsFromEnv } from './watchdog-settings.ts';
 
 /** Jobs handled side by side: each costs a few Step Functions and DynamoDB calls. */
@@ -52,6 +55,8 @@ export interface SweepReport {
   readonly packs: PackOutcome[];
   readonly breakers: BreakerState[];
   readonly recoveryRate: number | null;
+  /** Deferred recovery of failed jobs: auto-recovery's breaker, the re-runs started and ended (absent when skipped). */
+  readonly deferred?: DeferredReport;
 }
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -189,9 +194,14 @@ export async function sweep(now: number = Date.now()): Promise<SweepReport> {
     }
   });
 
+  const deferred = !settings.deferredRecovery ? undefined : await deferredSweep(settings, now).catch((e: unknown): undefined => {
+    logger.error('watchdog: deferred recovery failed', { error: e as Error });
+    return undefined;
+  });
+  // After the re-runs: a pack whose failed job came back is marked unsettled by then.
   const packs = await settlePacks(settings, now);
   publishGauges({ ...base, stuck }, stats.byError);
-  return { ...base, stuck, jobs, packs };
+  return { ...base, stuck, jobs, packs, ...(deferred && { deferred }) };
 }
 
 /** Settles the packs the watchdog owes an outcome; a pack whose run died meanwhile is run again. */

@@ -8,11 +8,12 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { logger } from '../adapters/logging.ts';
 import { breakerStates } from '../adapters/provider-breakers.ts';
+import { autoRecoveryBreakerState } from '../adapters/watchdog-deferred.ts';
 import { useBreakerSource } from './health-hooks.ts';
 import { dispatch } from './router.ts';
 
-// GET /health reads the providers' circuit breakers from the control table.
-useBreakerSource(breakerStates);
+// GET /health reads the providers' circuit breakers, and auto-recovery's own, from the control table.
+useBreakerSource(async () => [...(await breakerStates()), await autoRecoveryBreakerState()]);
 
 export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 

@@ -235,6 +235,7 @@ export const jobViewSchema = jobSummarySchema.extend({
   executionArn: z.string().optional(),
   consoleUrl: z.string().optional(),
   gpuSeconds: z.number().optional(),
+  deferredReruns: z.int().optional().describe('Times the watchdog ran the failed job again once its temporary cause had passed (at most 3)'),
 });
 export type JobView = z.infer<typeof jobViewSchema>;
 
@@ -296,6 +297,8 @@ export const statisticsSchema = z.object({
   byStrategy: z.array(z.object({ strategy: z.string(), ...tally })),
   timeToRecoverMs: z.object({ count: z.int(), p50: z.number().nullable(), p95: z.number().nullable() }),
   series: z.array(z.object({ hour: z.string().describe('YYYY-MM-DDTHH (UTC)'), ...tally })),
+  deferredReruns: z.object({ started: z.int(), recovered: z.int(), failed: z.int() })
+    .describe('Deferred re-runs of failed jobs (temporary cause passed, dependency healthy again): started, and how those that ended came out'),
 });
 
 export const emergencyStoppedSchema = z.object({

@@ -10,7 +10,7 @@ const HOUR_MS = 3_600_000;
 const BUCKET_CONCURRENCY = 16;
 
 const isEvent = (x: Record<string, unknown>): x is Record<string, unknown> & StatisticsEvent =>
-  (x['kind'] === 'error' || x['kind'] === 'recovered' || x['kind'] === 'failed')
+  (x['kind'] === 'error' || x['kind'] === 'recovered' || x['kind'] === 'failed' || x['kind'] === 'rerun')
   && typeof x['at'] === 'string' && typeof x['error'] === 'string' && typeof x['strategy'] === 'string';
 
 export const getStatistics: Operation<'getStatistics'> = async (req) => {

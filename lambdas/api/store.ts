@@ -139,9 +139,9 @@ export async function eventsOfBucket(bucket: string, fromSk?: string): Promise<R
       TableName: config().eventsTable,
       // `bucket` is a DynamoDB reserved word, and so are some attribute names read here.
       KeyConditionExpression: fromSk === undefined ? '#b = :b' : '#b = :b AND sk >= :from',
-      ExpressionAttributeNames: { '#b': 'bucket', '#k': 'kind', '#at': 'at', '#err': 'error', '#st': 'strategy', '#ttr': 'timeToRecoverMs' },
+      ExpressionAttributeNames: { '#b': 'bucket', '#k': 'kind', '#at': 'at', '#err': 'error', '#st': 'strategy', '#ttr': 'timeToRecoverMs', '#out': 'outcome' },
       ExpressionAttributeValues: { ':b': bucket, ...(fromSk !== undefined && { ':from': fromSk }) },
-      ProjectionExpression: '#k, #at, #err, #st, #ttr',
+      ProjectionExpression: '#k, #at, #err, #st, #ttr, #out',
       ...(start && { ExclusiveStartKey: start }),
     }));
     out.push(...(res.Items ?? []));

@@ -79,5 +79,6 @@ export async function jobView(j: JobRecord): Promise<JobView> {
     inputLinks: { person: await presign(j.inputs.person), garment: await presign(j.inputs.garment) },
     ...(j.executionArn !== undefined && { executionArn: j.executionArn, consoleUrl: consoleUrl(j.executionArn) }),
     ...(j.gpuSeconds !== undefined && { gpuSeconds: j.gpuSeconds }),
+    ...(j.deferredReruns !== undefined && { deferredReruns: j.deferredReruns }),
   };
 }

@@ -90,7 +90,11 @@ export async function startProviderSims(options: ProviderSimOptions = {}): Promi
     const path = new URL(req.url ?? '/', 'http://sim.local').pathname;
     const method = req.method ?? 'GET';
     const health = /^\/(segmentation|analyzer|hosted)\/health$/.exec(path);
-    if (health !== null && method === 'GET') return sendJson(res, 200, { status: 'ok', service: health[1] });
+    if (health !== null && method === 'GET') {
+      const service = health[1] as ProviderService;
+      if (faults.isDown(service)) return sendJson(res, 503, { status: 'down', service });
+      return sendJson(res, 200, { status: 'ok', service });
+    }
 
     if (method === 'POST' && path === '/segmentation/segment') {
       const body = parseBody(await readBody(req, MAX_BODY_BYTES), segmentRequestSchema);

@@ -298,8 +298,10 @@ describe('GET /health', () => {
     expect(h.stuckJobs).toMatchObject({ count: 1, thresholdSeconds: 1800, byStatus: { inpainting: 1 } });
     expect(h.queues.deadLetter).toEqual({ visible: 1 });
     expect(h.emergencyStopped).toBe(false);
-    // Every provider's breaker is known and closed: nothing has failed yet.
-    expect(h.circuitBreakers.map((b) => [b.dependency, b.state])).toEqual([['comfyui', 'closed'], ['hosted-inpaint', 'closed'], ['segmentation', 'closed'], ['analyzer', 'closed']]);
+    // Every provider's breaker, and auto-recovery's own, is known and closed: nothing has failed yet.
+    expect(h.circuitBreakers.map((b) => [b.dependency, b.state])).toEqual([
+      ['comfyui', 'closed'], ['hosted-inpaint', 'closed'], ['segmentation', 'closed'], ['analyzer', 'closed'], ['auto-recovery', 'closed'],
+    ]);
     expect([h.status, h.score]).toEqual(['degraded', 80]);
   });
 });

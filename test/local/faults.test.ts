@@ -81,7 +81,7 @@ describe('fault decisions', () => {
 
 describe('the named profiles', () => {
   it('are listed, and an unknown name fails with the known ones', () => {
-    expect(PROFILE_NAMES).toEqual(['none', 'default', 'chaos', 'flaky-providers']);
+    expect(PROFILE_NAMES).toEqual(['none', 'default', 'chaos', 'flaky-providers', 'outage']);
     expect(() => getProfile('nope')).toThrow(/Unknown fault profile 'nope'. Known profiles: none, default, chaos, flaky-providers/);
   });
 
