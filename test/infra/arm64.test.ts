@@ -7,6 +7,7 @@
  *
  * One arm64 Node serves every function (test/support/lambda-host.ts), so qemu starts once.
  */
+import { EVENT_SOURCE, detailTypeOf, packEvent } from '../../core/lifecycle.ts';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,6 +73,9 @@ beforeAll(async () => {
     [STATE_MACHINES.pack.envVar]: `arn:aws:states:us-east-1:${LOCAL_ACCOUNT}:stateMachine:${DEFAULT_STACK_NAME}-pack`,
     // No Secrets Manager emulator: the hosted simulator needs no key, as offline.
     HOSTED_INPAINT_SECRET_ARN: null,
+    VTO_WEBHOOK_SECRET_ARN: null,
+    // No EventBridge emulator: without a bus the functions announce nothing (lifecycle-events.ts).
+    EVENT_BUS_NAME: null,
   };
   for (const fn of functions) {
     const env: Record<string, string> = {};
@@ -245,7 +249,16 @@ describe('every function on Node 24 linux-arm64', () => {
       },
     });
 
+    // The webhook sender takes the pack's lifecycle event from its queue; the pack asked for no webhook.
+    const detail = packEvent({ packId: pack.packId, name: pack.name, status: 'complete', runs: 1, jobCount: 1 }, new Date().toISOString());
+    const sent = await invoke('WebhookSender', { Records: [{
+      messageId: 'm1', receiptHandle: 'r1', md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: `arn:aws:sqs:us-east-1:${LOCAL_ACCOUNT}:webhooks`, awsRegion: 'us-east-1', messageAttributes: {},
+      attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'events', ApproximateFirstReceiveTimestamp: String(Date.now()) },
+      body: JSON.stringify({ version: '0', id: 'e1', 'detail-type': detailTypeOf(detail!.type), source: EVENT_SOURCE, account: LOCAL_ACCOUNT, time: new Date().toISOString(), region: 'us-east-1', resources: [], detail }),
+    }] });
+
     // Assess
+    expect(sent, host!.output.slice(-3000)).toMatchObject({ ok: true, value: { batchItemFailures: [] } });
     expect(api.ok && (api.value as { statusCode: number }).statusCode, JSON.stringify(api)).toBe(200);
     expect(JSON.parse((api as { value: { body: string } }).value.body)).toMatchObject({ packId: pack.packId });
     expect(sweep, host!.output.slice(-3000)).toMatchObject({ ok: true, value: { jobs: expect.any(Array) as unknown as unknown[] } });

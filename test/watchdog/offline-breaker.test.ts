@@ -6,8 +6,10 @@
  * tested with an injected clock in worker-breaker.test.ts).
  */
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { comfyHostBreaker } from '../../core/breaker.ts';
 import { jobExecutionName, newJobRecord, newPackRecord, type JobRecord } from '../../core/job.ts';
 import { DEFAULT_PARAMS } from '../../core/params.ts';
 import { s3Keys } from '../../core/resources.ts';
@@ -82,10 +84,11 @@ describe('the segmentation breaker', () => {
   }, 90_000);
 });
 
-describe('the ComfyUI fleet breaker in the GPU worker process', () => {
-  it('counts ComfyUI failures in the shared breaker item, and a success starts the count again', async () => {
-    // Prepare
-    const before = await breakers.read('comfyui');
+describe('the ComfyUI host breakers in the GPU worker processes', () => {
+  it('counts ComfyUI failures in the breaker item of the host that ran the prompt, and a success starts the count again', async () => {
+    // Prepare: each worker drives its own ComfyUI, so each has a breaker of its own.
+    const hostBreakers = () => Promise.all(stack.workers.map((w) => breakers.read(comfyHostBreaker(w.comfy.url, hostname()))));
+    const before = await hostBreakers();
 
     // Act: ComfyUI answers the job's first prompt with 503.
     const job = await runJob((jobId) => {
@@ -95,9 +98,10 @@ describe('the ComfyUI fleet breaker in the GPU worker process', () => {
     // Assess: one failure written, then reset by the retried prompt's success; never opened.
     expect(job.status).toBe('complete');
     expect(job.recoveries).toContainEqual(expect.objectContaining({ fn: 'GPU', error: 'Transient.ServiceUnavailable', outcome: 'recovered' }));
-    const after = await breakers.read('comfyui');
-    expect(after.version - before.version).toBe(2);
-    expect(after).toMatchObject({ breaker: { state: 'closed', failures: 0 }, recent: [] });
+    const after = await hostBreakers();
+    // One host counted the failure and reset it; no other host's breaker moved.
+    expect(after.map((b, i) => b.version - before[i]!.version).sort()).toEqual([...Array(after.length - 1).fill(0), 2]);
+    for (const b of after) expect(b).toMatchObject({ breaker: { state: 'closed', failures: 0 }, recent: [] });
   }, 90_000);
 });
 

@@ -52,7 +52,8 @@ describe('the GPU fleet in GET /health', () => {
     const h = await eventually(health, (x) => alive(x).length === 2, 'both workers alive in /health');
 
     // Assess
-    expect(h.fleet).toMatchObject({ workersAlive: 2, workersLost: 0, slots: 20 });
+    // Each worker offers the prompt it runs plus its prefetch (default 1).
+    expect(h.fleet).toMatchObject({ workersAlive: 2, workersLost: 0, slots: 4 });
     expect(h.fleet?.workers.map((w) => w.host).sort()).toEqual(stack.workers.map((w) => new URL(w.comfy.url).host).sort());
     expect(h.circuitBreakers).toContainEqual(expect.objectContaining({ dependency: `comfyui#${host}`, state: 'open', failures: 5 }));
     expect(h.status).toBe('degraded');

@@ -1,8 +1,8 @@
 /**
  * The GPU worker with the DynamoDB-backed ComfyUI fleet breaker (as bin/worker.ts plugs it
  * in), on DynamoDB Local, fauxqs and the simulated ComfyUI, with the breaker's clock
- * injected: ComfyUI's failures open it, an open breaker refuses tasks with
- * Transient.CircuitOpen without calling ComfyUI (or holds them, as bin/worker.ts sets it up),
+ * injected: ComfyUI's failures open it, an open breaker gives tasks back unanswered
+ * without calling ComfyUI (or holds them while it waits for the breaker),
  * and after its timeout a trial task runs and closes it. Also the worker settings.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,10 +39,23 @@ afterAll(async () => {
 const answerOf = (token: string) =>
   h.sfn.waitFor((c) => c.taskToken === token && (c.action === 'SendTaskSuccess' || c.action === 'SendTaskFailure'));
 
-describe('the ComfyUI fleet breaker in a GPU worker', () => {
-  it('opens after 5 ComfyUI failures, refuses tasks without calling ComfyUI, and closes after a trial succeeds', async () => {
-    // Prepare: five tasks whose prompts ComfyUI answers with 503; this worker refuses at once while open.
-    hook = store.hook('comfyui');
+describe('the ComfyUI host breaker in a GPU worker', () => {
+  it('opens after 5 ComfyUI failures, gives tasks back unanswered without calling ComfyUI while open, and closes after a trial succeeds', async () => {
+    // Prepare: five tasks whose prompts ComfyUI answers with 503.
+    const inner = store.hook('comfyui');
+    let refusals = 0;
+    hook = {
+      beforeCall: async (signal) => {
+        try {
+          await inner.beforeCall(signal);
+        } catch (e) {
+          refusals++;
+          throw e;
+        }
+      },
+      onSuccess: () => inner.onSuccess(),
+      onFailure: () => inner.onFailure(),
+    };
     for (let i = 0; i < 5; i++) {
       const task = h.task();
       h.sim.setFault(task.jobId, 'http503', 1);
@@ -51,19 +64,19 @@ describe('the ComfyUI fleet breaker in a GPU worker', () => {
     }
     const opened = await store.read('comfyui');
 
-    // Act
-    const refused = h.task();
-    await h.send(refused);
-    const refusal = await answerOf(refused.taskToken);
+    // Act: a task arrives while the breaker is open; it comes back and is refused again until the open period passes.
+    const held = h.task();
+    await h.send(held);
+    await eventually(() => refusals, (n) => n >= 2, 10_000, 'the held task to be refused twice');
+    const answeredWhileOpen = h.sfn.callsFor(held.taskToken).filter((c) => c.action !== 'SendTaskHeartbeat');
+    const promptsWhileOpen = h.sim.promptLog().filter((p) => p.jobId === held.jobId).length;
     now += OPEN_MS;
-    const trial = h.task({ jobId: refused.jobId, attempt: 2 });
-    await h.send(trial);
-    const success = await answerOf(trial.taskToken);
+    const success = await answerOf(held.taskToken);
 
     // Assess
     expect(opened.breaker).toMatchObject({ state: 'open', failures: 5 });
-    expect(refusal).toMatchObject({ action: 'SendTaskFailure', error: 'Transient.CircuitOpen' });
-    expect(h.sim.promptLog().filter((p) => p.jobId === refused.jobId).map((p) => p.attempt)).toEqual([2]);
+    expect(answeredWhileOpen).toEqual([]);
+    expect(promptsWhileOpen).toBe(0);
     expect(success.action).toBe('SendTaskSuccess');
     expect((await store.read('comfyui')).recent.map((t) => t.to)).toEqual(['open', 'half_open', 'closed']);
   });
