@@ -2,6 +2,7 @@
  * Reading a GPU queue message: the body against gpuTaskMessageSchema, plus the few
  * things the worker wants from around it (redelivery count, time enqueued, action label).
  */
+import { createHash } from 'node:crypto';
 import type { Message } from '@aws-sdk/client-sqs';
 import { gpuTaskMessageSchema, type GpuTaskMessage } from '../core/gpu-message.ts';
 
@@ -40,4 +41,13 @@ export function receiveCount(message: Message): number {
   return Number.isFinite(n) ? n : 1;
 }
 
-export const attemptKey = (task: Pick<GpuTaskMessage, 'jobId' | 'attempt'>) => `${task.jobId}#${task.attempt}`;
+/**
+ * One GPU task: its job's attempt, and the task token that Step Functions issued for it. A
+ * forced retry starts the job's attempts again from 1, so (jobId, attempt) alone would take
+ * the new run for a copy of the old one; the token tells them apart, and every copy of one
+ * message carries the same token.
+ */
+export const attemptKey = (task: Pick<GpuTaskMessage, 'jobId' | 'attempt' | 'taskToken'>) => `${task.jobId}#${task.attempt}#${runOf(task)}`;
+
+/** A short, stable digest of the task token (the token itself is a secret-like bearer value). */
+export const runOf = (task: Pick<GpuTaskMessage, 'taskToken'>) => createHash('sha256').update(task.taskToken).digest('hex').slice(0, 16);

@@ -46,7 +46,7 @@ import type { WorkerConfig } from './config.ts';
 import { fitCause, toTaskFailure, type TaskFailure } from './failure.ts';
 import { JobRunner, JobStopped, type StopReason } from './job-runner.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { attemptKey, parseTaskBody, queueSeconds, receiveCount } from './message.ts';
+import { attemptKey, parseTaskBody, queueSeconds, receiveCount, runOf } from './message.ts';
 import { startMetricsServer, type Health, type MetricsServer } from './metrics-server.ts';
 import { WorkerMetrics } from './metrics.ts';
 import { waitForComfy } from './readiness.ts';
@@ -78,11 +78,11 @@ export type ClaimResult =
   | { readonly held: true }
   | { readonly held: false; readonly holder: string; readonly expiresAt: number };
 
-/** Leases on (jobId, attempt), shared by every worker (lambdas/adapters/attempt-claims.ts). */
+/** Leases on (jobId, attempt, run), shared by every worker (lambdas/adapters/attempt-claims.ts); `run` is the task's token digest. */
 export interface AttemptClaimHook {
-  claim(jobId: string, attempt: number): Promise<ClaimResult>;
+  claim(jobId: string, attempt: number, run?: string): Promise<ClaimResult>;
   /** False when another worker took the attempt over. */
-  renew(jobId: string, attempt: number): Promise<boolean>;
+  renew(jobId: string, attempt: number, run?: string): Promise<boolean>;
 }
 
 export interface GpuWorkerOptions {
@@ -502,7 +502,7 @@ export class GpuWorker {
   async #claim(job: ActiveJob): Promise<ClaimResult> {
     if (this.#claims === undefined) return { held: true };
     try {
-      return await this.#claims.claim(job.task.jobId, job.task.attempt);
+      return await this.#claims.claim(job.task.jobId, job.task.attempt, runOf(job.task));
     } catch (e) {
       job.log.warn('could not claim the attempt; running it anyway', { err: e });
       return { held: true };
@@ -513,7 +513,7 @@ export class GpuWorker {
   async #renewClaim(job: ActiveJob): Promise<void> {
     if (this.#claims === undefined || job.stop.signal.aborted) return;
     try {
-      if (!(await this.#claims.renew(job.task.jobId, job.task.attempt))) {
+      if (!(await this.#claims.renew(job.task.jobId, job.task.attempt, runOf(job.task)))) {
         job.stop.abort(new JobStopped('claim-lost', 'another worker took the attempt over'));
       }
     } catch (e) {

@@ -22,7 +22,8 @@ export interface AttemptClaimsOptions {
   readonly now?: () => number;
 }
 
-const claimId = (jobId: string, attempt: number) => `claim#${jobId}#${attempt}`;
+/** `run` tells two tasks of one attempt number apart (a forced retry starts counting again). */
+const claimId = (jobId: string, attempt: number, run?: string) => `claim#${jobId}#${attempt}${run === undefined ? '' : `#${run}`}`;
 
 /** Held by this worker now, or by another until `expiresAt` (epoch ms) unless it renews. */
 export type ClaimResult =
@@ -40,19 +41,19 @@ export class AttemptClaims {
     return this.#o.now?.() ?? Date.now();
   }
 
-  #item(jobId: string, attempt: number): Record<string, unknown> {
+  #item(jobId: string, attempt: number, run?: string): Record<string, unknown> {
     const expiresAt = this.#now() + this.#o.ttlMs;
     // `expiration` (epoch seconds) lets the table's TTL remove old claims.
-    return { id: claimId(jobId, attempt), workerId: this.#o.workerId, expiresAt, expiration: Math.ceil(expiresAt / 1000) + 3600 };
+    return { id: claimId(jobId, attempt, run), workerId: this.#o.workerId, expiresAt, expiration: Math.ceil(expiresAt / 1000) + 3600 };
   }
 
   /** Takes the attempt when it is free, lapsed, or already ours; otherwise says who holds it and until when. */
-  async claim(jobId: string, attempt: number): Promise<ClaimResult> {
+  async claim(jobId: string, attempt: number, run?: string): Promise<ClaimResult> {
     const client = this.#o.client ?? documentClient();
     try {
       await client.send(new PutCommand({
         TableName: this.#o.table,
-        Item: this.#item(jobId, attempt),
+        Item: this.#item(jobId, attempt, run),
         ConditionExpression: 'attribute_not_exists(id) OR expiresAt < :now OR workerId = :me',
         ExpressionAttributeValues: { ':now': this.#now(), ':me': this.#o.workerId },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -61,15 +62,15 @@ export class AttemptClaims {
     } catch (e) {
       if (!(e instanceof ConditionalCheckFailedException)) throw e;
       const item = e.Item === undefined
-        ? (await client.send(new GetCommand({ TableName: this.#o.table, Key: { id: claimId(jobId, attempt) }, ConsistentRead: true }))).Item
+        ? (await client.send(new GetCommand({ TableName: this.#o.table, Key: { id: claimId(jobId, attempt, run) }, ConsistentRead: true }))).Item
         : unmarshallHolder(e.Item);
       return { held: false, holder: String(item?.['workerId'] ?? '?'), expiresAt: Number(item?.['expiresAt'] ?? this.#now() + this.#o.ttlMs) };
     }
   }
 
   /** Extends this worker's claim; false when another worker took it over. */
-  async renew(jobId: string, attempt: number): Promise<boolean> {
-    const item = this.#item(jobId, attempt);
+  async renew(jobId: string, attempt: number, run?: string): Promise<boolean> {
+    const item = this.#item(jobId, attempt, run);
     try {
       await (this.#o.client ?? documentClient()).send(new UpdateCommand({
         TableName: this.#o.table,

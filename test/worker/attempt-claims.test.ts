@@ -39,6 +39,14 @@ describe('attempt claims', () => {
     expect(await a.renew('job-x', 1)).toBe(false);
   });
 
+  it('keeps two runs of one attempt number apart by their run (a forced retry counts from 1 again)', async () => {
+    const a = new AttemptClaims({ table, workerId: 'a', ttlMs: 1000, now: () => 5_000_000 });
+    const b = new AttemptClaims({ table, workerId: 'b', ttlMs: 1000, now: () => 5_000_000 });
+    expect(await a.claim('job-y', 1, 'run-1')).toEqual({ held: true });
+    expect(await b.claim('job-y', 1, 'run-2')).toEqual({ held: true });
+    expect(await b.claim('job-y', 1, 'run-1')).toEqual({ held: false, holder: 'a', expiresAt: 5_001_000 });
+  });
+
   it('let two workers that receive copies of one attempt run it once', async () => {
     // Prepare: two workers, each with its own claims on the shared table.
     const claimsFor = (workerId: string) => new AttemptClaims({ table, workerId, ttlMs: 2000 });

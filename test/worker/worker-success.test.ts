@@ -93,4 +93,22 @@ describe('the GPU worker on a healthy ComfyUI', () => {
 
     expect([during, after]).toEqual([{ busy: 1, queue: 1 }, { busy: 0, queue: 0 }]);
   });
+
+  it('runs a new task of an attempt number it already answered (a forced retry counts attempts from 1 again)', async () => {
+    const first = h.task();
+    await h.send(first);
+    await h.sfn.waitFor((c) => c.taskToken === first.taskToken && c.action === 'SendTaskSuccess');
+    const before = h.sim.stats().promptsAccepted;
+
+    // Same job, same attempt number, a new task token: a new run, not a copy of the old message.
+    const again = h.task({ jobId: first.jobId, attempt: first.attempt });
+    await h.send(again);
+    await h.sfn.waitFor((c) => c.taskToken === again.taskToken && c.action === 'SendTaskSuccess');
+
+    await eventually(() => h.queueCounts(), (c) => c.visible === 0 && c.inFlight === 0, 5000, 'both messages to be deleted');
+
+    expect(again.taskToken).not.toBe(first.taskToken);
+    expect(h.sim.stats().promptsAccepted - before).toBe(1);
+  });
+
 });
