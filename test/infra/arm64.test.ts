@@ -73,7 +73,8 @@ beforeAll(async () => {
     [STATE_MACHINES.pack.envVar]: `arn:aws:states:us-east-1:${LOCAL_ACCOUNT}:stateMachine:${DEFAULT_STACK_NAME}-pack`,
     // No Secrets Manager emulator: the hosted simulator needs no key, as offline.
     HOSTED_INPAINT_SECRET_ARN: null,
-    VTO_WEBHOOK_SECRET_ARN: null,
+    // Read only when a pack has a webhook (none here); Secrets Manager answers nothing in this test.
+    VTO_WEBHOOK_SECRET_ARN: `arn:aws:secretsmanager:us-east-1:${LOCAL_ACCOUNT}:secret:vto-webhook`,
     // No EventBridge emulator: without a bus the functions announce nothing (lifecycle-events.ts).
     EVENT_BUS_NAME: null,
   };
