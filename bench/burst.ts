@@ -38,7 +38,8 @@ export interface BurstOptions {
   readonly variant: Variant;
   readonly timeScale: number;
   readonly workers: number;
-  readonly poolSize?: number;
+  /** Tasks each worker takes beyond the one it runs (VTO_PREFETCH). */
+  readonly prefetch?: number;
   readonly seed: number;
   /** Give up on jobs not terminal this long after the last burst. */
   readonly deadlineMs: number;
@@ -53,7 +54,7 @@ export async function runBurst(o: BurstOptions): Promise<BurstFigures> {
   const ends = new Map<string, number>();
   const stack = await startOfflineStack({
     timeScale: o.timeScale, workers: o.workers, profile: 'none', seed: o.seed, prefix: `burst${o.variant === 'ours' ? 'o' : 'b'}`,
-    ...(o.poolSize !== undefined && { poolSize: o.poolSize }),
+    ...(o.prefetch !== undefined && { prefetch: o.prefetch }),
     onSupervisorLog: (l) => say(JSON.stringify(l)),
     onStatusChange: (e) => {
       if (e.detail.status !== 'RUNNING') ends.set(e.detail.executionArn, Date.now());
@@ -137,7 +138,7 @@ async function main(): Promise<void> {
       return list as Variant[];
     }, ['ours', 'baseline'] as Variant[])
     .option('--workers <n>', 'GPU worker processes', int('--workers', 1), 2)
-    .option('--pool-size <n>', "the workers' pool size (VTO_POOL_SIZE)", int('--pool-size', 1))
+    .option('--prefetch <n>', 'tasks each worker takes beyond the one it runs (VTO_PREFETCH)', int('--prefetch', 0))
     .option('--seed <n>', 'seed of the pack and job ids', int('--seed', 0), 1)
     .option('--time-scale <f>', 'real seconds per simulated second', (v: string) => {
       const n = Number(v);
@@ -148,19 +149,19 @@ async function main(): Promise<void> {
     .option('--json', 'print the figures as JSON too')
     .showHelpAfterError();
   program.parse();
-  const o = program.opts<{ packs: number; burst: number; everySeconds: number; variants: Variant[]; workers: number; poolSize?: number; seed: number; timeScale: number; deadlineSeconds: number; json?: boolean }>();
+  const o = program.opts<{ packs: number; burst: number; everySeconds: number; variants: Variant[]; workers: number; prefetch?: number; seed: number; timeScale: number; deadlineSeconds: number; json?: boolean }>();
   const rows: { label: string; f: BurstFigures }[] = [];
   for (const variant of o.variants) {
     const f = await runBurst({
       packs: o.packs, burst: o.burst, everySeconds: o.everySeconds, variant, timeScale: o.timeScale, workers: o.workers, seed: o.seed,
-      deadlineMs: o.deadlineSeconds * 1000, ...(o.poolSize !== undefined && { poolSize: o.poolSize }),
+      deadlineMs: o.deadlineSeconds * 1000, ...(o.prefetch !== undefined && { prefetch: o.prefetch }),
       log: (l) => process.stderr.write(`${l}\n`),
     });
     rows.push({ label: variant, f });
   }
   const m = thisMachine();
   const title = `Burst benchmark — ${o.packs} one-job packs in bursts of ${o.burst} every ${o.everySeconds} s, profile none, ${o.workers} GPU workers` +
-    `${o.poolSize === undefined ? '' : ` × pool ${o.poolSize}`}, time scale ${o.timeScale}, seed ${o.seed} (${m.cpus} CPUs, ${m.memoryGiB} GiB, node ${m.node}, ${m.date})`;
+    `${o.prefetch === undefined ? '' : ` × prefetch ${o.prefetch}`}, time scale ${o.timeScale}, seed ${o.seed} (${m.cpus} CPUs, ${m.memoryGiB} GiB, node ${m.node}, ${m.date})`;
   process.stdout.write(`${formatBurst(title, rows)}\n`);
   if (o.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
   const ours = rows.find((r) => r.label === 'ours')?.f;

@@ -38,8 +38,8 @@ describe('burst figures', () => {
 
 describe('a small burst on the offline stack, no faults', () => {
   it('ends with every job complete, none failed, started roughly in the order accepted', async () => {
-    // Act: 20 one-job packs in bursts of 10, more than the two workers hold at once (2 × 4).
-    const f = await runBurst({ packs: 20, burst: 10, everySeconds: 1, variant: 'ours', timeScale: 0.2, workers: 2, poolSize: 4, seed: 3, deadlineMs: 300_000 });
+    // Act: 20 one-job packs in bursts of 10, more than the two workers hold at once (2 × (1 + 3)).
+    const f = await runBurst({ packs: 20, burst: 10, everySeconds: 1, variant: 'ours', timeScale: 0.2, workers: 2, prefetch: 3, seed: 3, deadlineMs: 300_000 });
 
     // Assess
     expect(f).toMatchObject({ packs: 20, complete: 20, failed: 0, unfinished: 0 });

@@ -76,7 +76,7 @@ describe('the GPU fleet in GET /health', () => {
     // Assess
     expect(before.score).toBe(100);
     expect(after.fleet?.workers).toContainEqual(expect.objectContaining({ workerId: extra.id, state: 'lost' }));
-    expect(after.fleet).toMatchObject({ workersAlive: 2, workersLost: 1, slots: 20 });
+    expect(after.fleet).toMatchObject({ workersAlive: 2, workersLost: 1, slots: 4 });
     expect(after.status).toBe('degraded');
     expect(after.score).toBeLessThan(100);
   });
