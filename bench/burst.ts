@@ -170,7 +170,7 @@ async function main(): Promise<void> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   main().then(() => process.exit(process.exitCode ?? 0), (e: unknown) => {
-    process.stderr.write(`bench:burst: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`bench:burst: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     process.exit(1);
   });
 }

@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -81,6 +82,11 @@ export interface StackOptions {
   readonly onSupervisorLog?: SupervisorLog;
   /** How long webhook deliveries are retried, in real seconds before scaling. @default 86400 */
   readonly webhookRetryWindowSeconds?: number;
+  /**
+   * State-function handlers running at once in this process (default: 3 per core, at least 4).
+   * Later invocations wait in order (local/stepfunctions/lambda-slots.ts says why).
+   */
+  readonly lambdaConcurrency?: number;
 }
 
 /** Index lag of `npm start`: long enough to catch a decision taken on a stale index read. */
@@ -255,6 +261,7 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       accountId: LOCAL_ACCOUNT,
       timeScale,
       lambdaHandlers: await loadHandlers(),
+      lambdaConcurrency: options.lambdaConcurrency ?? Math.max(4, 3 * availableParallelism()),
       sqs: {
         async send(queueUrl, body) {
           // Only the job machine sends to the GPU queue; it does so with its own role.

@@ -103,7 +103,7 @@ export function stateHandler<S extends z.ZodType>(
       if (job && opts.recordFailures !== false && err.name !== 'Control.Stopped') {
         await recordFailure(job, { error: err.name, cause: err.message, fn: opts.fn, stage: opts.stage });
       }
-      logger.warn('stage failed', { error: err.name, message: err.message });
+      logger.warn('stage failed', { error: err.name, cause: err.message });
       throw err;
     }
   };

@@ -28,6 +28,7 @@ import type { ChildExecutions, RunEnv, ServiceDeps, StartedExecution } from './r
 import { StatusNotifier } from './status-events.ts';
 import { TaskError } from './task-errors.ts';
 import { TaskTokens } from './task-tokens.ts';
+import { LambdaSlots } from './lambda-slots.ts';
 import type { CreateStateMachineInput, EventBridgeStepFunctionsStatusEvent, Json, LambdaFunctionConfig, LambdaHandler, SqsSender } from './types.ts';
 
 
@@ -47,6 +48,7 @@ export interface EngineOptions {
   readonly onStatusChange: ((e: EventBridgeStepFunctionsStatusEvent) => void | Promise<void>) | undefined;
   readonly maxExecutions: number;
   readonly lambdaTimeoutMs: number;
+  readonly lambdaConcurrency: number;
   readonly statesTimeout: () => Error;
 }
 
@@ -96,6 +98,7 @@ export class Engine {
       account: opts.account,
       timeScale: opts.timeScale,
       lambdas: new LambdaRegistry(opts.lambdaHandlers, opts.account, opts.lambdaTimeoutMs),
+      lambdaSlots: new LambdaSlots(opts.lambdaConcurrency),
       sqs: opts.sqs,
       tokens: this.tokens,
       tokenPlaceholder: `local-sfn-task-token-placeholder-${randomUUID()}`,

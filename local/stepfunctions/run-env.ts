@@ -6,6 +6,7 @@ import type { Account } from './arns.ts';
 import type { StateType } from './compile.ts';
 import type { History } from './history.ts';
 import type { LambdaRegistry } from './lambda-registry.ts';
+import type { LambdaSlots } from './lambda-slots.ts';
 import type { TaskTokens } from './task-tokens.ts';
 import type { ExecutionStatus, JsonObject, SqsSender } from './types.ts';
 
@@ -42,6 +43,7 @@ export interface ServiceDeps {
   readonly account: Account;
   readonly timeScale: number;
   readonly lambdas: LambdaRegistry;
+  readonly lambdaSlots: LambdaSlots;
   readonly sqs: SqsSender | undefined;
   readonly tokens: TaskTokens;
   /** What `$$.Task.Token` evaluates to; each attempt swaps it for a fresh token. */

@@ -33,6 +33,7 @@ export async function startLocalStepFunctions(options: LocalStepFunctionsOptions
     onStatusChange: options.onStatusChange,
     maxExecutions: options.maxExecutions ?? LOCAL_SFN_DEFAULTS.maxExecutions,
     lambdaTimeoutMs: (options.lambdaTimeoutSeconds ?? LOCAL_SFN_DEFAULTS.lambdaTimeoutSeconds) * 1000,
+    lambdaConcurrency: options.lambdaConcurrency ?? Number.POSITIVE_INFINITY,
     statesTimeout: await loadStatesTimeoutError(),
   });
   const credentials = Array.isArray(options.credentials) ? options.credentials : [options.credentials as VerifierCredentials];

@@ -50,7 +50,18 @@ export function functionTimedOut(requestId: string, timeoutMs: number): TaskErro
  * in-process handler cannot be killed, so at the timeout its abortSignal fires, the
  * invocation fails at once, and whatever it returns later is dropped.
  */
-function invoke(fn: ResolvedFunction, event: unknown, w: WorkContext): Promise<Json> {
+async function invoke(fn: ResolvedFunction, event: unknown, w: WorkContext): Promise<Json> {
+  const release = await w.env.deps.lambdaSlots.acquire();
+  try {
+    // A task stopped while it waited for a slot never reaches its handler.
+    if (w.attempt.abandoned.aborted) throw w.attempt.abandoned.reason as Error;
+    return await invokeNow(fn, event, w);
+  } finally {
+    release();
+  }
+}
+
+function invokeNow(fn: ResolvedFunction, event: unknown, w: WorkContext): Promise<Json> {
   const requestId = randomUUID();
   const ended = new AbortController();
   const deadline = Date.now() + Math.min(fn.timeoutMs, w.timeoutMs ?? Number.POSITIVE_INFINITY);

@@ -89,6 +89,11 @@ export interface LocalStepFunctionsOptions {
   maxExecutions?: number;
   /** The timeout of functions registered without their own timeoutSeconds (default 900 s, Lambda's maximum; real time). */
   lambdaTimeoutSeconds?: number;
+  /**
+   * Handlers running at once (default unbounded); later invocations wait in order. The offline
+   * stack bounds it to the machine (local/stepfunctions/lambda-slots.ts says why).
+   */
+  lambdaConcurrency?: number;
   /** How long stop() waits for running Lambda handlers and status listeners (default 2,000 ms). */
   stopGraceMs?: number;
 }

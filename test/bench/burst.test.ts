@@ -43,8 +43,8 @@ describe('a small burst on the offline stack, no faults', () => {
 
     // Assess
     expect(f).toMatchObject({ packs: 20, complete: 20, failed: 0, unfinished: 0 });
-    // Jobs of one burst arrive together, so only the order across bursts is meaningful: starts
-    // follow acceptance (positive rank correlation), not the reverse or chance. Seen in CI: 0.31–0.49.
-    expect(f.startOrderCorrelation).toBeGreaterThan(0);
+    // Starts follow acceptance: the local Lambda bound keeps the emulator's own contention from
+    // reordering work (it measured 0.31–0.49 without it, 0.999 with it on the 120-pack burst).
+    expect(f.startOrderCorrelation).toBeGreaterThan(0.5);
   }, 400_000);
 });
