@@ -11,6 +11,7 @@
  * busy while work waits, GPU-seconds wasted, and whether jobs started in the order they
  * were accepted. Exits 1 when a job of the job machine did not complete.
  */
+import { inspect } from 'node:util';
 import { Command, InvalidArgumentError } from 'commander';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
@@ -60,6 +61,7 @@ export async function runBurst(o: BurstOptions): Promise<BurstFigures> {
       if (e.detail.status !== 'RUNNING') ends.set(e.detail.executionArn, Date.now());
     },
   });
+  say(`${o.variant}: endpoints ${JSON.stringify(stack.endpoints)}`);
   const sfn = new SFNClient({});
   const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
   try {
@@ -170,7 +172,7 @@ async function main(): Promise<void> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   main().then(() => process.exit(process.exitCode ?? 0), (e: unknown) => {
-    process.stderr.write(`bench:burst: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.stderr.write(`bench:burst: ${inspect(e, { depth: 4 })}\n`);
     process.exit(1);
   });
 }
