@@ -130,6 +130,9 @@ export class GpuFleet extends Construct {
     const userData = UserData.forLinux();
     // Host-network tasks get their task role's credentials from the agent (not the instance's).
     userData.addCommands('echo ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST=true >> /etc/ecs/ecs.config');
+    // On a Spot interruption notice the agent sets the instance DRAINING: its task gets SIGTERM
+    // within the 2-minute notice. (Set here: CDK adds it only to groups it builds the user data of.)
+    if (options.spot) userData.addCommands('echo ECS_ENABLE_SPOT_INSTANCE_DRAINING=true >> /etc/ecs/ecs.config');
     const launchTemplate = new LaunchTemplate(this, 'HostTemplate', {
       // The ECS-optimized GPU AMI (NVIDIA driver and container toolkit), resolved by CloudFormation
       // from its public SSM parameter at deploy time: synth looks nothing up.
@@ -162,7 +165,7 @@ export class GpuFleet extends Construct {
       enableManagedTerminationProtection: true,
       enableManagedDraining: true,
     });
-    this.cluster.addAsgCapacityProvider(this.capacityProvider, { spotInstanceDraining: options.spot });
+    this.cluster.addAsgCapacityProvider(this.capacityProvider);
 
     this.logGroup = logs('Logs');
     this.metricsLogGroup = logs('MetricsLogs');
