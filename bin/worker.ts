@@ -12,6 +12,7 @@ import { startPresence } from '../lambdas/adapters/worker-presence.ts';
 import { loadWorkerConfig, type WorkerConfig } from '../worker/config.ts';
 import { hostBreaker } from '../worker/host-breaker.ts';
 import { createLogger, type Logger } from '../worker/logger.ts';
+import { taskProtectionFromEnv } from '../worker/task-protection.ts';
 import { GpuWorker, type CircuitBreakerHook } from '../worker/worker.ts';
 
 const log = createLogger({ level: 'info' });
@@ -67,7 +68,12 @@ async function main(): Promise<void> {
   // Copies of one attempt run on one worker only; the claim is leased like the message.
   const claims = config.controlTable === undefined ? undefined
     : new AttemptClaims({ table: config.controlTable, workerId: config.workerId, ttlMs: config.visibilityTimeoutSeconds * 1000 });
-  const worker = new GpuWorker({ config, log: workerLog, ...(breaker && { breaker }), ...(claims && { claims }) });
+  // In an ECS task: protected from scale-in while it holds a message (worker/task-protection.ts).
+  const protection = taskProtectionFromEnv(process.env, workerLog);
+  const worker = new GpuWorker({
+    config, log: workerLog, ...(breaker && { breaker }), ...(claims && { claims }),
+    ...(protection && { onHeldChange: (held: number) => protection.held(held > 0) }),
+  });
   const onSignal = (signal: NodeJS.Signals) => {
     log.info('signal received; draining', { signal });
     void worker.stop('signal');
@@ -85,6 +91,7 @@ async function main(): Promise<void> {
     onError: (err) => workerLog.warn('could not refresh the presence item', { err }),
   }).catch((err: unknown) => { workerLog.warn('could not write the presence item', { err }); return undefined; });
   const reason = await worker.done;
+  await protection?.close();
   await presence?.leave().catch((err: unknown) => workerLog.warn('could not delete the presence item', { err }));
   log.info('exiting', { reason });
   process.exit(0);

@@ -7,12 +7,13 @@ import { App, Duration, Validations, type AppProps } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { DEPLOY_SETTING_KEYS, type DeploySettings } from './settings.ts';
 import { VtoStack, type VtoStackProps } from './stack.ts';
+import { GPU_FLEET_CONTEXT_KEYS, gpuFleetFromContext } from './gpu-fleet-settings.ts';
 
 const STRING_KEYS = ['segmentationUrl', 'analyzerUrl', 'hostedInpaintUrl', 'hostedInpaintSecretArn', 'sharpLayerArn', 'alarmEmail'] as const;
 
 /** Context keys the app reads (README's deploy section documents each; cdk.json lists them). */
 export const CONTEXT_KEYS = [
-  'stackName', 'deletionProtection', ...STRING_KEYS, 'watchdogRateMinutes', ...DEPLOY_SETTING_KEYS,
+  'stackName', 'deletionProtection', ...STRING_KEYS, 'watchdogRateMinutes', ...DEPLOY_SETTING_KEYS, ...GPU_FLEET_CONTEXT_KEYS,
 ] as const;
 
 export const DEFAULT_STACK_NAME = 'Vto';
@@ -72,6 +73,8 @@ export function stackPropsFromContext(app: App): VtoStackProps {
     if (v !== undefined) settings[key] = v;
   }
   if (Object.keys(settings).length > 0) props['settings'] = settings;
+  const gpuFleet = gpuFleetFromContext((key) => app.node.tryGetContext(key));
+  if (gpuFleet !== undefined) props['gpuFleet'] = gpuFleet;
   return props as VtoStackProps;
 }
 

@@ -25,6 +25,9 @@ import { PipelineObservability, type PipelineObservabilityProps } from './observ
 import { GPU_WORKER_ACCESS } from '../worker/access.ts';
 import { accessPolicy } from './grants.ts';
 import { PipelineEvents } from './events.ts';
+import { GpuFleet } from './gpu-fleet.ts';
+import type { GpuFleetOptions } from './gpu-fleet-settings.ts';
+import { configEnvSchema } from '../lambdas/adapters/config.ts';
 
 export interface VtoStackProps extends StackProps, ProviderEndpoints {
   /**
@@ -60,6 +63,12 @@ export interface VtoStackProps extends StackProps, ProviderEndpoints {
    * @default - a sweep every minute, the seed thresholds, no email subscription
    */
   readonly observability?: Omit<PipelineObservabilityProps, 'data' | 'stateMachines' | 'layers' | 'logRetention' | 'logRemovalPolicy'>;
+  /**
+   * The GPU fleet (lib/gpu-fleet.ts): ComfyUI and the worker on GPU instances, scaled on the
+   * GPU queue's backlog.
+   * @default - no fleet: GPU workers run outside the stack (attach GpuWorkerPolicyArn)
+   */
+  readonly gpuFleet?: GpuFleetOptions;
 }
 
 /** Settings later constructs pass to PipelineFunction so every function is alike. */
@@ -87,11 +96,13 @@ export class VtoStack extends Stack {
   public readonly operatorInvokePolicy: ManagedPolicy;
   /** Lifecycle events bus and the signed webhooks fed from it. */
   public readonly events: PipelineEvents;
+  /** The GPU fleet, when the gpuFleet prop (context) asks for one. */
+  public readonly gpuFleet: GpuFleet | undefined;
 
   constructor(scope: Construct, id: string, props: VtoStackProps = {}) {
     const {
       deletionProtection, hostedInpaintSecretArn, sharpLayerArn, settings, logRetention: retention,
-      segmentationUrl, analyzerUrl, hostedInpaintUrl, observability, ...stackProps
+      segmentationUrl, analyzerUrl, hostedInpaintUrl, observability, gpuFleet, ...stackProps
     } = props;
     const protect = deletionProtection ?? true;
     super(scope, id, { terminationProtection: protect, ...stackProps });
@@ -164,6 +175,11 @@ export class VtoStack extends Stack {
       layers: this.functionDefaults.layers,
       logRetention,
       logRemovalPolicy: retained,
+    });
+    // One model list: the value the functions validate against is the one the fleet's tasks hold.
+    const modelChain = configEnvSchema.shape.VTO_MODEL_CHAIN.parse(environment['VTO_MODEL_CHAIN']);
+    this.gpuFleet = gpuFleet === undefined ? undefined : new GpuFleet(this, 'GpuFleet', {
+      data: this.data, options: gpuFleet, modelChain, environment, logRetention, logRemovalPolicy: retained,
     });
     this.outputs();
   }

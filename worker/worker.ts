@@ -98,6 +98,11 @@ export interface GpuWorkerOptions {
   readonly claims?: AttemptClaimHook;
   readonly log?: Logger;
   readonly classifier?: Classifier;
+  /**
+   * Called with the number of messages held whenever it changes (ECS task scale-in
+   * protection: worker/task-protection.ts keeps a task that holds work from being stopped).
+   */
+  readonly onHeldChange?: (held: number) => void;
 }
 
 export type ExitReason = 'signal' | 'idle' | 'stopped';
@@ -129,6 +134,7 @@ export class GpuWorker {
   readonly #breaker: CircuitBreakerHook;
   readonly #claims: AttemptClaimHook | undefined;
   readonly #classifier: Classifier;
+  readonly #onHeldChange: (held: number) => void;
   readonly #active = new Map<string, ActiveJob>();
   readonly #answered = new RecentKeys(10_000);
   readonly #tasks = new Set<Promise<void>>();
@@ -152,6 +158,7 @@ export class GpuWorker {
     this.#breaker = options.breaker ?? NO_BREAKER;
     this.#claims = options.claims;
     this.#classifier = options.classifier ?? createClassifier({ patterns: c.classifierPatterns });
+    this.#onHeldChange = options.onHeldChange ?? (() => {});
     this.metrics = new WorkerMetrics({ slots: this.slots, log: this.#log, sampleQueueSize: () => this.#sampleQueueSize() });
     this.#comfy = new ComfyClient({ baseUrl: c.comfyUrl, requestTimeoutMs: c.requestTimeoutMs });
     this.#runner = new JobRunner({
@@ -380,6 +387,7 @@ export class GpuWorker {
     this.#active.set(key, job);
     clearTimeout(this.#idleTimer);
     this.metrics.workersBusy.set(this.#active.size);
+    this.#onHeldChange(this.#active.size);
     const waited = queueSeconds(task, m, receivedAt);
     if (waited !== null) this.metrics.queueDuration.observe({ action }, waited);
     log.info('task received', { receiveCount: count, queueSeconds: waited });
@@ -389,6 +397,7 @@ export class GpuWorker {
       job.slot = false;
       this.#active.delete(key);
       this.metrics.workersBusy.set(this.#active.size);
+      this.#onHeldChange(this.#active.size);
       this.#wakeSlotWaiters();
       this.#armIdle();
     }
