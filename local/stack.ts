@@ -81,6 +81,8 @@ export interface StackOptions {
   readonly onSupervisorLog?: SupervisorLog;
   /** How long webhook deliveries are retried, in real seconds before scaling. @default 86400 */
   readonly webhookRetryWindowSeconds?: number;
+  /** Finished packs older than this many days (scaled) are erased by the watchdog (the packRetentionDays context). @default kept */
+  readonly packRetentionDays?: number;
 }
 
 /** Index lag of `npm start`: long enough to catch a decision taken on a stale index read. */
@@ -236,6 +238,7 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       VTO_WEBHOOK_SECRET: webhookSecret,
       VTO_WEBHOOK_ALLOW_LOOPBACK: 'true',
       ...(options.webhookRetryWindowSeconds !== undefined && { VTO_WEBHOOK_RETRY_WINDOW_SECONDS: String(options.webhookRetryWindowSeconds) }),
+      ...(options.packRetentionDays !== undefined && { VTO_PACK_RETENTION_DAYS: String(options.packRetentionDays) }),
     };
     Object.assign(process.env, handlerEnv);
 
