@@ -24,6 +24,7 @@ import { access, grant } from './access.ts';
 import { documentClient, s3Client } from './aws-clients.ts';
 import { config } from './config.ts';
 import { deleteJobs, getJobs, jobIdsFromIndex } from './job-store.ts';
+import { markSettled } from './pack-settlement.ts';
 
 /** The byCreatedAt partition of packs being erased (live packs are `pack`). */
 export const ERASING_KIND = 'erasing';
@@ -37,7 +38,7 @@ export const PACK_ERASURE_ACCESS = access(
   grant('table:jobs', 'dynamodb', 'BatchWriteItem', 'BatchGetItem'),
   grant('table:events', 'dynamodb', 'Query', 'PutItem', 'DeleteItem'),
   // Idempotency records and event claims are keyed by hashes and event ids: found by a scan.
-  grant('table:control', 'dynamodb', 'Scan', 'DeleteItem'),
+  grant('table:control', 'dynamodb', 'Scan', 'DeleteItem', 'UpdateItem'),
 );
 
 /** DeleteObjects takes at most 1000 keys. */
@@ -158,7 +159,7 @@ async function anonymizeEvents(pack: PackRecord, now: number, outOfTime: () => b
   return { count, done: true };
 }
 
-/** Control items that name the pack or one of its jobs: idempotency records (their key or stored answer) and lifecycle-event claims. */
+/** Control items that name the pack or one of its jobs: idempotency records (their key or stored answer), lifecycle-event claims, attempt claims. */
 async function eraseControlItems(packId: string, jobIds: readonly string[]): Promise<number> {
   const names = [packId, ...jobIds];
   let count = 0;
@@ -172,7 +173,7 @@ async function eraseControlItems(packId: string, jobIds: readonly string[]): Pro
       const id = String(item['id']);
       // Powertools stores the answer as a string or a map, depending on its version.
       const data = item['data'] === undefined ? '' : typeof item['data'] === 'string' ? item['data'] : JSON.stringify(item['data']);
-      const named = (id.startsWith('lifecycle#') || id.startsWith('idempotency#')) && names.some((n) => id.includes(n) || data.includes(n));
+      const named = names.some((n) => id.includes(n) || data.includes(n));
       if (!named) continue;
       await documentClient().send(new DeleteCommand({ TableName: config().controlTable, Key: { id } }), { abortSignal: signal() });
       count++;
@@ -197,6 +198,8 @@ export async function erasePack(pack: PackRecord, deadline: number, now = Date.n
   if (!events.done) return progress;
   const jobIds = await jobIdsFromIndex(pack.packId);
   progress.controlItemsDeleted = await eraseControlItems(pack.packId, jobIds);
+  // The watchdog's set of packs it owes an outcome names it too.
+  await markSettled(pack.packId);
   await deleteJobs(jobIds);
   progress.jobsDeleted = jobIds.length;
   if (outOfTime()) return progress;

@@ -34,7 +34,7 @@ export const WATCHDOG_SWEEP_ACCESS = access(
 );
 import { WATCHDOG_DEFERRED_ACCESS, deferredSweep, type DeferredReport } from './watchdog-deferred.ts';
 import { watchdogSettingsFromEnv } from './watchdog-settings.ts';
-import { PACK_ERASURE_ACCESS, sweepErasures, type SweptErasure } from './pack-erasure.ts';
+import { PACK_ERASURE_ACCESS, isErasing, sweepErasures, type SweptErasure } from './pack-erasure.ts';
 
 /** Jobs handled side by side: each costs a few Step Functions and DynamoDB calls. */
 const CONCURRENCY = 4;
@@ -225,6 +225,11 @@ async function settlePacks(settings: ReturnType<typeof watchdogSettingsFromEnv>,
         if (!(e instanceof NotFoundError)) throw e;
         await markSettled(packId);
         return { packId, action: 'settle', reason: 'the pack no longer exists' };
+      }
+      if (isErasing(pack)) {
+        // Its erasure deletes it: no outcome (nor event) is owed any more.
+        await markSettled(packId);
+        return { packId, action: 'settle', reason: 'the pack is being erased' };
       }
       if (pack.status === 'pending' || pack.status === 'running') {
         // Its run finalizes it; a run that died without an event is run again here.
