@@ -4,7 +4,7 @@
  * with a report. `--serve` keeps the stack up and writes .vto/endpoints.json.
  */
 import { Command } from 'commander';
-import { intOption, timeScaleOption } from '../cli/options.ts';
+import { daysOption, intOption, timeScaleOption } from '../cli/options.ts';
 import { runOffline, type OfflineRunOptions } from '../local/run.ts';
 
 
@@ -19,6 +19,7 @@ const program = new Command()
   .option('--json', 'print the final report as one JSON document instead of tables', false)
   .option('--serve', 'keep the stack up until Ctrl-C and write .vto/endpoints.json', false)
   .option('--no-demo', 'with --serve: start the stack without running the demo pack')
+  .option('--retention-days <d>', 'erase finished packs older than this many (scaled) days, as the packRetentionDays context does (default: kept)', daysOption('--retention-days'))
   .action(async (opts: OfflineRunOptions) => {
     process.exitCode = await runOffline(opts);
   });

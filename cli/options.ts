@@ -40,6 +40,13 @@ export const timeScaleOption = (v: string): number => {
   return n;
 };
 
+/** commander parser of `--retention-days D`: a positive number of days (fractions allowed). */
+export const daysOption = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || n > 36_500) throw new InvalidArgumentError(`${name} must be a number of days in (0, 36500]`);
+  return n;
+};
+
 /** commander collector of a repeatable option. */
 export const collect = (v: string, previous: string[] = []): string[] => [...previous, v];
 

@@ -1,4 +1,4 @@
-/** `vto packs …`: submit, list, show, watch, restart-incomplete, refine, cancel. */
+/** `vto packs …`: submit, list, show, watch, restart-incomplete, refine, cancel, delete. */
 import { Option, type Command } from 'commander';
 import { JOB_STATUSES, type JobStatus } from '../core/status.ts';
 import { REFINE_SCOPES, type RefineScope } from '../core/refine.ts';
@@ -7,7 +7,8 @@ import type { PackView } from '../lambdas/api/schemas.ts';
 import { apiOptions, runCommand, type CommandContext, type CommonOptions } from './command-context.ts';
 import { followPack, type FollowOptions } from './follow.ts';
 import { checkId, collect, intOption, jobsFromOptions, parseParams, secondsOption } from './options.ts';
-import { renderCancelledPack, renderWebhookFailures, renderCreated, renderPack, renderPackEnd, renderPackList, renderRestarted } from './render-packs.ts';
+import { confirm } from './confirm.ts';
+import { renderCancelledPack, renderErasure, renderErasureScope, renderWebhookFailures, renderCreated, renderPack, renderPackEnd, renderPackList, renderRestarted } from './render-packs.ts';
 import { submitPack } from './submit.ts';
 import { allJobs } from './watch.ts';
 
@@ -138,6 +139,25 @@ export function registerPackCommands(program: Command): void {
       checkId('pack', id);
       const cancelled = await ctx.client().call('cancelPack', { params: { id } });
       ctx.print(cancelled, () => renderCancelledPack(cancelled));
+    }));
+
+  apiOptions(packs.command('delete')
+    .description('Erase a pack and everything of it: its stored objects in every version, its jobs, its records (recovery events stay counted without ids); asks first, naming what goes, unless --yes')
+    .argument('<id>', 'pack id')
+    .option('-y, --yes', 'erase without asking'))
+    .action(async (id: string, o: CommonOptions & { yes?: boolean }) => runCommand(o, async (ctx) => {
+      checkId('pack', id);
+      if (o.yes !== true) {
+        const scope = await ctx.client().call('getErasure', { params: { id } });
+        process.stderr.write(`${renderErasureScope(scope)}\n`);
+        if (!(await confirm(`erase pack ${id}? type yes to confirm: `))) {
+          process.stderr.write(`\npack ${id} not erased\n`);
+          return 1;
+        }
+      }
+      const erased = await ctx.client().call('deletePack', { params: { id } });
+      ctx.print(erased, () => renderErasure(erased));
+      return 0;
     }));
 
   apiOptions(packs.command('webhook-failures')

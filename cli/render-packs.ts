@@ -58,6 +58,25 @@ export function renderCancelledPack(r: SuccessOf<'cancelPack'>): string {
   ].join('\n');
 }
 
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** What `vto packs delete` is about to erase, for its confirmation. */
+export function renderErasureScope(r: SuccessOf<'getErasure'>): string {
+  const what = `${plural(r.jobs, 'job')}, ${plural(r.objects, 'stored object')} (${plural(r.versions, 'version')}, delete markers included), its recovery events (kept for statistics without ids)`;
+  return r.state === 'erasing'
+    ? `pack ${r.packId} is being erased since ${formatTime(r.requestedAt ?? '')}; left: ${what}`
+    : `erasing pack ${r.packId} deletes for good: ${what}`;
+}
+
+export function renderErasure(r: SuccessOf<'deletePack'>): string {
+  const d = r.deleted;
+  const head = r.state === 'erased' ? `pack ${r.packId} erased` : `pack ${r.packId} is being erased; the watchdog finishes it`;
+  return [
+    `${head}: ${plural(d.versions, 'object version')}, ${plural(d.jobs, 'job')}, ${plural(d.controlItems, 'control item')} deleted; ${plural(d.eventsAnonymized, 'recovery event')} kept without ids`,
+    ...(r.state === 'erasing' ? [keyValues([['go on now', `vto packs delete ${r.packId} --yes`]])] : []),
+  ].join('\n');
+}
+
 export function renderWebhookFailures(r: SuccessOf<'listWebhookFailures'>): string {
   if (r.total === 0) return `pack ${r.packId}: no webhook delivery failed`;
   return [

@@ -129,6 +129,14 @@ export const PACK_MAP_CONCURRENCY = 10;
 export const RESOURCE_PREFIX = 'vto';
 export const physicalName = (name: string, prefix = RESOURCE_PREFIX) => `${prefix}-${name}`;
 
+/**
+ * The object tag that marks an upload no pack has claimed yet. Uploads live under
+ * `packs/{packId}/uploads/`, which no lifecycle prefix can select, so abandoned ones are
+ * expired by tag (lib/data.ts): the API presigns uploads with this tag and removes it from
+ * the uploads a created pack uses (its inputs, which must outlive restarts and refinements).
+ */
+export const UNCLAIMED_UPLOAD_TAG = { key: 'vto:upload', value: 'unclaimed' } as const;
+
 /** S3 layout: everything of a job lives under its prefix. */
 export const s3Keys = {
   packPrefix: (packId: string) => `packs/${packId}/`,

@@ -8,7 +8,7 @@ import { AttributeType, Billing, TableEncryptionV2, TableV2, type Attribute } fr
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { QUEUES, TABLES, type KeyAttr, type TableDef } from '../core/resources.ts';
+import { QUEUES, TABLES, UNCLAIMED_UPLOAD_TAG, type KeyAttr, type TableDef } from '../core/resources.ts';
 import { bucketView } from './cdk-types.ts';
 
 export type TableKey = keyof typeof TABLES;
@@ -16,13 +16,7 @@ export type TableKey = keyof typeof TABLES;
 /** Where job inputs and artifacts live (core s3Keys: `packs/{packId}/…`). */
 export const PACKS_PREFIX = 'packs/';
 
-/**
- * The object tag that marks an upload no pack has claimed yet. Uploads live under
- * `packs/{packId}/uploads/`, which no lifecycle prefix can select, so abandoned ones are
- * expired by tag: the API presigns uploads with this tag and removes it from the uploads a
- * created pack uses (they are that pack's inputs and must outlive restarts and refinements).
- */
-export const UNCLAIMED_UPLOAD_TAG = { key: 'vto:upload', value: 'unclaimed' } as const;
+export { UNCLAIMED_UPLOAD_TAG };
 
 export interface PipelineDataProps {
   /**

@@ -1,6 +1,7 @@
 /**
  * Starts the AWS emulators the offline runtime and the tests share: DynamoDB Local
- * (Java, in memory) and fauxqs (SQS and S3, in process).
+ * (Java, in memory) and fauxqs (SQS and S3, in process), S3 behind a proxy that adds object
+ * versioning and tagging (local/s3-versioning.ts).
  */
 import { execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -9,6 +10,7 @@ import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { startIndexLagProxy, type IndexLagProxy } from './dynamodb-index-lag.ts';
 import { freePort } from './ports.ts';
+import { startS3VersioningProxy, type S3VersioningProxy } from './s3-versioning.ts';
 
 export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_CREDENTIALS = { accessKeyId: 'vtolocal', secretAccessKey: 'vtolocalsecret' } as const;
@@ -99,6 +101,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   process.once('exit', killDynamo);
   let fauxqs: FauxqsServer | undefined;
   let lag: IndexLagProxy | undefined;
+  let s3: S3VersioningProxy | undefined;
   const indexLagMs = options.indexLagMs ?? 0;
   try {
     const dynamodbDirectEndpoint = `http://127.0.0.1:${dynamoPort}`;
@@ -111,21 +114,23 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     if (indexLagMs > 0) {
       lag = await startIndexLagProxy({ target: dynamodbDirectEndpoint, lagMs: indexLagMs, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     }
+    s3 = await startS3VersioningProxy({ target: fq.address });
     const proxy = lag;
+    const s3Proxy = s3;
     return {
       dynamodbEndpoint: proxy?.url ?? dynamodbDirectEndpoint,
       dynamodbDirectEndpoint,
       indexLagMs,
       sqsEndpoint: fq.address,
-      s3Endpoint: fq.address,
+      s3Endpoint: s3Proxy.url,
       async stop() {
-        await proxy?.stop();
+        await Promise.all([proxy?.stop(), s3Proxy.stop()]);
         await Promise.all([fq.stop(), stopProcess(dynamo)]);
         process.removeListener('exit', killDynamo);
       },
     };
   } catch (e) {
-    await Promise.all([lag?.stop(), fauxqs?.stop(), stopProcess(dynamo)]);
+    await Promise.all([lag?.stop(), s3?.stop(), fauxqs?.stop(), stopProcess(dynamo)]);
     process.removeListener('exit', killDynamo);
     throw e;
   }

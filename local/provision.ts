@@ -4,7 +4,7 @@
  */
 import { CreateTableCommand, UpdateTimeToLiveCommand, type DynamoDBClient, type AttributeDefinition } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutBucketVersioningCommand, type S3Client } from '@aws-sdk/client-s3';
 import { BUCKETS, QUEUES, TABLES, physicalName, type TableDef } from '../core/resources.ts';
 
 export interface Provisioned {
@@ -92,6 +92,8 @@ export async function provision(
   for (const [key, def] of Object.entries(BUCKETS)) {
     const name = physicalName(def.name, prefix);
     await clients.s3.send(new CreateBucketCommand({ Bucket: name }));
+    // Versioned as lib/data.ts deploys it (modelled by local/s3-versioning.ts).
+    await clients.s3.send(new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: 'Enabled' } }));
     buckets[key as keyof typeof BUCKETS] = name;
     env[def.envVar] = name;
   }

@@ -24,6 +24,8 @@ export interface OfflineRunOptions {
   readonly json: boolean;
   readonly serve: boolean;
   readonly demo: boolean;
+  /** Finished packs older than this many (scaled) days are erased by the watchdog. */
+  readonly retentionDays?: number;
 }
 
 export const ENDPOINTS_FILE = fileURLToPath(new URL('../.vto/endpoints.json', import.meta.url));
@@ -91,7 +93,10 @@ export async function runOffline(opts: OfflineRunOptions): Promise<number> {
   const started = Date.now();
   say(`starting DynamoDB Local, fauxqs, local Step Functions, simulators and ${opts.workers} GPU worker(s)…`);
   // npm start is strict about index consistency, as AWS is (the suite's stacks opt in where a test needs it).
-  const stack = await startOfflineStack({ timeScale: opts.timeScale, workers: opts.workers, profile: opts.profile, seed: opts.seed, indexLagMs: DEFAULT_INDEX_LAG_MS });
+  const stack = await startOfflineStack({
+    timeScale: opts.timeScale, workers: opts.workers, profile: opts.profile, seed: opts.seed, indexLagMs: DEFAULT_INDEX_LAG_MS,
+    ...(opts.retentionDays !== undefined && { packRetentionDays: opts.retentionDays }),
+  });
   running.stack = stack;
   say(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s (time scale ${opts.timeScale}, profile ${opts.profile}, seed ${opts.seed})`);
   if (opts.serve) {

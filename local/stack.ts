@@ -87,6 +87,8 @@ export interface StackOptions {
    * Later invocations wait in order (local/stepfunctions/lambda-slots.ts says why).
    */
   readonly lambdaConcurrency?: number;
+  /** Finished packs older than this many days (scaled) are erased by the watchdog (the packRetentionDays context). @default kept */
+  readonly packRetentionDays?: number;
 }
 
 /** Index lag of `npm start`: long enough to catch a decision taken on a stale index read. */
@@ -242,6 +244,7 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       VTO_WEBHOOK_SECRET: webhookSecret,
       VTO_WEBHOOK_ALLOW_LOOPBACK: 'true',
       ...(options.webhookRetryWindowSeconds !== undefined && { VTO_WEBHOOK_RETRY_WINDOW_SECONDS: String(options.webhookRetryWindowSeconds) }),
+      ...(options.packRetentionDays !== undefined && { VTO_PACK_RETENTION_DAYS: String(options.packRetentionDays) }),
     };
     Object.assign(process.env, handlerEnv);
 

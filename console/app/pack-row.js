@@ -3,7 +3,7 @@
  * One pack of the packs page as an accordion item (WAI-ARIA accordion pattern: a heading
  * with a button that expands a region). The header shows name, status, creation time, a
  * progress bar and the counts per job status; the panel holds the pack's details, its
- * tools (Restart Incomplete, Refine Pack) and its jobs, filterable by status.
+ * tools (Restart Incomplete, Refine Pack, Cancel Pack, Erase Pack) and its jobs, filterable by status.
  */
 import { api } from './api.js';
 import { confirmDialog } from './dialog.js';
@@ -52,6 +52,9 @@ export function packRow(initial, ctx, hooks) {
   const cancelWhy = h('p', { class: 'tool-state', id: uid('cancel-why') });
   const cancelBtn = actionButton('Cancel Pack…', () => void cancelPack(), 'btn btn-danger');
   cancelBtn.setAttribute('aria-describedby', cancelWhy.id);
+  const eraseWhy = h('p', { class: 'tool-state', id: uid('erase-why') });
+  const eraseBtn = actionButton('Erase Pack…', () => void erasePack(), 'btn btn-danger');
+  eraseBtn.setAttribute('aria-describedby', eraseWhy.id);
 
   const filterId = uid('filter');
   const filter = h('select', { id: filterId, on: { change: () => void loadJobs() } });
@@ -80,7 +83,11 @@ export function packRow(initial, ctx, hooks) {
       h('div', { class: 'tool' },
         h('h3', null, 'Cancel Pack'),
         h('p', { class: 'tool-help' }, 'Stops the pack and every unfinished job (GPU prompts are interrupted); they end cancelled. Complete jobs keep their results; finished stages are kept, so Restart Incomplete can run the rest later.'),
-        h('div', { class: 'tool-row' }, cancelBtn, cancelWhy))),
+        h('div', { class: 'tool-row' }, cancelBtn, cancelWhy)),
+      h('div', { class: 'tool' },
+        h('h3', null, 'Erase Pack'),
+        h('p', { class: 'tool-help' }, 'Deletes the pack for good: its images (uploads and every result, in every stored version), its jobs and its records. Statistics keep counting its recovery events, without ids.'),
+        h('div', { class: 'tool-row' }, eraseBtn, eraseWhy))),
     tools.el,
     h('section', { class: 'jobs', 'aria-label': 'Jobs' },
       h('div', { class: 'jobs-head' },
@@ -151,6 +158,8 @@ export function packRow(initial, ctx, hooks) {
     const cancellable = CANCELLABLE_PACK.includes(view.status);
     setDisabled(cancelBtn, busy || !cancellable);
     setText(cancelWhy, cancellable ? 'Available while the pack is pending, running or emergency-stopped.' : `The pack is ${statusLabel(view.status)}: nothing to cancel.`);
+    setDisabled(eraseBtn, busy || running);
+    setText(eraseWhy, running ? 'Available when the pack is not running: cancel it first.' : 'Asks first, naming what is deleted.');
   }
 
   function renderFilter() {
@@ -275,6 +284,47 @@ export function packRow(initial, ctx, hooks) {
     }
     busy = false;
     hooks.refresh();
+  }
+
+  async function erasePack() {
+    busy = true;
+    renderTools();
+    let scope;
+    try {
+      scope = await api(`/packs/${view.packId}/erasure`);
+    } catch (e) {
+      tools.show(errorNotice(e, 'Erase Pack failed'));
+    }
+    busy = false;
+    renderTools();
+    if (!scope) return;
+    const ok = await confirmDialog({
+      title: `Erase pack ${view.name}?`,
+      body: [
+        h('p', null, 'Pack ', h('strong', null, view.name), ` (${shortId(view.packId)}) is deleted for good:`),
+        h('ul', { class: 'erase-scope' },
+          h('li', null, plural(scope.jobs, 'job')),
+          h('li', null, `${plural(scope.objects, 'stored image')} (${plural(scope.versions, 'stored version')}): uploads, masks, GPU outputs and results`),
+          h('li', null, 'its records; its recovery events stay counted in the statistics, without ids')),
+        h('p', null, 'This cannot be undone.'),
+      ],
+      confirmLabel: 'Erase pack',
+      danger: true,
+      focus: 'cancel',
+    });
+    if (!ok) return;
+    busy = true;
+    renderTools();
+    try {
+      const r = await api(`/packs/${view.packId}`, { method: 'DELETE' });
+      hooks.erased(view.packId, successNotice(r.state === 'erased'
+        ? `Pack ${view.name} erased: ${plural(r.deleted.versions, 'stored version')} and ${plural(r.deleted.jobs, 'job')} deleted.`
+        : `Pack ${view.name} is being erased; the rest goes within a few minutes.`));
+    } catch (e) {
+      tools.show(errorNotice(e, 'Erase Pack failed'));
+      busy = false;
+      hooks.refresh();
+    }
   }
 
   async function refinePack() {

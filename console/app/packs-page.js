@@ -24,6 +24,8 @@ export function renderPacks(main, { openId }, ctx) {
   const rows = new Map();
   const list = h('div', { class: 'pack-list' });
   const msg = messageSlot();
+  /** What was erased: kept across polls (msg is cleared by each successful one). */
+  const erasedMsg = messageSlot();
   const live = h('span', { class: 'live' }, 'connecting…');
   const summary = h('span', { class: 'summary' });
   const empty = h('p', { class: 'empty-state', hidden: true }, 'No packs yet. Create one with the API (POST /packs) or run the offline demo (npm start).');
@@ -38,11 +40,20 @@ export function renderPacks(main, { openId }, ctx) {
       h('h1', null, 'Virtual Try-On Packs'),
       h('p', { class: 'lead' }, 'Every pack with its live progress. Open a pack for its jobs and its tools: Restart Incomplete and Refine Pack.'),
       h('div', { class: 'page-meta' }, summary, live)),
-    msg.el, list, empty, h('div', { class: 'more' }, moreBtn));
+    msg.el, erasedMsg.el, list, empty, h('div', { class: 'more' }, moreBtn));
 
   const hooks = {
     onExpand: (id, open) => (open ? expanded.add(id) : expanded.delete(id)),
     refresh: () => poller.now(),
+    /** The pack is gone: its row goes at once, the answer is said above the list. */
+    erased: (id, notice) => {
+      rows.get(id)?.el.remove();
+      rows.delete(id);
+      expanded.delete(id);
+      olderLoaded = olderLoaded.filter((p) => p.packId !== id);
+      erasedMsg.show(notice);
+      poller.now();
+    },
   };
 
   function place(views) {

@@ -9,7 +9,7 @@ import { ROUTES, matchRoute, type OperationId } from '../../lambdas/api/spec.ts'
 import { ConsoleError } from './errors.ts';
 
 export const CONSOLE_OPERATIONS = [
-  'listPacks', 'getPack', 'listPackJobs', 'restartIncomplete', 'refinePack', 'cancelPack',
+  'listPacks', 'getPack', 'listPackJobs', 'restartIncomplete', 'refinePack', 'cancelPack', 'deletePack', 'getErasure',
   'getJob', 'retryJob', 'cancelJob', 'getStatistics', 'emergencyStop', 'resume', 'getHealth',
 ] as const satisfies readonly OperationId[];
 

@@ -66,7 +66,7 @@ export async function getPack(packId: string): Promise<PackRecord> {
 }
 
 /** The ids the byPack index lists for a pack (keys only; on AWS the index lags writes). */
-async function jobIdsFromIndex(packId: string): Promise<string[]> {
+export async function jobIdsFromIndex(packId: string): Promise<string[]> {
   const out: string[] = [];
   let start: Record<string, unknown> | undefined;
   do {

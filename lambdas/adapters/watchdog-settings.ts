@@ -41,6 +41,8 @@ const schema = z.object({
   VTO_WATCHDOG_MAX_JOBS: z.coerce.number().int().positive().max(10_000).default(200),
   /** Deferred recovery of failed jobs on a temporary cause (core/deferred-recovery.ts): 'off' leaves failed jobs to operators. */
   VTO_DEFERRED_RECOVERY: z.enum(['on', 'off']).default('on'),
+  /** Finished packs older than this many days are erased (lambdas/adapters/pack-erasure.ts); unset keeps them. */
+  VTO_PACK_RETENTION_DAYS: z.coerce.number().positive().max(36_500).optional(),
   VTO_TIME_SCALE: z.coerce.number().positive().max(1).default(1),
 });
 
@@ -52,6 +54,8 @@ export interface WatchdogRuntimeSettings extends WatchdogSettings {
   readonly maxJobsPerSweep: number;
   /** Re-run failed jobs whose temporary cause has passed (on the same schedule and bound as stuck jobs). */
   readonly deferredRecovery: boolean;
+  /** Finished packs older than this are erased; undefined keeps them. Scaled by VTO_TIME_SCALE. */
+  readonly packRetentionMs?: number;
 }
 
 export function watchdogSettingsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): WatchdogRuntimeSettings {
@@ -70,6 +74,7 @@ export function watchdogSettingsFromEnv(env: Readonly<Record<string, string | un
       }),
       maxJobsPerSweep: e.VTO_WATCHDOG_MAX_JOBS,
       deferredRecovery: e.VTO_DEFERRED_RECOVERY === 'on',
+      ...(e.VTO_PACK_RETENTION_DAYS !== undefined && { packRetentionMs: e.VTO_PACK_RETENTION_DAYS * 86_400_000 * e.VTO_TIME_SCALE }),
     };
   } catch (err) {
     throw new WatchdogSettingsError(`Invalid watchdog settings: ${(err as Error).message}`);

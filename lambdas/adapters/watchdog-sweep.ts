@@ -30,15 +30,18 @@ import { BREAKER_READ_ACCESS } from './breaker-store.ts';
 export const WATCHDOG_SWEEP_ACCESS = access(
   grant('index:jobs/byStatus', 'dynamodb', 'Query'), grant('table:events', 'dynamodb', 'Query'), BREAKER_READ_ACCESS,
   JOB_STORE_ACCESS.readPack, PACK_SETTLEMENT_ACCESS, WATCHDOG_ACTIONS_ACCESS.observe, WATCHDOG_ACTIONS_ACCESS.act, WATCHDOG_ACTIONS_ACCESS.stopSilentRun,
-  WATCHDOG_DEFERRED_ACCESS,
+  WATCHDOG_DEFERRED_ACCESS, PACK_ERASURE_ACCESS,
 );
 import { WATCHDOG_DEFERRED_ACCESS, deferredSweep, type DeferredReport } from './watchdog-deferred.ts';
 import { watchdogSettingsFromEnv } from './watchdog-settings.ts';
+import { PACK_ERASURE_ACCESS, isErasing, sweepErasures, type SweptErasure } from './pack-erasure.ts';
 
 /** Jobs handled side by side: each costs a few Step Functions and DynamoDB calls. */
 const CONCURRENCY = 4;
 /** Packs settled per sweep; the rest wait for the next one. */
 const PACKS_PER_SWEEP = 25;
+/** Time one sweep spends erasing packs (requested erasures, then retention). */
+const ERASURE_BUDGET_MS = 60_000;
 /** The window of the recovery-rate gauge. */
 const RECOVERY_WINDOW_MS = 3_600_000;
 /** Most recovery events one sweep reads for the gauge. */
@@ -57,6 +60,8 @@ export interface SweepReport {
   readonly recoveryRate: number | null;
   /** Deferred recovery of failed jobs: auto-recovery's breaker, the re-runs started and ended (absent when skipped). */
   readonly deferred?: DeferredReport;
+  /** Packs erased or being erased this sweep: erasures the API began, and packs past the retention setting. */
+  readonly erasures?: SweptErasure[];
 }
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -200,8 +205,12 @@ export async function sweep(now: number = Date.now()): Promise<SweepReport> {
   });
   // After the re-runs: a pack whose failed job came back is marked unsettled by then.
   const packs = await settlePacks(settings, now);
+  const erasures = await sweepErasures(settings.packRetentionMs, now, Date.now() + ERASURE_BUDGET_MS).catch((e: unknown): SweptErasure[] => {
+    logger.error('watchdog: erasures failed', { error: e as Error });
+    return [];
+  });
   publishGauges({ ...base, stuck }, stats.byError);
-  return { ...base, stuck, jobs, packs, ...(deferred && { deferred }) };
+  return { ...base, stuck, jobs, packs, ...(deferred && { deferred }), ...(erasures.length > 0 && { erasures }) };
 }
 
 /** Settles the packs the watchdog owes an outcome; a pack whose run died meanwhile is run again. */
@@ -216,6 +225,11 @@ async function settlePacks(settings: ReturnType<typeof watchdogSettingsFromEnv>,
         if (!(e instanceof NotFoundError)) throw e;
         await markSettled(packId);
         return { packId, action: 'settle', reason: 'the pack no longer exists' };
+      }
+      if (isErasing(pack)) {
+        // Its erasure deletes it: no outcome (nor event) is owed any more.
+        await markSettled(packId);
+        return { packId, action: 'settle', reason: 'the pack is being erased' };
       }
       if (pack.status === 'pending' || pack.status === 'running') {
         // Its run finalizes it; a run that died without an event is run again here.

@@ -13,7 +13,7 @@ import { MAX_UPLOAD_BYTES, UPLOAD_CONTENT_TYPES } from './limits.ts';
 import type { Operation } from './operation.ts';
 import { launchPack } from './pack-launch.ts';
 import type { CreatePackBody } from './schemas.ts';
-import { existingUploads } from './uploads-store.ts';
+import { claimUploads, existingUploads } from './uploads-store.ts';
 
 const packOfKey = (key: string): string | undefined => /^packs\/([^/]+)\/uploads\//.exec(key)?.[1];
 
@@ -81,6 +81,8 @@ export const createPack: Operation<'createPack'> = async (req) => {
         ...newPackRecord({ packId, name: body.name, inpaint: body.pipeline.inpaint, jobCount: jobs.length, now, gpuWaitMinutes: body.pipeline.gpuWaitMinutes }),
         ...(body.webhook !== undefined && { webhook: { url: body.webhook.url, events: body.webhook.events ?? [] } }),
       };
+      // Claimed before the launch: a pack must never run on inputs the lifecycle rule may expire.
+      await claimUploads(body.jobs.flatMap((j) => [j.person, j.garment]));
       return launchPack(pack, jobs, req.baseUrl);
     },
   );

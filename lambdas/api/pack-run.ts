@@ -13,8 +13,7 @@ import { conflict, unavailable } from './errors.ts';
 import { startNamedRun } from './executions.ts';
 import { apiSettings } from './settings.ts';
 
-/** A pack in one of these statuses has (or is about to have) a running execution. */
-export const RUNNING_PACK_STATUSES: readonly PackStatus[] = ['pending', 'running'];
+export { RUNNING_PACK_STATUSES } from '../../core/pack-activity.ts';
 
 /** Moves the pack to pending, only from the status it had when read. */
 export async function claimPack(pack: PackRecord): Promise<void> {

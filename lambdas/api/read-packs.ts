@@ -1,5 +1,6 @@
 /** GET /packs, GET /packs/{id}, GET /packs/{id}/jobs. */
 import { NotFoundError, getPack } from '../adapters/job-store.ts';
+import { isErasing } from '../adapters/pack-erasure.ts';
 import { decodeCursor, encodeCursor, jobCursorSchema, packCursorSchema } from './cursor.ts';
 import { badRequest, notFound } from './errors.ts';
 import { PAGE } from './limits.ts';
@@ -7,14 +8,17 @@ import type { Operation } from './operation.ts';
 import { jobStatusesOfPack, jobsPage, packsPage } from './store.ts';
 import { countsOf, jobSummary, packView } from './views.ts';
 
-/** The pack, or 404. */
+/** The pack, or 404 (also once its erasure began). */
 export async function packOr404(packId: string) {
+  let pack;
   try {
-    return await getPack(packId);
+    pack = await getPack(packId);
   } catch (e) {
     if (e instanceof NotFoundError) throw notFound('pack', packId);
     throw e;
   }
+  if (isErasing(pack)) throw notFound('pack', packId);
+  return pack;
 }
 
 export const listPacks: Operation<'listPacks'> = async (req) => {

@@ -11,6 +11,7 @@ import { cancelJob, cancelPack } from './cancel.ts';
 import { cleanup } from './cleanup.ts';
 import { createPack } from './create-pack.ts';
 import { emergencyStop } from './emergency-stop.ts';
+import { deletePack, getErasure } from './erase-pack.ts';
 import { ApiError } from './errors.ts';
 import { getHealth } from './health.ts';
 import { baseUrlOf, callerOf, corsHeaders, errorResult, jsonResult, lowerHeaders, type ApiResult } from './http.ts';
@@ -39,6 +40,8 @@ const OPERATIONS: { [K in OperationId]: Operation<K> } = {
   restartIncomplete,
   refinePack,
   cancelPack,
+  deletePack,
+  getErasure,
   listWebhookFailures,
   getJob,
   retryJob,

@@ -285,6 +285,28 @@ export const packCancelledSchema = z.object({
   statusUrl: z.string(),
 });
 
+export const packErasureSchema = z.object({
+  packId: z.string(),
+  state: z.enum(['erasing', 'erased']).describe('erased: nothing of the pack is left; erasing: the rest is erased in the background (poll erasureUrl until 404)'),
+  requestedAt: isoTime,
+  deleted: z.object({
+    versions: z.int().describe('Object versions and delete markers deleted by this request'),
+    jobs: z.int(),
+    eventsAnonymized: z.int().describe('Recovery events kept for statistics without the pack and job ids'),
+    controlItems: z.int().describe('Idempotency records and lifecycle-event claims naming the pack or its jobs'),
+  }),
+  erasureUrl: z.string(),
+});
+
+export const erasureViewSchema = z.object({
+  packId: z.string(),
+  state: z.enum(['present', 'erasing']).describe('present: what DELETE /packs/{id} would erase; erasing: what is left to erase'),
+  requestedAt: isoTime.optional(),
+  jobs: z.int(),
+  objects: z.int().describe('Object keys under the pack (uploads, masks, GPU outputs, results)'),
+  versions: z.int().describe('Stored object versions and delete markers under the pack'),
+});
+
 const tally = { errors: z.int(), recovered: z.int(), failed: z.int() };
 export const statisticsSchema = z.object({
   since: isoTime,

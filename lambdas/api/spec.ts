@@ -93,6 +93,26 @@ export const ROUTES = {
     success: { status: 202, schema: s.packCancelledSchema, description: 'Pack cancelled' },
     errors: [400, 404, 409, 413, 415],
   }),
+  deletePack: route({
+    method: 'DELETE', path: '/packs/{id}', operationId: 'deletePack', tag: 'packs',
+    summary: 'Erase a pack and everything of it',
+    description: 'Removes every object of the pack (uploads, masks, GPU outputs, results; every version and delete marker), its pack, job and recovery-event items, ' +
+      'idempotency records and lifecycle-event claims. Recovery events stay counted in the statistics without ids. From this request on, the pack answers 404 ' +
+      'everywhere. A small pack is erased within the request (state `erased`); a large one is finished in the background by the watchdog ' +
+      '(state `erasing`: poll `erasureUrl` until it answers 404). A pack being erased answers 202 again; a running pack answers 409 (cancel it first).',
+    pathParams: s.idPathSchema, query: s.emptyQuerySchema,
+    success: { status: 202, schema: s.packErasureSchema, description: 'Erasure done or under way' },
+    errors: [400, 404, 409],
+  }),
+  getErasure: route({
+    method: 'GET', path: '/packs/{id}/erasure', operationId: 'getErasure', tag: 'packs',
+    summary: 'What erasing the pack removes, or what is left to erase',
+    description: 'Before DELETE /packs/{id}: the jobs, object keys and object versions it would erase (state `present`). During the erasure: what is left (state `erasing`). ' +
+      '404 when nothing of the pack is left.',
+    pathParams: s.idPathSchema, query: s.emptyQuerySchema,
+    success: { status: 200, schema: s.erasureViewSchema, description: 'The erasure' },
+    errors: [400, 404],
+  }),
   listWebhookFailures: route({
     method: 'GET', path: '/packs/{id}/webhook-failures', operationId: 'listWebhookFailures', tag: 'packs',
     summary: 'Webhook deliveries of this pack that were given up on',

@@ -7,6 +7,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { JobRecord, PackRecord } from '../../core/job.ts';
 import type { JobStatus } from '../../core/status.ts';
+import { isErasing } from '../adapters/pack-erasure.ts';
 import { documentClient } from '../adapters/aws-clients.ts';
 import { config } from '../adapters/config.ts';
 import { EMERGENCY_STOP_FLAG, getFlag } from '../adapters/job-store.ts';
@@ -25,9 +26,11 @@ export interface Page<T> {
 }
 
 /** The pack, or undefined. */
+/** The pack, or undefined when there is none or it is being erased (gone for every route). */
 export async function findPack(packId: string): Promise<PackRecord | undefined> {
   const res = await documentClient().send(new GetCommand({ TableName: config().packsTable, Key: { packId }, ConsistentRead: true }));
-  return res.Item as PackRecord | undefined;
+  const pack = res.Item as PackRecord | undefined;
+  return pack && !isErasing(pack) ? pack : undefined;
 }
 
 export async function packsPage(limit: number, start: Record<string, unknown> | undefined): Promise<Page<PackRecord>> {

@@ -26,6 +26,7 @@ const base = async (_event: unknown, context: Context): Promise<SweepReport> => 
       skipped: report.skipped, stuck: report.stuck, jobsByStatus: report.jobsByStatus, acted: acted.length,
       actions: acted.map((j) => ({ jobId: j.jobId, action: j.action, reason: j.reason })),
       packs: report.packs.filter((p) => p.action !== 'leave'),
+      ...(report.erasures && { erasures: report.erasures }),
       ...(report.deferred && {
         autoRecovery: report.deferred.autoRecovery.state,
         reruns: report.deferred.reruns.filter((r) => r.action !== 'leave').map((r) => ({ jobId: r.jobId, action: r.action, reason: r.reason })),

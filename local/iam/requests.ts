@@ -58,16 +58,26 @@ function s3(command: string, input: Record<string, unknown>): AuthRequest[] {
   const bucket = bucketArn(str(input['Bucket']));
   const object = (key: unknown) => `${bucket}/${str(key)}`;
   if (command === 'DeleteObjects') {
-    return ((input['Delete'] as { Objects?: { Key?: string }[] } | undefined)?.Objects ?? []).map((o) => ({ action: 's3:DeleteObject', resource: object(o.Key) }));
+    return ((input['Delete'] as { Objects?: { Key?: string; VersionId?: string }[] } | undefined)?.Objects ?? [])
+      .map((o) => ({ action: o.VersionId === undefined ? 's3:DeleteObject' : 's3:DeleteObjectVersion', resource: object(o.Key) }));
   }
   if (command === 'CopyObject') {
     const source = decodeURIComponent(str(input['CopySource'])).replace(/^\//, '');
     return [{ action: 's3:GetObject', resource: `arn:aws:s3:::${source}` }, { action: 's3:PutObject', resource: object(input['Key']) }];
   }
+  const tagging = /^(Get|Put|Delete)ObjectTagging$/.exec(command);
+  if (tagging) {
+    // A version's tags are their own actions: s3:GetObjectVersionTagging, …
+    const action = input['VersionId'] === undefined ? `s3:${command}` : `s3:${tagging[1]}ObjectVersionTagging`;
+    return [{ action, resource: object(input['Key']) }];
+  }
   const versioned = input['VersionId'] !== undefined && (command === 'GetObject' || command === 'HeadObject' || command === 'DeleteObject');
   const action = S3_ACTIONS[command] ?? `s3:${command}`;
   const onBucket = input['Key'] === undefined;
-  return [{ action: versioned ? `${action}Version` : action, resource: onBucket ? bucket : object(input['Key']) }];
+  const target = onBucket ? bucket : object(input['Key']);
+  // A PUT that tags its object needs s3:PutObjectTagging as well.
+  const tags = command === 'PutObject' && input['Tagging'] !== undefined ? [{ action: 's3:PutObjectTagging', resource: target }] : [];
+  return [{ action: versioned ? `${action}Version` : action, resource: target }, ...tags];
 }
 
 const SQS_BATCH: Readonly<Record<string, string>> = {

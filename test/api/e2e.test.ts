@@ -48,7 +48,7 @@ async function upload(jobs: number) {
   const u = uploadsCreatedSchema.parse(res.body);
   const bytes = [person, ...garments];
   await Promise.all(u.files.map(async (f, i) => {
-    const put = await fetch(f.url, { method: 'PUT', headers: { 'content-type': f.headers['content-type']! }, body: new Uint8Array(bytes[i]!) });
+    const put = await fetch(f.url, { method: 'PUT', headers: f.headers, body: new Uint8Array(bytes[i]!) });
     expect(put.status).toBe(200);
   }));
   const key = (name: string) => u.files.find((f) => f.name === name)!.key;

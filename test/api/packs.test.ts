@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ScanCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PARAMS } from '../../core/params.ts';
@@ -46,12 +47,12 @@ describe('POST /uploads', () => {
     for (const f of body.files) {
       expect(f.key).toMatch(new RegExp(`^packs/${body.packId}/uploads/[0-9a-f]{8}-${f.name.replace('.', '\\.')}$`));
       const url = new URL(f.url);
-      expect(url.searchParams.get('X-Amz-SignedHeaders')?.split(';')).toEqual(['content-length', 'content-type', 'host']);
+      expect(url.searchParams.get('X-Amz-SignedHeaders')?.split(';')).toEqual(['content-length', 'content-type', 'host', 'x-amz-tagging']);
       expect(Number(url.searchParams.get('X-Amz-Expires'))).toBe(900);
     }
     expect(body.files.map((f) => f.headers)).toEqual([
-      { 'content-type': 'image/png', 'content-length': '1234' },
-      { 'content-type': 'image/webp', 'content-length': '99' },
+      { 'content-type': 'image/png', 'content-length': '1234', 'x-amz-tagging': 'vto%3Aupload=unclaimed' },
+      { 'content-type': 'image/webp', 'content-length': '99', 'x-amz-tagging': 'vto%3Aupload=unclaimed' },
     ]);
     expect(Date.parse(body.expiresAt) - Date.now()).toBeGreaterThan(800_000);
   });
@@ -65,6 +66,44 @@ describe('POST /uploads', () => {
     const refused = await world.call('POST', '/uploads', { body: { packId: u.packId, files: [{ name: 'late.png', contentType: 'image/png', size: 10 }] } });
     expect(refused.status).toBe(409);
     expect(refused.body.error?.code).toBe('PackExists');
+  });
+});
+
+describe('upload tags', () => {
+  const tagsOf = async (Key: string) => {
+    const s3 = new S3Client({ forcePathStyle: true });
+    try {
+      return (await s3.send(new GetObjectTaggingCommand({ Bucket: world.resources.buckets.artifacts, Key }))).TagSet ?? [];
+    } finally {
+      s3.destroy();
+    }
+  };
+
+  it('tags every upload unclaimed; the pack that uses them removes the tag, an upload it does not use keeps it', async () => {
+    // Prepare
+    const u = await uploadImages(world, 2);
+    const unused = u.jobs[1]!.person;
+    const used = [u.jobs[0]!.person, u.jobs[0]!.garment];
+    const before = await Promise.all([...used, unused].map(tagsOf));
+
+    // Act
+    await created(u, { jobs: [u.jobs[0]!] });
+
+    // Assess
+    expect(before).toEqual([0, 1, 2].map(() => [{ Key: 'vto:upload', Value: 'unclaimed' }]));
+    expect(await Promise.all(used.map(tagsOf))).toEqual([[], []]);
+    expect(await tagsOf(unused)).toEqual([{ Key: 'vto:upload', Value: 'unclaimed' }]);
+  });
+
+  it('cannot be dropped by the uploader: a PUT without the signed tagging header is refused', async () => {
+    const res = await world.call('POST', '/uploads', { body: { files: [{ name: 'p.png', contentType: 'image/png', size: 5 }] } });
+    const f = uploadsCreatedSchema.parse(res.body).files[0]!;
+    const { 'x-amz-tagging': _dropped, ...rest } = f.headers;
+
+    const put = await fetch(f.url, { method: 'PUT', headers: rest, body: 'image' });
+
+    expect(put.status).toBe(403);
+    expect(await put.text()).toContain('SignatureDoesNotMatch');
   });
 });
 

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ListObjectVersionsCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signedFetch } from '../../cli/signed-fetch.ts';
 import { startOfflineStack, type OfflineStack } from '../../local/stack.ts';
@@ -213,6 +214,41 @@ describe('vto against the offline stack', { timeout: 150_000 }, () => {
     expect(resume.stdout).toContain('emergency stop cleared');
     expect(again.code, again.stderr).toBe(1);
     expect(json(again)).toMatchObject({ error: { code: 'NotEmergencyStopped', status: 409 } });
+  });
+});
+
+describe('vto packs delete', { timeout: 150_000 }, () => {
+  it('names what it will erase and erases nothing unless told yes; then no object version of the pack is left and the pack is not found', async () => {
+    // Act
+    const declined = await runVto(['packs', 'delete', mixed.packId, '--endpoints', endpoints], { input: 'no\n', timeoutMs: 60_000 });
+    const noAnswer = await vto('packs', 'delete', mixed.packId);
+    const stillThere = await vto('packs', 'show', mixed.packId, '--json');
+    const confirmed = await runVto(['packs', 'delete', mixed.packId, '--endpoints', endpoints], { input: 'yes\n', timeoutMs: 60_000 });
+    const gone = await vto('packs', 'show', mixed.packId, '--json');
+    const s3 = new S3Client({ endpoint: stack.endpoints.s3, region: stack.endpoints.region, credentials: stack.endpoints.credentials, forcePathStyle: true });
+    const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: stack.resources.buckets.artifacts, Prefix: `packs/${mixed.packId}/` })).finally(() => s3.destroy());
+
+    // Assess
+    expect(declined.code, declined.stderr).toBe(1);
+    expect(declined.stderr).toMatch(new RegExp(`erasing pack ${mixed.packId} deletes for good: 2 jobs, \\d+ stored objects \\(\\d+ versions, delete markers included\\)`));
+    expect(declined.stderr).toContain(`pack ${mixed.packId} not erased`);
+    expect(noAnswer.code, noAnswer.stderr).toBe(1);
+    expect(stillThere.code, stillThere.stderr).toBe(0);
+    expect(confirmed.code, confirmed.stderr).toBe(0);
+    expect(confirmed.stdout).toMatch(new RegExp(`pack ${mixed.packId} erased: \\d+ object versions, 2 jobs`));
+    expect(gone.code).toBe(1);
+    expect(json(gone)).toMatchObject({ error: { code: 'NotFound', status: 404 } });
+    expect([...(versions.Versions ?? []), ...(versions.DeleteMarkers ?? [])]).toEqual([]);
+  });
+
+  it('erases without asking with --yes, and answers not found the second time', async () => {
+    const first = await vto('packs', 'delete', done.packId, '--yes', '--json');
+    const second = await vto('packs', 'delete', done.packId, '--yes', '--json');
+
+    expect(first.code, first.stderr).toBe(0);
+    expect(json(first)).toMatchObject({ packId: done.packId, state: 'erased', deleted: { jobs: 1 } });
+    expect(second.code).toBe(1);
+    expect(json(second)).toMatchObject({ error: { code: 'NotFound', status: 404 } });
   });
 });
 

@@ -194,4 +194,25 @@ describe('the pack tools', () => {
     await page.getByRole('status').filter({ hasText: /^Job started again \(forced\)/ }).waitFor();
     expect(world.pageErrors).toEqual([]);
   });
+  it('erases a finished pack after a confirmation naming what goes: its row leaves the list and the API answers 404', async () => {
+    // Prepare
+    const created = await world.createPack('to be erased', [{}]);
+    await world.waitForPack(created.packId, (p) => p.status === 'complete');
+    await page.goto(`${world.console.url}#/packs/${created.packId}`);
+    const row = packRow(created.packId);
+    await row.locator('.pack-panel:not([hidden])').waitFor();
+    // Act
+    await row.getByRole('button', { name: 'Erase Pack…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Erase pack to be erased?' });
+    await dialog.waitFor();
+    const text = await dialog.textContent();
+    await dialog.getByRole('button', { name: 'Erase pack' }).click();
+    // Assess
+    expect(text).toContain('1 job');
+    expect(text).toMatch(/\d+ stored images? \(\d+ stored versions?\)/);
+    await page.getByRole('status').filter({ hasText: 'Pack to be erased erased:' }).waitFor();
+    await row.waitFor({ state: 'detached' });
+    expect((await world.call('GET', `/packs/${created.packId}`)).status).toBe(404);
+    expect(world.pageErrors).toEqual([]);
+  });
 });

@@ -55,9 +55,9 @@ async function submit(jobs: number, extra: Record<string, unknown> = {}, params:
   ]).flat();
   const up = await call('POST', '/uploads', { files });
   expect(up.status).toBe(200);
-  const u = up.body as { packId: string; files: { name: string; key: string; url: string }[] };
+  const u = up.body as { packId: string; files: { name: string; key: string; url: string; headers: Record<string, string> }[] };
   for (const f of u.files) {
-    const put = await fetch(f.url, { method: 'PUT', headers: { 'content-type': 'image/png' }, body: new Uint8Array(f.name.startsWith('p') ? person : garment) });
+    const put = await fetch(f.url, { method: 'PUT', headers: f.headers, body: new Uint8Array(f.name.startsWith('p') ? person : garment) });
     expect(put.status).toBe(200);
   }
   const key = (n: string) => u.files.find((f) => f.name === n)!.key;

@@ -111,6 +111,17 @@ describe('what IAM authorizes for a call', () => {
       .toEqual([{ action: 's3:GetObject', resource: 'arn:aws:s3:::b/k' }]);
   });
 
+  it('asks for the version actions when a call names a version, and for s3:PutObjectTagging when a PUT tags', () => {
+    const s3 = (command: string, input: Record<string, unknown>) => authRequests(place, { client: 'S3Client', command: `${command}Command`, input });
+    expect(s3('DeleteObjects', { Bucket: 'b', Delete: { Objects: [{ Key: 'k', VersionId: 'v' }, { Key: 'm' }] } }))
+      .toEqual([{ action: 's3:DeleteObjectVersion', resource: 'arn:aws:s3:::b/k' }, { action: 's3:DeleteObject', resource: 'arn:aws:s3:::b/m' }]);
+    expect(s3('ListObjectVersions', { Bucket: 'b', Prefix: 'packs/' })).toEqual([{ action: 's3:ListBucketVersions', resource: 'arn:aws:s3:::b' }]);
+    expect(s3('DeleteObjectTagging', { Bucket: 'b', Key: 'k' })).toEqual([{ action: 's3:DeleteObjectTagging', resource: 'arn:aws:s3:::b/k' }]);
+    expect(s3('GetObjectTagging', { Bucket: 'b', Key: 'k', VersionId: 'v' })).toEqual([{ action: 's3:GetObjectVersionTagging', resource: 'arn:aws:s3:::b/k' }]);
+    expect(s3('PutObject', { Bucket: 'b', Key: 'k', Tagging: 'a=1' }))
+      .toEqual([{ action: 's3:PutObject', resource: 'arn:aws:s3:::b/k' }, { action: 's3:PutObjectTagging', resource: 'arn:aws:s3:::b/k' }]);
+  });
+
   it('authorizes task-token answers on "*" and queue calls on the queue ARN SQS reports', () => {
     expect(authRequests(place, { client: 'SFNClient', command: 'SendTaskSuccessCommand', input: { taskToken: 't', output: '{}' } }))
       .toEqual([{ action: 'states:SendTaskSuccess', resource: '*' }]);

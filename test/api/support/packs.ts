@@ -19,7 +19,7 @@ export async function uploadImages(world: ApiWorld, jobs: number, image: Buffer 
   expect(res.status, res.text).toBe(200);
   const answer = res.body as unknown as { packId: string; files: { name: string; key: string; url: string; headers: Record<string, string> }[] };
   for (const f of answer.files) {
-    const put = await fetch(f.url, { method: 'PUT', headers: { 'content-type': f.headers['content-type']! }, body: new Uint8Array(image) });
+    const put = await fetch(f.url, { method: 'PUT', headers: f.headers, body: new Uint8Array(image) });
     expect(put.status, await put.text()).toBe(200);
   }
   const key = (name: string) => answer.files.find((f) => f.name === name)!.key;

@@ -13,13 +13,15 @@ export interface VtoRun {
   readonly stderr: string;
 }
 
-export function runVto(args: readonly string[], o: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<VtoRun> {
+/** `input`: written to the command's stdin, which is then closed (without it stdin is empty). */
+export function runVto(args: readonly string[], o: { timeoutMs?: number; env?: Record<string, string>; input?: string } = {}): Promise<VtoRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [VTO_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } });
+    const child = spawn(process.execPath, [VTO_BIN, ...args], { stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: { ...process.env, ...o.env } });
+    if (o.input !== undefined) child.stdin?.end(o.input);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.stdout!.on('data', (c: Buffer) => out.push(c));
+    child.stderr!.on('data', (c: Buffer) => err.push(c));
     const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 30_000);
     child.once('error', reject);
     child.once('close', (code) => {
