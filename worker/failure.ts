@@ -103,7 +103,7 @@ export function fitCause(summary: Record<string, unknown>, limit: number = TASK_
 
 /** Names a failure with the classifier and builds SendTaskFailure's fields. */
 export function toTaskFailure(e: unknown, classifier: Classifier, context: Record<string, unknown> = {}): TaskFailure {
-  const verdict = isPipelineError(e) ? null : classifier.classify(rawFor(e));
+  const verdict = isPipelineError(e) ? null : classifier.classify(rawFor(e), { stage: 'inpaint' });
   const name: ErrorName = isPipelineError(e) ? e.name : (verdict?.name ?? 'Unclassified');
   const matched = verdict?.matched ?? (isPipelineError(e) ? (e.context.matched ?? `name:${e.name}`) : null);
   const cause = fitCause({ ...summaryOf(e), matched, ...context });
