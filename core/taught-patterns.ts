@@ -46,22 +46,25 @@ export function regexProblem(pattern: string, ignoreCase: boolean): string | nul
   return null;
 }
 
-/** What an operator sends: the failure's new name, how to match, where. */
-export const taughtPatternInputSchema = z
-  .strictObject({
-    name: z.string().refine(isErrorName, { message: 'must be a taxonomy error name (see `vto classify --list`)' }),
-    match: z.enum(['substring', 'regex']).default('substring'),
-    pattern: z.string().trim().min(1, 'must not be empty').max(MAX_TAUGHT_PATTERN_CHARS, `must be at most ${MAX_TAUGHT_PATTERN_CHARS} characters`),
-    ignoreCase: z.boolean().default(true),
-    /** Only failures met in this stage (a recorded failure's stage is its last failed ledger entry's). */
-    stage: z.enum(STAGES).optional(),
-    note: z.string().max(200).optional(),
-  })
-  .superRefine((p, ctx) => {
-    if (p.match !== 'regex') return;
-    const problem = regexProblem(p.pattern, p.ignoreCase);
-    if (problem !== null) ctx.addIssue({ code: 'custom', path: ['pattern'], message: problem });
-  });
+/** What an operator sends: the failure's new name, how to match, where (fields, for bodies that add their own). */
+export const TAUGHT_PATTERN_FIELDS = {
+  name: z.string().refine(isErrorName, { message: 'must be a taxonomy error name (see `vto classify --list`)' }),
+  match: z.enum(['substring', 'regex']).default('substring'),
+  pattern: z.string().trim().min(1, 'must not be empty').max(MAX_TAUGHT_PATTERN_CHARS, `must be at most ${MAX_TAUGHT_PATTERN_CHARS} characters`),
+  ignoreCase: z.boolean().default(true),
+  /** Only failures met in this stage (a recorded failure's stage is its last failed ledger entry's). */
+  stage: z.enum(STAGES).optional(),
+  note: z.string().max(200).optional(),
+};
+
+/** The regular expression check, as a refinement of any object holding the fields. */
+export function checkTaughtRegex(p: { match: 'substring' | 'regex'; pattern: string; ignoreCase: boolean }, ctx: z.RefinementCtx): void {
+  if (p.match !== 'regex') return;
+  const problem = regexProblem(p.pattern, p.ignoreCase);
+  if (problem !== null) ctx.addIssue({ code: 'custom', path: ['pattern'], message: problem });
+}
+
+export const taughtPatternInputSchema = z.strictObject(TAUGHT_PATTERN_FIELDS).superRefine(checkTaughtRegex);
 export type TaughtPatternInput = z.input<typeof taughtPatternInputSchema>;
 export type TaughtPatternSpec = z.output<typeof taughtPatternInputSchema>;
 

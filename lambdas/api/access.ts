@@ -7,6 +7,7 @@ import { JOB_STORE_ACCESS } from '../adapters/job-store.ts';
 import { BREAKER_READ_ACCESS } from '../adapters/breaker-store.ts';
 import { FLEET_STATE_ACCESS } from '../adapters/fleet-state.ts';
 import { LIFECYCLE_EVENTS_ACCESS } from '../adapters/lifecycle-events.ts';
+import { CLASSIFIER_PATTERNS_ACCESS } from './classifier-patterns.ts';
 import { CLEANUP_ACCESS } from './cleanup.ts';
 import { EXECUTIONS_ACCESS } from './executions.ts';
 import { HEALTH_ACCESS } from './health.ts';
@@ -21,5 +22,7 @@ export const API_ACCESS = access(
   API_STORE_ACCESS, UPLOADS_STORE_ACCESS, CLEANUP_ACCESS, EXECUTIONS_ACCESS, HEALTH_ACCESS, IDEMPOTENCY_ACCESS, VIEWS_ACCESS,
   // GET /health reads the breakers; the API never trips them.
   BREAKER_READ_ACCESS, FLEET_STATE_ACCESS, LIFECYCLE_EVENTS_ACCESS,
+  // Operators teach the classifier; with recorded=rerun, deferred recovery runs for the jobs reclassified.
+  CLASSIFIER_PATTERNS_ACCESS,
   readJob, writeJob, jobsOfPack, readPack, writePack, createPack, readFlag, writeFlag,
 );

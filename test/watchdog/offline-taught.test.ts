@@ -1,0 +1,140 @@
+/**
+ * Operators teach the classifier, end to end on the offline stack (IAM enforced, time scale
+ * 0.05), through the signed API: a job failed `Unclassified`; a dry run names it and what
+ * would change; a catastrophic regular expression is refused naming the reason; the save
+ * (versioned, who and when) reclassifies the job's stored failure and re-runs it through
+ * deferred recovery, and the re-run completes; the Lambdas' classifier uses the pattern
+ * within a minute; two saves at once both land; the pattern is removed.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signedFetch } from '../../cli/signed-fetch.ts';
+import { DEFERRED_FN } from '../../core/deferred-recovery.ts';
+import { newJobRecord, newPackRecord, type JobRecord } from '../../core/job.ts';
+import { DEFAULT_PARAMS } from '../../core/params.ts';
+import { s3Keys } from '../../core/resources.ts';
+import { putObject } from '../../lambdas/adapters/artifacts.ts';
+import { getJob, getPack, putPackWithJobs } from '../../lambdas/adapters/job-store.ts';
+import { currentClassifier } from '../../lambdas/adapters/taught-classifier.ts';
+import { patternAddedSchema, patternDryRunSchema, patternListSchema, patternRemovedSchema } from '../../lambdas/api/classifier-schemas.ts';
+import { startOfflineStack, type OfflineStack } from '../../local/stack.ts';
+import { eventually } from '../support/eventually.ts';
+import { garmentImage, personImage } from '../support/images.ts';
+
+let stack: OfflineStack;
+
+beforeAll(async () => {
+  stack = await startOfflineStack({ timeScale: 0.05, workers: 1, profile: 'none', prefix: `tp${randomUUID().slice(0, 6)}` });
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+}, 60_000);
+
+async function call(method: string, path: string, body?: unknown) {
+  const res = await signedFetch(`${stack.endpoints.api}${path}`, {
+    method, ...(body !== undefined && { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+  }, { credentials: stack.endpoints.credentials, region: stack.endpoints.region });
+  const text = await res.text();
+  return { status: res.status, body: JSON.parse(text) as Record<string, unknown> & { error?: { code: string; issues?: { path: string; message: string }[] } }, text };
+}
+
+/** A job of its own pack that failed a minute ago in segmentation with `cause`, the pack failed. */
+async function failedJob(name: string, cause: string): Promise<JobRecord> {
+  const packId = randomUUID();
+  const now = new Date().toISOString();
+  const at = new Date(Date.now() - 60_000).toISOString();
+  const person = await putObject(s3Keys.upload(packId, 'person.png'), await personImage(256, 256));
+  const garment = await putObject(s3Keys.upload(packId, 'garment.png'), await garmentImage(256, 256, [30, 90, 200]));
+  const base = newJobRecord({ packId, jobId: randomUUID(), inpaint: 'comfyui', inputs: { person, garment }, params: { ...DEFAULT_PARAMS, width: 512, height: 512, steps: 20 }, now });
+  const job: JobRecord = {
+    ...base, status: 'failed', runs: 1, updatedAt: at, needsIntervention: true,
+    error: { name, cause: JSON.stringify({ errorType: name, errorMessage: cause }), at },
+    recoveries: [{ at, error: name, strategy: 'NEEDS_INTERVENTION', fn: 'SegmentationCall', stage: 'segmentation', attempt: 1, cause, outcome: 'failed' }],
+  };
+  await putPackWithJobs({ ...newPackRecord({ packId, name: 'taught', inpaint: 'comfyui', jobCount: 1, now }), status: 'failed' }, [job]);
+  return job;
+}
+
+const TEXT = 'segmenter backend went to lunch (code 7)';
+const TEACH = { name: 'Transient.ServiceUnavailable', pattern: 'went to LUNCH' };
+
+describe('operator-taught classifier patterns', () => {
+  it('dry run, save with re-run, the job recovered, in use by the Lambdas within a minute, removed', async () => {
+    // Prepare
+    const lunch = await failedJob('Unclassified', TEXT);
+    const other = await failedJob('Unclassified', 'KeyError: foo');
+    const caller = (await call('GET', '/classifier/patterns'));
+    expect(caller.status, caller.text).toBe(200);
+    expect(patternListSchema.parse(caller.body)).toMatchObject({ version: 0, patterns: [] });
+
+    // Act: dry run.
+    const dry = await call('POST', '/classifier/patterns/dry-run', TEACH);
+    // Assess: it names the unclassified job and what would change; nothing is saved.
+    expect(dry.status, dry.text).toBe(200);
+    const d = patternDryRunSchema.parse(dry.body);
+    expect(d.matches.map((m) => m.jobId)).toEqual([lunch.jobId]);
+    expect(d.matches[0]).toMatchObject({
+      before: { name: 'Unclassified', recoverable: false }, after: { name: 'Transient.ServiceUnavailable', recoverable: true },
+      rerunnable: true, stage: 'segmentation', matched: 'went to LUNCH',
+    });
+    expect(d.scanned).toBeGreaterThanOrEqual(2);
+    expect([d.changed, d.rerunnable]).toEqual([1, 1]);
+    expect((await getJob(lunch.jobId)).error?.name).toBe('Unclassified');
+
+    // Act + Assess: refusals name the field and the reason.
+    const catastrophic = await call('POST', '/classifier/patterns/dry-run', { name: 'Transient.Network', match: 'regex', pattern: '(a+)+$' });
+    expect(catastrophic.status).toBe(400);
+    expect(catastrophic.body.error?.issues).toEqual([{ path: 'body.pattern', message: expect.stringMatching(/backtrack catastrophically/) }]);
+    const unknownName = await call('POST', '/classifier/patterns', { name: 'Transient.Lunch', pattern: 'x' });
+    expect(unknownName.status).toBe(400);
+    expect(unknownName.body.error?.issues?.[0]?.path).toBe('body.name');
+
+    // Act: save, re-running what it makes recoverable.
+    const saved = await call('POST', '/classifier/patterns', { ...TEACH, note: 'segmenter maintenance window', recorded: 'rerun' });
+    // Assess: version 1, who and when; the job's failure reclassified and its re-run started by deferred recovery.
+    expect(saved.status, saved.text).toBe(200);
+    const s = patternAddedSchema.parse(saved.body);
+    expect(s).toMatchObject({ version: 1, pattern: { id: 'tp-1', name: 'Transient.ServiceUnavailable', match: 'substring', ignoreCase: true }, reclassified: [lunch.jobId] });
+    expect(s.pattern.createdBy).toContain(stack.endpoints.credentials.accessKeyId);
+    expect(Date.now() - Date.parse(s.pattern.createdAt)).toBeLessThan(60_000);
+    expect(s.reruns).toEqual([{ jobId: lunch.jobId, action: 'rerun', reason: expect.stringMatching(/^deferred re-run 1 of 3 after Transient\.ServiceUnavailable — segmentation healthy again$/) }]);
+    const done = await eventually(() => getJob(lunch.jobId), (j) => j.status === 'complete', 'the re-run to complete', { timeoutMs: 240_000, everyMs: 500 });
+    expect(done.reclassified).toMatchObject({ from: 'Unclassified', to: 'Transient.ServiceUnavailable', pattern: 'tp-1' });
+    expect(done.deferredReruns).toBe(1);
+    expect(done.recoveries.find((r) => r.fn === DEFERRED_FN)).toMatchObject({ attempt: 1, error: 'Transient.ServiceUnavailable', outcome: 'recovered' });
+    await eventually(() => getPack(lunch.packId), (p) => p.status === 'complete', 'the pack to follow its job', { timeoutMs: 60_000, everyMs: 300 });
+    const untouched = await getJob(other.jobId);
+    expect([untouched.status, untouched.error?.name, untouched.reclassified]).toEqual(['failed', 'Unclassified', undefined]);
+
+    // Assess: the Lambdas' classifier (this process runs the stack's functions) names the text within a minute.
+    await eventually(async () => (await currentClassifier()).classify(new Error(TEXT)).name, (n) => n === 'Transient.ServiceUnavailable', 'the Lambdas to use the pattern', { timeoutMs: 60_000, everyMs: 1000 });
+
+    // Act: two saves at once.
+    const [a, b] = await Promise.all([
+      call('POST', '/classifier/patterns', { name: 'Transient.Network', pattern: 'tube blocked', recorded: 'leave' }),
+      call('POST', '/classifier/patterns', { name: 'Gpu.Timeout', pattern: 'sampler asleep', recorded: 'leave' }),
+    ]);
+    // Assess: neither clobbers the other.
+    expect([a.status, b.status], `${a.text} ${b.text}`).toEqual([200, 200]);
+    expect([patternAddedSchema.parse(a.body).version, patternAddedSchema.parse(b.body).version].sort()).toEqual([2, 3]);
+    const listed = patternListSchema.parse((await call('GET', '/classifier/patterns')).body);
+    expect(listed.version).toBe(3);
+    expect(listed.patterns.map((p) => p.pattern).sort()).toEqual(['sampler asleep', 'tube blocked', 'went to LUNCH']);
+
+    // Act: remove.
+    const removed = await call('DELETE', '/classifier/patterns/tp-1');
+    // Assess: the next version without it, the history saying who; removing it again is a 404.
+    expect(removed.status, removed.text).toBe(200);
+    expect(patternRemovedSchema.parse(removed.body)).toMatchObject({ version: 4, removed: { id: 'tp-1' } });
+    const after = patternListSchema.parse((await call('GET', '/classifier/patterns')).body);
+    expect(after.patterns.map((p) => p.id).sort()).toEqual(['tp-2', 'tp-3']);
+    expect(after.history.map((h) => `${h.version} ${h.action} ${h.id}`)).toEqual(['1 add tp-1', '2 add tp-2', '3 add tp-3', '4 remove tp-1'].map((x, i) => (i === 1 || i === 2 ? expect.stringMatching(/^[23] add tp-[23]$/) : x)));
+    expect(after.history.at(-1)?.by).toContain(stack.endpoints.credentials.accessKeyId);
+    expect((await call('DELETE', '/classifier/patterns/tp-1')).status).toBe(404);
+    expect((await call('DELETE', '/classifier/patterns/nope')).status).toBe(400);
+
+    // Assess: every call of the stack was allowed by the synthesized IAM policies.
+    expect(stack.iamDenials()).toEqual([]);
+  }, 600_000);
+});
