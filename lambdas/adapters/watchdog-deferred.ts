@@ -13,7 +13,7 @@ import { PipelineError } from '../../core/errors.ts';
 import { CLOSED_BREAKER, fail, succeed, type Breaker, type BreakerProvider } from '../../core/breaker.ts';
 import {
   AUTO_RECOVERY_BREAKER, DEFERRED_FN, autoRecoveryAdmits, decideDeferred, deferredSettings, rerunOutcome,
-  type DeferredDecision, type DeferredSettings, type DependencyHealth,
+  type AutoRecoveryBreakerSettings, type DeferredDecision, type DeferredSettings, type DependencyHealth,
 } from '../../core/deferred-recovery.ts';
 import type { BreakerState } from '../../core/health.ts';
 import type { JobRecord, RecoveryEntry } from '../../core/job.ts';
@@ -222,7 +222,7 @@ async function settleInFlight(state: AutoRecoveryState, s: DeferredSettings, now
  * operator asked, e.g. after teaching the classifier their cause): every other rule holds —
  * a temporary cause, the re-run bound, the health gate, auto-recovery's breaker.
  */
-export async function deferredSweep(w: WatchdogSettings & { maxJobsPerSweep: number }, now: number = Date.now(), only?: readonly string[]): Promise<DeferredReport> {
+export async function deferredSweep(w: WatchdogSettings & { maxJobsPerSweep: number; autoRecoveryBreaker?: AutoRecoveryBreakerSettings }, now: number = Date.now(), only?: readonly string[]): Promise<DeferredReport> {
   const s = only === undefined ? deferredSettings(w) : { ...deferredSettings(w), gapsMs: [0] };
   const state = await readAutoRecovery();
   const settled = await settleInFlight(state, s, now);

@@ -4,6 +4,7 @@
  * scaled by VTO_TIME_SCALE like every wait of the pipeline.
  */
 import { z } from 'zod';
+import { AUTO_RECOVERY_COOLDOWN_SECONDS, AUTO_RECOVERY_FAILURE_THRESHOLD, type AutoRecoveryBreakerSettings } from '../../core/deferred-recovery.ts';
 import { WATCHED_STATUSES, watchdogSettings, type WatchdogSettings, type WatchedStatus } from '../../core/watchdog.ts';
 
 const numbers = z.string().transform((s, ctx) => {
@@ -41,6 +42,10 @@ const schema = z.object({
   VTO_WATCHDOG_MAX_JOBS: z.coerce.number().int().positive().max(10_000).default(200),
   /** Deferred recovery of failed jobs on a temporary cause (core/deferred-recovery.ts): 'off' leaves failed jobs to operators. */
   VTO_DEFERRED_RECOVERY: z.enum(['on', 'off']).default('on'),
+  /** Consecutive failed deferred re-runs that pause auto-recovery (its own circuit breaker). */
+  VTO_AUTO_RECOVERY_FAILURE_THRESHOLD: z.coerce.number().int().min(1).max(100).default(AUTO_RECOVERY_FAILURE_THRESHOLD),
+  /** Seconds auto-recovery stays paused before one trial re-run (scaled by VTO_TIME_SCALE). */
+  VTO_AUTO_RECOVERY_COOLDOWN_SECONDS: z.coerce.number().positive().max(7 * 24 * 3600).default(AUTO_RECOVERY_COOLDOWN_SECONDS),
   VTO_TIME_SCALE: z.coerce.number().positive().max(1).default(1),
 });
 
@@ -52,6 +57,8 @@ export interface WatchdogRuntimeSettings extends WatchdogSettings {
   readonly maxJobsPerSweep: number;
   /** Re-run failed jobs whose temporary cause has passed (on the same schedule and bound as stuck jobs). */
   readonly deferredRecovery: boolean;
+  /** Auto-recovery's own breaker: when it opens, how long it stays open. */
+  readonly autoRecoveryBreaker: AutoRecoveryBreakerSettings;
 }
 
 export function watchdogSettingsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): WatchdogRuntimeSettings {
@@ -70,6 +77,7 @@ export function watchdogSettingsFromEnv(env: Readonly<Record<string, string | un
       }),
       maxJobsPerSweep: e.VTO_WATCHDOG_MAX_JOBS,
       deferredRecovery: e.VTO_DEFERRED_RECOVERY === 'on',
+      autoRecoveryBreaker: { failureThreshold: e.VTO_AUTO_RECOVERY_FAILURE_THRESHOLD, cooldownSeconds: e.VTO_AUTO_RECOVERY_COOLDOWN_SECONDS },
     };
   } catch (err) {
     throw new WatchdogSettingsError(`Invalid watchdog settings: ${(err as Error).message}`);
