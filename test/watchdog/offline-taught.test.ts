@@ -4,9 +4,13 @@
  * would change; a catastrophic regular expression is refused naming the reason; the save
  * (versioned, who and when) reclassifies the job's stored failure and re-runs it through
  * deferred recovery, and the re-run completes; the Lambdas' classifier uses the pattern
- * within a minute; two saves at once both land; the pattern is removed.
+ * within a minute; two saves at once both land; the pattern is removed. Then the same
+ * through the CLI (`vto classifier patterns …`).
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signedFetch } from '../../cli/signed-fetch.ts';
 import { DEFERRED_FN } from '../../core/deferred-recovery.ts';
@@ -20,6 +24,7 @@ import { patternAddedSchema, patternDryRunSchema, patternListSchema, patternRemo
 import { startOfflineStack, type OfflineStack } from '../../local/stack.ts';
 import { eventually } from '../support/eventually.ts';
 import { garmentImage, personImage } from '../support/images.ts';
+import { runVto } from '../cli/support/run-vto.ts';
 
 let stack: OfflineStack;
 
@@ -137,4 +142,46 @@ describe('operator-taught classifier patterns', () => {
     // Assess: every call of the stack was allowed by the synthesized IAM policies.
     expect(stack.iamDenials()).toEqual([]);
   }, 600_000);
+
+  it('the CLI: dry-run, add, list, remove, and a refused regular expression', async () => {
+    // Prepare
+    const dir = mkdtempSync(join(tmpdir(), 'vto-taught-'));
+    const endpoints = join(dir, 'endpoints.json');
+    writeFileSync(endpoints, JSON.stringify(stack.endpoints));
+    const vto = (...args: string[]) => runVto([...args, '--endpoints', endpoints], { timeoutMs: 60_000 });
+    const job = await failedJob('Unclassified', 'render farm said: quota of sprockets exhausted');
+    const teach = ['--name', 'Transient.RateLimited', '--pattern', 'quota of \\w+ exhausted', '--regex', '--stage', 'segmentation'];
+
+    // Act + Assess: the dry run names the job, in a table for people and in JSON.
+    const dry = await vto('classifier', 'patterns', 'dry-run', ...teach);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(new RegExp(`${job.jobId}\\s.*Unclassified\\s+Transient\\.RateLimited\\s+no → yes\\s+yes`));
+    const dryJson = await vto('classifier', 'patterns', 'dry-run', ...teach, '--json');
+    expect(patternDryRunSchema.parse(JSON.parse(dryJson.stdout)).matches.map((m) => m.jobId)).toEqual([job.jobId]);
+
+    // Act + Assess: a catastrophic regular expression is refused with the reason.
+    const bad = await vto('classifier', 'patterns', 'add', '--name', 'Transient.Network', '--pattern', '(x+x+)+y', '--regex');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/body\.pattern.*backtrack catastrophically/s);
+
+    // Act: add without touching the recorded failures, then list.
+    const added = await vto('classifier', 'patterns', 'add', ...teach, '--recorded', 'leave', '--note', 'sprocket quota', '--json');
+    expect(added.code, added.stderr).toBe(0);
+    const a = patternAddedSchema.parse(JSON.parse(added.stdout));
+    expect(a.reclassified).toEqual([]);
+    expect((await getJob(job.jobId)).error?.name).toBe('Unclassified');
+    const list = await vto('classifier', 'patterns', 'list');
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toContain(a.pattern.id);
+    expect(list.stdout).toMatch(/Transient\.RateLimited\s+\/quota of \\w\+ exhausted\/i in segmentation/);
+
+    // Act + Assess: remove it; a second remove says it does not exist.
+    const removed = await vto('classifier', 'patterns', 'remove', a.pattern.id);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.stdout).toMatch(new RegExp(`^removed ${a.pattern.id} `));
+    const again = await vto('classifier', 'patterns', 'remove', a.pattern.id);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`No taught pattern ${a.pattern.id}`);
+    expect(stack.iamDenials()).toEqual([]);
+  }, 300_000);
 });
