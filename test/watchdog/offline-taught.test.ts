@@ -14,16 +14,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signedFetch } from '../../cli/signed-fetch.ts';
 import { DEFERRED_FN } from '../../core/deferred-recovery.ts';
-import { newJobRecord, newPackRecord, type JobRecord } from '../../core/job.ts';
-import { DEFAULT_PARAMS } from '../../core/params.ts';
-import { s3Keys } from '../../core/resources.ts';
-import { putObject } from '../../lambdas/adapters/artifacts.ts';
-import { getJob, getPack, putPackWithJobs } from '../../lambdas/adapters/job-store.ts';
+import { getJob, getPack } from '../../lambdas/adapters/job-store.ts';
 import { currentClassifier } from '../../lambdas/adapters/taught-classifier.ts';
 import { patternAddedSchema, patternDryRunSchema, patternListSchema, patternRemovedSchema } from '../../lambdas/api/classifier-schemas.ts';
 import { startOfflineStack, type OfflineStack } from '../../local/stack.ts';
 import { eventually } from '../support/eventually.ts';
-import { garmentImage, personImage } from '../support/images.ts';
+import { seedFailedJob } from '../support/failed-job.ts';
 import { runVto } from '../cli/support/run-vto.ts';
 
 let stack: OfflineStack;
@@ -44,22 +40,7 @@ async function call(method: string, path: string, body?: unknown) {
   return { status: res.status, body: JSON.parse(text) as Record<string, unknown> & { error?: { code: string; issues?: { path: string; message: string }[] } }, text };
 }
 
-/** A job of its own pack that failed a minute ago in segmentation with `cause`, the pack failed. */
-async function failedJob(name: string, cause: string): Promise<JobRecord> {
-  const packId = randomUUID();
-  const now = new Date().toISOString();
-  const at = new Date(Date.now() - 60_000).toISOString();
-  const person = await putObject(s3Keys.upload(packId, 'person.png'), await personImage(256, 256));
-  const garment = await putObject(s3Keys.upload(packId, 'garment.png'), await garmentImage(256, 256, [30, 90, 200]));
-  const base = newJobRecord({ packId, jobId: randomUUID(), inpaint: 'comfyui', inputs: { person, garment }, params: { ...DEFAULT_PARAMS, width: 512, height: 512, steps: 20 }, now });
-  const job: JobRecord = {
-    ...base, status: 'failed', runs: 1, updatedAt: at, needsIntervention: true,
-    error: { name, cause: JSON.stringify({ errorType: name, errorMessage: cause }), at },
-    recoveries: [{ at, error: name, strategy: 'NEEDS_INTERVENTION', fn: 'SegmentationCall', stage: 'segmentation', attempt: 1, cause, outcome: 'failed' }],
-  };
-  await putPackWithJobs({ ...newPackRecord({ packId, name: 'taught', inpaint: 'comfyui', jobCount: 1, now }), status: 'failed' }, [job]);
-  return job;
-}
+const failedJob = (name: string, cause: string) => seedFailedJob(name, cause);
 
 const TEXT = 'segmenter backend went to lunch (code 7)';
 const TEACH = { name: 'Transient.ServiceUnavailable', pattern: 'went to LUNCH' };
