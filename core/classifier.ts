@@ -458,6 +458,11 @@ export function classify(raw: unknown): Verdict {
   return defaultClassifier.classify(raw);
 }
 
+/** The verdict came from an operator-taught pattern. */
+export function isTaught(v: Pick<Verdict, 'matched'>): boolean {
+  return v.matched?.startsWith('taught ') === true;
+}
+
 function verdict(name: ErrorName, matched: string | null): Verdict {
   const e = entryFor(name);
   return { name, family: e.family, recoverable: e.recoverable, strategy: e.strategy, matched };

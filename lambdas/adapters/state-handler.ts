@@ -11,7 +11,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { classify, type Classifier } from '../../core/classifier.ts';
+import { classify, isTaught, type Classifier } from '../../core/classifier.ts';
 import { DataCorruptionError, PipelineError, StoppedError, pipelineError } from '../../core/errors.ts';
 import type { JobRecord } from '../../core/job.ts';
 import type { Stage } from '../../core/strategies.ts';
@@ -62,13 +62,13 @@ export type StateHandler = (event: unknown, context: Context) => Promise<Record<
 
 /**
  * Any failure as a taxonomy-named error: named ones pass, others are classified. An
- * `Unclassified` one is offered to the classifier too, so an operator-taught pattern can
- * name it (the built-in rules already left it unnamed).
+ * `Unclassified` one is offered to the operator-taught patterns only (the built-in rules
+ * already had their say where it was named).
  */
 export function toPipelineError(e: unknown, classifier: Pick<Classifier, 'classify'> = { classify }, stage: Stage | null = null): PipelineError {
   if (e instanceof PipelineError && e.name !== 'Unclassified') return e;
   const verdict = classifier.classify(e, { stage });
-  if (e instanceof PipelineError && verdict.name === 'Unclassified') return e;
+  if (e instanceof PipelineError && !isTaught(verdict)) return e;
   const message = e instanceof Error ? e.message : String(e);
   return pipelineError(verdict.name, message, { cause: e, context: verdict.matched === null ? {} : { matched: verdict.matched } });
 }

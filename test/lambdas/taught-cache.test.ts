@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { createClassifier } from '../../core/classifier.ts';
+import { InvalidInputError, UnclassifiedError } from '../../core/errors.ts';
 import { EMPTY_TAUGHT_SET, addTaught, type TaughtSet } from '../../core/taught-patterns.ts';
+import { toPipelineError } from '../../lambdas/adapters/state-handler.ts';
+import { toTaskFailure } from '../../worker/failure.ts';
 import { TAUGHT_TTL_MS, parseTaughtSet, taughtCache } from '../../lambdas/adapters/taught-patterns.ts';
 
 /** A store read by the cache: counts reads, serves whatever set the test put there. */
@@ -70,5 +74,27 @@ describe('the stored item', () => {
     const set = parseTaughtSet(item);
     expect(set.patterns.map((p) => p.id)).toEqual(['tp-1']);
     expect(parseTaughtSet(undefined)).toEqual(EMPTY_TAUGHT_SET);
+  });
+});
+
+describe('where failures are named', () => {
+  const c = createClassifier({ taught: taught.patterns });
+  const plain = createClassifier();
+
+  it('a stage function: raw errors and Unclassified ones take a taught name; a name the code chose stands', () => {
+    expect(toPipelineError(new Error(text), c, 'qa').name).toBe('Transient.ServiceUnavailable');
+    expect(toPipelineError(new UnclassifiedError(text), c, 'qa')).toMatchObject({ name: 'Transient.ServiceUnavailable', context: { matched: 'taught tp-1:went to lunch' } });
+    expect(toPipelineError(new InvalidInputError(text), c, 'qa').name).toBe('Fatal.InvalidInput');
+    // Without a taught pattern, an Unclassified error is not renamed by the built-in rules after the fact.
+    expect(toPipelineError(new UnclassifiedError('read ECONNRESET'), c, 'qa').name).toBe('Unclassified');
+    expect(toPipelineError(new UnclassifiedError(text), plain, 'qa').name).toBe('Unclassified');
+  });
+
+  it('a GPU worker: the same rule, in the inpaint stage', () => {
+    const inpaintOnly = createClassifier({ taught: addTaught(EMPTY_TAUGHT_SET, { name: 'Gpu.Timeout', pattern: 'went to lunch', stage: 'inpaint' }, 'op', 't').set.patterns });
+    expect(toTaskFailure(new Error(text), inpaintOnly).error).toBe('Gpu.Timeout');
+    expect(toTaskFailure(new UnclassifiedError(text), inpaintOnly)).toMatchObject({ error: 'Gpu.Timeout', matched: 'taught tp-1:went to lunch' });
+    expect(toTaskFailure(new InvalidInputError(text), inpaintOnly).error).toBe('Fatal.InvalidInput');
+    expect(toTaskFailure(new UnclassifiedError('read ECONNRESET'), plain).error).toBe('Unclassified');
   });
 });
