@@ -23,6 +23,7 @@ import {
   AWS_THROTTLING_NAMES, NEEDS_A_PERSON_NAMES, NETWORK_CODES, NETWORK_NAMES, SERVICE_UNAVAILABLE_NAMES, WINSOCK_LOCALIZED,
 } from './classifier-signals.ts';
 import { entryFor, isErrorName, type ErrorName, type Family, type Strategy } from './taxonomy.ts';
+import { taughtMatchers, type FailureSite, type TaughtPatternSpec } from './taught-patterns.ts';
 
 export { extractFacts, MAX_TEXT_CHARS, type Facts, type NodeErrorFact } from './classifier-facts.ts';
 
@@ -411,10 +412,16 @@ function compileCustom(patterns: readonly CustomPattern[]): Rule[] {
 export interface ClassifierOptions {
   /** Extra patterns, tried before the built-in rules so an operator can override a wording. */
   readonly patterns?: readonly CustomPattern[];
+  /**
+   * Operator-taught patterns (core/taught-patterns.ts), tried before everything else, newest
+   * first: they correct a name the rules or the failure itself would give.
+   */
+  readonly taught?: readonly (TaughtPatternSpec & { id: string })[];
 }
 
 export interface Classifier {
-  classify(raw: unknown): Verdict;
+  /** `site`: where the failure was met, for taught patterns limited to a stage. */
+  classify(raw: unknown, site?: FailureSite): Verdict;
 }
 
 /**
@@ -423,9 +430,14 @@ export interface Classifier {
  */
 export function createClassifier(options: ClassifierOptions = {}): Classifier {
   const rules = [...compileCustom(options.patterns ?? []), ...RULES];
+  const taught = taughtMatchers(options.taught ?? []);
   return {
-    classify(raw) {
+    classify(raw, site = {}) {
       const facts = extractFacts(raw);
+      for (const t of taught) {
+        const hit = t.test(facts, site);
+        if (hit !== null) return verdict(t.name, `taught ${t.id}:${hit.slice(0, 200)}`);
+      }
       // A name from the taxonomy was decided by our own code (a PipelineError, an ASL Catch):
       // it stands. Unclassified does not, so the rules may still name what it wraps.
       const named = facts.names.find((n) => isErrorName(n) && n !== 'Unclassified');
@@ -444,6 +456,11 @@ const defaultClassifier = createClassifier();
 /** Classifies with the built-in rules only. */
 export function classify(raw: unknown): Verdict {
   return defaultClassifier.classify(raw);
+}
+
+/** The verdict came from an operator-taught pattern. */
+export function isTaught(v: Pick<Verdict, 'matched'>): boolean {
+  return v.matched?.startsWith('taught ') === true;
 }
 
 function verdict(name: ErrorName, matched: string | null): Verdict {

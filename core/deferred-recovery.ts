@@ -43,21 +43,29 @@ export interface DeferredSettings {
   readonly breaker: BreakerSettings;
 }
 
-/** Consecutive failed re-runs that pause auto-recovery (the seed's circuit breaker). */
+/** Consecutive failed re-runs that pause auto-recovery (the seed's circuit breaker); the default of VTO_AUTO_RECOVERY_FAILURE_THRESHOLD. */
 export const AUTO_RECOVERY_FAILURE_THRESHOLD = 5;
-/** Real seconds auto-recovery stays paused before one trial re-run. */
+/** Real seconds auto-recovery stays paused before one trial re-run; the default of VTO_AUTO_RECOVERY_COOLDOWN_SECONDS. */
 export const AUTO_RECOVERY_COOLDOWN_SECONDS = 900;
 /** Real seconds a failed job stays eligible (the whole schedule is 65 min; a dependency may stay down longer). */
 export const DEFERRED_WINDOW_SECONDS = 24 * 3600;
 
+/** Auto-recovery's breaker as deployed (VTO_AUTO_RECOVERY_* settings); the defaults are the seed's. */
+export interface AutoRecoveryBreakerSettings {
+  readonly failureThreshold: number;
+  /** Real seconds, scaled by the watchdog's time scale like every wait. */
+  readonly cooldownSeconds: number;
+}
+
 /** Derived from the watchdog's settings: one schedule, one bound, one time scale. */
-export function deferredSettings(w: WatchdogSettings): DeferredSettings {
+export function deferredSettings(w: WatchdogSettings & { readonly autoRecoveryBreaker?: AutoRecoveryBreakerSettings }): DeferredSettings {
   const ms = (seconds: number) => Math.max(1, Math.round(seconds * w.msPerSecond));
+  const b = w.autoRecoveryBreaker ?? { failureThreshold: AUTO_RECOVERY_FAILURE_THRESHOLD, cooldownSeconds: AUTO_RECOVERY_COOLDOWN_SECONDS };
   return {
     maxReruns: w.maxRestarts,
     gapsMs: w.restartGapsMs,
     windowMs: ms(DEFERRED_WINDOW_SECONDS),
-    breaker: checkBreakerSettings({ failureThreshold: AUTO_RECOVERY_FAILURE_THRESHOLD, openMs: ms(AUTO_RECOVERY_COOLDOWN_SECONDS), halfOpenMaxCalls: 1 }),
+    breaker: checkBreakerSettings({ failureThreshold: b.failureThreshold, openMs: ms(b.cooldownSeconds), halfOpenMaxCalls: 1 }),
   };
 }
 

@@ -73,6 +73,8 @@ export interface JobRecord {
   deferredReruns?: number;
   /** When the last deferred re-run started. */
   deferredRerunAt?: string;
+  /** The stored failure was renamed by an operator-taught classifier pattern (core/taught-patterns.ts). */
+  reclassified?: { from: string; to: string; pattern: string; by: string; at: string };
 }
 
 export interface PackRecord {

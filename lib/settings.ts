@@ -44,6 +44,8 @@ export const DEPLOY_SETTINGS = {
   watchdogRestartGapsMinutes: { env: 'VTO_WATCHDOG_RESTART_GAPS_MINUTES', check: watchdog, doc: 'minutes between re-runs, e.g. `5,15,45`' },
   watchdogMaxJobs: { env: 'VTO_WATCHDOG_MAX_JOBS', check: watchdog, doc: 'most stale jobs one sweep acts on' },
   packRetentionDays: { env: 'VTO_PACK_RETENTION_DAYS', check: watchdog, doc: 'finished packs older than this many days are erased by the watchdog as DELETE /packs/{id} does (default: kept)' },
+  autoRecoveryFailureThreshold: { env: 'VTO_AUTO_RECOVERY_FAILURE_THRESHOLD', check: watchdog, doc: 'consecutive failed deferred re-runs that pause auto-recovery (default 5)' },
+  autoRecoveryCooldownSeconds: { env: 'VTO_AUTO_RECOVERY_COOLDOWN_SECONDS', check: watchdog, doc: 'seconds auto-recovery stays paused before a trial re-run (default 900)' },
   breakers: { env: 'VTO_BREAKERS', check: onOff, doc: '`on` or `off`: provider circuit breakers' },
   breakerFailureThreshold: { env: 'VTO_BREAKER_FAILURE_THRESHOLD', check: breakers, doc: 'failures that open a breaker' },
   breakerOpenSeconds: { env: 'VTO_BREAKER_OPEN_SECONDS', check: breakers, doc: 'seconds a breaker stays open' },

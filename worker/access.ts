@@ -6,10 +6,11 @@
 import { access } from '../lambdas/adapters/access.ts';
 import { ATTEMPT_CLAIMS_ACCESS } from '../lambdas/adapters/attempt-claims.ts';
 import { BREAKER_STORE_ACCESS } from '../lambdas/adapters/breaker-store.ts';
+import { TAUGHT_PATTERNS_ACCESS } from '../lambdas/adapters/taught-patterns.ts';
 import { WORKER_PRESENCE_ACCESS } from '../lambdas/adapters/worker-presence.ts';
 import { JOB_RUNNER_ACCESS } from './job-runner.ts';
 import { TASK_ANSWER_ACCESS } from './task-answer.ts';
 import { GPU_QUEUE_ACCESS } from './worker.ts';
 
-/** bin/worker.ts wires the attempt claims and the fleet's ComfyUI breaker on the control table. */
-export const GPU_WORKER_ACCESS = access(GPU_QUEUE_ACCESS, JOB_RUNNER_ACCESS, TASK_ANSWER_ACCESS, ATTEMPT_CLAIMS_ACCESS, BREAKER_STORE_ACCESS, WORKER_PRESENCE_ACCESS);
+/** bin/worker.ts wires the attempt claims and the fleet's ComfyUI breaker on the control table; the agent reads the taught classifier patterns there. */
+export const GPU_WORKER_ACCESS = access(GPU_QUEUE_ACCESS, JOB_RUNNER_ACCESS, TASK_ANSWER_ACCESS, ATTEMPT_CLAIMS_ACCESS, BREAKER_STORE_ACCESS, WORKER_PRESENCE_ACCESS, TAUGHT_PATTERNS_ACCESS.read);

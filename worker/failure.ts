@@ -3,7 +3,7 @@
  * taxonomy name (the state machine's Retry/Catch match on it) and `cause` a JSON summary
  * that always fits Step Functions' limits, however long ComfyUI's traceback was.
  */
-import type { Classifier } from '../core/classifier.ts';
+import { isTaught, type Classifier } from '../core/classifier.ts';
 import { isPipelineError } from '../core/errors.ts';
 import { TASK_FAILURE_LIMITS } from '../core/gpu-message.ts';
 import type { ErrorName } from '../core/taxonomy.ts';
@@ -103,8 +103,10 @@ export function fitCause(summary: Record<string, unknown>, limit: number = TASK_
 
 /** Names a failure with the classifier and builds SendTaskFailure's fields. */
 export function toTaskFailure(e: unknown, classifier: Classifier, context: Record<string, unknown> = {}): TaskFailure {
-  const verdict = isPipelineError(e) ? null : classifier.classify(rawFor(e));
-  const name: ErrorName = isPipelineError(e) ? e.name : (verdict?.name ?? 'Unclassified');
+  // A name the worker's code chose stands; an Unclassified one may still be named by an operator-taught pattern.
+  const asked = !isPipelineError(e) || e.name === 'Unclassified' ? classifier.classify(rawFor(e), { stage: 'inpaint' }) : null;
+  const verdict = asked !== null && (!isPipelineError(e) || isTaught(asked)) ? asked : null;
+  const name: ErrorName = verdict?.name ?? (isPipelineError(e) ? e.name : 'Unclassified');
   const matched = verdict?.matched ?? (isPipelineError(e) ? (e.context.matched ?? `name:${e.name}`) : null);
   const cause = fitCause({ ...summaryOf(e), matched, ...context });
   return { error: cutText(name, TASK_FAILURE_LIMITS.error) as ErrorName, cause, matched };

@@ -39,7 +39,8 @@ import { createClassifier, type Classifier } from '../core/classifier.ts';
 import { CircuitOpenError } from '../core/errors.ts';
 import type { GpuTaskMessage, GpuTaskOutput } from '../core/gpu-message.ts';
 import type { ErrorName } from '../core/taxonomy.ts';
-import { s3Client, sfnClient, sqsClient } from '../lambdas/adapters/aws-clients.ts';
+import { documentClient, s3Client, sfnClient, sqsClient } from '../lambdas/adapters/aws-clients.ts';
+import { TaughtPatternStore, taughtCache } from '../lambdas/adapters/taught-patterns.ts';
 import { ComfyClient } from './comfy-client.ts';
 import { sleep } from './comfy-socket.ts';
 import type { WorkerConfig } from './config.ts';
@@ -121,6 +122,20 @@ interface ActiveJob {
   slot: boolean;
 }
 
+/** A given classifier as is; otherwise the built-ins and configured patterns, plus the taught ones when the control table is known. */
+function classifierOf(given: Classifier | undefined, c: WorkerConfig, log: Logger): () => Promise<Classifier> {
+  if (given !== undefined) return async () => given;
+  const base = { patterns: c.classifierPatterns };
+  const table = c.controlTable;
+  if (table === undefined) {
+    const fixed = createClassifier(base);
+    return async () => fixed;
+  }
+  const store = new TaughtPatternStore({ client: documentClient, table: () => table });
+  const cache = taughtCache({ read: () => store.read(), base, onError: (err) => log.warn('taught classifier patterns not read; classifying with the last copy', { err }) });
+  return () => cache.classifier();
+}
+
 export class GpuWorker {
   readonly config: WorkerConfig;
   readonly metrics: WorkerMetrics;
@@ -133,7 +148,8 @@ export class GpuWorker {
   #freeing: Promise<void> | null = null;
   readonly #breaker: CircuitBreakerHook;
   readonly #claims: AttemptClaimHook | undefined;
-  readonly #classifier: Classifier;
+  /** The classifier with the operator-taught patterns as read at most a TTL ago (built-ins only without a control table). */
+  readonly #classifier: () => Promise<Classifier>;
   readonly #onHeldChange: (held: number) => void;
   readonly #active = new Map<string, ActiveJob>();
   readonly #answered = new RecentKeys(10_000);
@@ -157,7 +173,7 @@ export class GpuWorker {
     this.#sfn = new TaskAnswerer(options.clients?.sfn ?? sfnClient(), c.requestTimeoutMs);
     this.#breaker = options.breaker ?? NO_BREAKER;
     this.#claims = options.claims;
-    this.#classifier = options.classifier ?? createClassifier({ patterns: c.classifierPatterns });
+    this.#classifier = classifierOf(options.classifier, c, this.#log);
     this.#onHeldChange = options.onHeldChange ?? (() => {});
     this.metrics = new WorkerMetrics({ slots: this.slots, log: this.#log, sampleQueueSize: () => this.#sampleQueueSize() });
     this.#comfy = new ComfyClient({ baseUrl: c.comfyUrl, requestTimeoutMs: c.requestTimeoutMs });
@@ -481,7 +497,7 @@ export class GpuWorker {
           await this.#settleReleased(job);
           return;
         }
-        const failure = toTaskFailure(e, this.#classifier, { jobId: task.jobId, attempt: task.attempt, promptId: job.promptId, workerId: c.workerId });
+        const failure = toTaskFailure(e, await this.#classifier(), { jobId: task.jobId, attempt: task.attempt, promptId: job.promptId, workerId: c.workerId });
         log.warn('task failed', { error: failure.error, matched: failure.matched, promptId: job.promptId, err: e });
         if (failure.error === 'Gpu.OutOfMemory') this.#freeMemory(log);
         result = { ok: false, failure };

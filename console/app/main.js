@@ -1,7 +1,7 @@
 /* global document, window, location */
 /**
  * The console's shell: loads the server's config, routes between the pages by the URL
- * hash (#/packs, #/packs/<id>, #/jobs/<id>, #/executions/<arn>, #/stats), moves focus to
+ * hash (#/packs, #/packs/<id>, #/jobs/<id>, #/executions/<arn>, #/stats, #/classifier), moves focus to
  * each page's heading, shows the emergency-stop state in the header, and turns any fault
  * of the page into a message: the console never shows a blank page.
  */
@@ -14,6 +14,7 @@ import { renderPacks } from './packs-page.js';
 import { renderJob } from './job-page.js';
 import { renderHistory } from './history-page.js';
 import { renderStats } from './stats-page.js';
+import { renderClassifier } from './classifier-page.js';
 import { useStatuses } from './status.js';
 
 const main = document.getElementById('main');
@@ -37,6 +38,7 @@ const ROUTES = [
   { pattern: /^#\/jobs\/([0-9a-f-]{36})$/, nav: 'packs', render: (m) => (el, ctx) => renderJob(el, { jobId: m[1] }, ctx) },
   { pattern: /^#\/executions\/(.+)$/, nav: 'packs', render: (m) => (el, ctx) => renderHistory(el, { executionArn: decodeURIComponent(m[1]) }, ctx) },
   { pattern: /^#\/stats$/, nav: 'stats', render: () => (el, ctx) => renderStats(el, {}, ctx) },
+  { pattern: /^#\/classifier$/, nav: 'classifier', render: () => (el, ctx) => renderClassifier(el, {}, ctx) },
 ];
 
 function route() {

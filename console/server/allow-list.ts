@@ -4,13 +4,13 @@
  * routes with a well-formed id. Creating packs, uploads and cleanup are left to the CLI
  * and the app; the console has no use for them, so it cannot be made to call them.
  */
-import { ID_PATTERN } from '../../lambdas/api/schemas.ts';
-import { ROUTES, matchRoute, type OperationId } from '../../lambdas/api/spec.ts';
+import { ROUTES, matchRoute, type OperationId, type RouteSpec } from '../../lambdas/api/spec.ts';
 import { ConsoleError } from './errors.ts';
 
 export const CONSOLE_OPERATIONS = [
   'listPacks', 'getPack', 'listPackJobs', 'restartIncomplete', 'refinePack', 'cancelPack', 'deletePack', 'getErasure',
   'getJob', 'retryJob', 'cancelJob', 'getStatistics', 'emergencyStop', 'resume', 'getHealth',
+  'listClassifierPatterns', 'dryRunClassifierPattern', 'addClassifierPattern', 'removeClassifierPattern',
 ] as const satisfies readonly OperationId[];
 
 const FORWARDED: ReadonlySet<OperationId> = new Set(CONSOLE_OPERATIONS);
@@ -36,10 +36,10 @@ export function forwardedRoute(method: string, path: string): ForwardedRoute {
     throw new ConsoleError(405, 'MethodNotAllowed', `${method} is not allowed on ${path.slice(0, 200)}; allowed: ${allowed.join(', ')}.`, { headers: { allow: allowed.join(', ') } });
   }
   if (!FORWARDED.has(match.operationId)) throw refused();
-  const issues = Object.entries(match.pathParameters)
-    .filter(([, v]) => !ID_PATTERN.test(v))
-    .map(([k]) => ({ path: `path.${k}`, message: 'must be an id (a lowercase UUID)' }));
+  const route: RouteSpec = ROUTES[match.operationId];
+  // Ids are checked by the route's own path schema (a pack or job UUID, a pattern id tp-N).
+  const checked = route.pathParams === undefined ? undefined : route.pathParams.safeParse(match.pathParameters);
+  const issues = checked === undefined || checked.success ? [] : checked.error.issues.map((i) => ({ path: `path.${i.path.join('.')}`, message: i.message }));
   if (issues.length > 0) throw new ConsoleError(400, 'ValidationFailed', 'The request path holds an invalid id.', { issues });
-  const route = ROUTES[match.operationId];
   return { operationId: match.operationId, path, hasBody: 'body' in route && route.body !== undefined };
 }

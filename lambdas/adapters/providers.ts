@@ -6,7 +6,6 @@
  */
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
-import { classify } from '../../core/classifier.ts';
 import { MalformedResponseError, pipelineError } from '../../core/errors.ts';
 import type { BreakerProvider } from '../../core/breaker.ts';
 import type { InpaintParams } from '../../core/params.ts';
@@ -14,12 +13,13 @@ import { secretsClient } from './aws-clients.ts';
 import { config, required } from './config.ts';
 import { access, grant } from './access.ts';
 import { PROVIDER_BREAKERS_ACCESS, guarded } from './provider-breakers.ts';
+import { TAUGHT_CLASSIFIER_ACCESS, currentClassifier } from './taught-classifier.ts';
 
 /** Each provider's calls go through its breaker; the hosted API's key is read from its secret. */
 export const PROVIDERS_ACCESS = {
-  segmentation: PROVIDER_BREAKERS_ACCESS,
-  analyzer: PROVIDER_BREAKERS_ACCESS,
-  hostedInpaint: access(PROVIDER_BREAKERS_ACCESS, grant('secret:hostedInpaint', 'secretsmanager', 'GetSecretValue')),
+  segmentation: access(PROVIDER_BREAKERS_ACCESS, TAUGHT_CLASSIFIER_ACCESS),
+  analyzer: access(PROVIDER_BREAKERS_ACCESS, TAUGHT_CLASSIFIER_ACCESS),
+  hostedInpaint: access(PROVIDER_BREAKERS_ACCESS, TAUGHT_CLASSIFIER_ACCESS, grant('secret:hostedInpaint', 'secretsmanager', 'GetSecretValue')),
 } as const;
 
 const BODY_SNIPPET = 500;
@@ -36,11 +36,11 @@ async function exchange<T extends z.ZodType>(url: string, init: RequestInit, sch
     res = await fetch(url, { ...init, signal: AbortSignal.timeout(config().providerTimeoutMs) });
     text = await res.text();
   } catch (e) {
-    const v = classify(e);
+    const v = (await currentClassifier()).classify(e);
     throw pipelineError(v.name, `${init.method ?? 'GET'} ${url}: ${(e as Error).message}`, { cause: e });
   }
   if (!res.ok) {
-    const v = classify({ status: res.status, body: text.slice(0, BODY_SNIPPET) });
+    const v = (await currentClassifier()).classify({ status: res.status, body: text.slice(0, BODY_SNIPPET) });
     // A provider's 4xx we cannot name is not worth retrying but is not our input's fault either.
     throw pipelineError(v.name, `${init.method ?? 'GET'} ${url}: HTTP ${res.status} ${text.slice(0, BODY_SNIPPET)}`);
   }
@@ -49,7 +49,7 @@ async function exchange<T extends z.ZodType>(url: string, init: RequestInit, sch
     json = JSON.parse(text);
   } catch (e) {
     // An HTML error page where JSON was expected is the service failing, not a malformed answer.
-    const v = classify(e);
+    const v = (await currentClassifier()).classify(e);
     const name = /^\s*</.test(text) ? 'Transient.ServiceUnavailable' : v.name === 'Unclassified' ? 'Provider.MalformedResponse' : v.name;
     throw pipelineError(name, `${url}: answer is not JSON: ${(e as Error).message}`, { cause: e });
   }

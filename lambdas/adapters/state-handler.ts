@@ -11,7 +11,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { classify } from '../../core/classifier.ts';
+import { classify, isTaught, type Classifier } from '../../core/classifier.ts';
 import { DataCorruptionError, PipelineError, StoppedError, pipelineError } from '../../core/errors.ts';
 import type { JobRecord } from '../../core/job.ts';
 import type { Stage } from '../../core/strategies.ts';
@@ -21,14 +21,15 @@ import { CONTROL_ACCESS, isEmergencyStopped } from './control.ts';
 import { JOB_STORE_ACCESS, getJob } from './job-store.ts';
 import { LEDGER_ACCESS, curedBy, recordFailure, resolve } from './ledger.ts';
 import { logger, metrics } from './logging.ts';
+import { TAUGHT_CLASSIFIER_ACCESS, currentClassifier } from './taught-classifier.ts';
 
 /**
  * What the stack itself calls: the stop flag, and for a job's state (it has a jobId) the
  * job and its recovery ledger.
  */
 export const STATE_HANDLER_ACCESS = {
-  job: access(CONTROL_ACCESS, JOB_STORE_ACCESS.readJob, LEDGER_ACCESS),
-  pack: CONTROL_ACCESS,
+  job: access(CONTROL_ACCESS, JOB_STORE_ACCESS.readJob, LEDGER_ACCESS, TAUGHT_CLASSIFIER_ACCESS),
+  pack: access(CONTROL_ACCESS, TAUGHT_CLASSIFIER_ACCESS),
 } as const;
 
 const envelopeSchema = z.object({
@@ -59,10 +60,15 @@ export interface StateHandlerOptions<S extends z.ZodType> {
 
 export type StateHandler = (event: unknown, context: Context) => Promise<Record<string, unknown>>;
 
-/** Any failure as a taxonomy-named error: named ones pass, others are classified. */
-export function toPipelineError(e: unknown): PipelineError {
-  if (e instanceof PipelineError) return e;
-  const verdict = classify(e);
+/**
+ * Any failure as a taxonomy-named error: named ones pass, others are classified. An
+ * `Unclassified` one is offered to the operator-taught patterns only (the built-in rules
+ * already had their say where it was named).
+ */
+export function toPipelineError(e: unknown, classifier: Pick<Classifier, 'classify'> = { classify }, stage: Stage | null = null): PipelineError {
+  if (e instanceof PipelineError && e.name !== 'Unclassified') return e;
+  const verdict = classifier.classify(e, { stage });
+  if (e instanceof PipelineError && !isTaught(verdict)) return e;
   const message = e instanceof Error ? e.message : String(e);
   return pipelineError(verdict.name, message, { cause: e, context: verdict.matched === null ? {} : { matched: verdict.matched } });
 }
@@ -95,7 +101,7 @@ export function stateHandler<S extends z.ZodType>(
       metrics.addMetric('StageSucceeded', MetricUnit.Count, 1);
       return output;
     } catch (e) {
-      const err = toPipelineError(e);
+      const err = toPipelineError(e, await currentClassifier(), opts.stage);
       const failure = metrics.singleMetric();
       failure.addDimensions({ function: opts.fn, error: err.name });
       failure.addMetric('StageFailures', MetricUnit.Count, 1);

@@ -13,7 +13,7 @@ import { PipelineError } from '../../core/errors.ts';
 import { CLOSED_BREAKER, fail, succeed, type Breaker, type BreakerProvider } from '../../core/breaker.ts';
 import {
   AUTO_RECOVERY_BREAKER, DEFERRED_FN, autoRecoveryAdmits, decideDeferred, deferredSettings, rerunOutcome,
-  type DeferredDecision, type DeferredSettings, type DependencyHealth,
+  type AutoRecoveryBreakerSettings, type DeferredDecision, type DeferredSettings, type DependencyHealth,
 } from '../../core/deferred-recovery.ts';
 import type { BreakerState } from '../../core/health.ts';
 import type { JobRecord, RecoveryEntry } from '../../core/job.ts';
@@ -216,9 +216,14 @@ async function settleInFlight(state: AutoRecoveryState, s: DeferredSettings, now
   return { breaker, inFlight, ended };
 }
 
-/** One pass of deferred recovery; called by the watchdog's sweep (never while emergency-stopped). */
-export async function deferredSweep(w: WatchdogSettings & { maxJobsPerSweep: number }, now: number = Date.now()): Promise<DeferredReport> {
-  const s = deferredSettings(w);
+/**
+ * One pass of deferred recovery; called by the watchdog's sweep (never while emergency-stopped).
+ * With `only`, the pass looks at those failed jobs instead of the index's, due at once (an
+ * operator asked, e.g. after teaching the classifier their cause): every other rule holds —
+ * a temporary cause, the re-run bound, the health gate, auto-recovery's breaker.
+ */
+export async function deferredSweep(w: WatchdogSettings & { maxJobsPerSweep: number; autoRecoveryBreaker?: AutoRecoveryBreakerSettings }, now: number = Date.now(), only?: readonly string[]): Promise<DeferredReport> {
+  const s = only === undefined ? deferredSettings(w) : { ...deferredSettings(w), gapsMs: [0] };
   const state = await readAutoRecovery();
   const settled = await settleInFlight(state, s, now);
   const { inFlight, ended } = settled;
@@ -227,7 +232,7 @@ export async function deferredSweep(w: WatchdogSettings & { maxJobsPerSweep: num
 
   const from = new Date(now - s.windowMs).toISOString();
   const to = new Date(now - Math.min(...s.gapsMs)).toISOString();
-  const ids = await failedJobIds(from, to, w.maxJobsPerSweep);
+  const ids = only === undefined ? await failedJobIds(from, to, w.maxJobsPerSweep) : only.slice(0, w.maxJobsPerSweep);
   const health = new Map<BreakerProvider, Promise<DependencyHealth>>();
   const packs = new Map<string, Promise<boolean>>();
   const packRunning = (packId: string) => {

@@ -4,6 +4,7 @@
  * scaled by VTO_TIME_SCALE like every wait of the pipeline.
  */
 import { z } from 'zod';
+import { AUTO_RECOVERY_COOLDOWN_SECONDS, AUTO_RECOVERY_FAILURE_THRESHOLD, type AutoRecoveryBreakerSettings } from '../../core/deferred-recovery.ts';
 import { WATCHED_STATUSES, watchdogSettings, type WatchdogSettings, type WatchedStatus } from '../../core/watchdog.ts';
 
 const numbers = z.string().transform((s, ctx) => {
@@ -43,6 +44,10 @@ const schema = z.object({
   VTO_DEFERRED_RECOVERY: z.enum(['on', 'off']).default('on'),
   /** Finished packs older than this many days are erased (lambdas/adapters/pack-erasure.ts); unset keeps them. */
   VTO_PACK_RETENTION_DAYS: z.coerce.number().positive().max(36_500).optional(),
+  /** Consecutive failed deferred re-runs that pause auto-recovery (its own circuit breaker). */
+  VTO_AUTO_RECOVERY_FAILURE_THRESHOLD: z.coerce.number().int().min(1).max(100).default(AUTO_RECOVERY_FAILURE_THRESHOLD),
+  /** Seconds auto-recovery stays paused before one trial re-run (scaled by VTO_TIME_SCALE). */
+  VTO_AUTO_RECOVERY_COOLDOWN_SECONDS: z.coerce.number().positive().max(7 * 24 * 3600).default(AUTO_RECOVERY_COOLDOWN_SECONDS),
   VTO_TIME_SCALE: z.coerce.number().positive().max(1).default(1),
 });
 
@@ -56,6 +61,8 @@ export interface WatchdogRuntimeSettings extends WatchdogSettings {
   readonly deferredRecovery: boolean;
   /** Finished packs older than this are erased; undefined keeps them. Scaled by VTO_TIME_SCALE. */
   readonly packRetentionMs?: number;
+  /** Auto-recovery's own breaker: when it opens, how long it stays open. */
+  readonly autoRecoveryBreaker: AutoRecoveryBreakerSettings;
 }
 
 export function watchdogSettingsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): WatchdogRuntimeSettings {
@@ -75,6 +82,7 @@ export function watchdogSettingsFromEnv(env: Readonly<Record<string, string | un
       maxJobsPerSweep: e.VTO_WATCHDOG_MAX_JOBS,
       deferredRecovery: e.VTO_DEFERRED_RECOVERY === 'on',
       ...(e.VTO_PACK_RETENTION_DAYS !== undefined && { packRetentionMs: e.VTO_PACK_RETENTION_DAYS * 86_400_000 * e.VTO_TIME_SCALE }),
+      autoRecoveryBreaker: { failureThreshold: e.VTO_AUTO_RECOVERY_FAILURE_THRESHOLD, cooldownSeconds: e.VTO_AUTO_RECOVERY_COOLDOWN_SECONDS },
     };
   } catch (err) {
     throw new WatchdogSettingsError(`Invalid watchdog settings: ${(err as Error).message}`);

@@ -8,6 +8,7 @@ import { BREAKER_READ_ACCESS } from '../adapters/breaker-store.ts';
 import { FLEET_STATE_ACCESS } from '../adapters/fleet-state.ts';
 import { LIFECYCLE_EVENTS_ACCESS } from '../adapters/lifecycle-events.ts';
 import { PACK_ERASURE_ACCESS } from '../adapters/pack-erasure.ts';
+import { CLASSIFIER_PATTERNS_ACCESS } from './classifier-patterns.ts';
 import { CLEANUP_ACCESS } from './cleanup.ts';
 import { EXECUTIONS_ACCESS } from './executions.ts';
 import { HEALTH_ACCESS } from './health.ts';
@@ -24,5 +25,7 @@ export const API_ACCESS = access(
   BREAKER_READ_ACCESS, FLEET_STATE_ACCESS, LIFECYCLE_EVENTS_ACCESS,
   // DELETE /packs/{id} erases what it can within the request; the watchdog the rest.
   PACK_ERASURE_ACCESS,
+  // Operators teach the classifier; with recorded=rerun, deferred recovery runs for the jobs reclassified.
+  CLASSIFIER_PATTERNS_ACCESS,
   readJob, writeJob, jobsOfPack, readPack, writePack, createPack, readFlag, writeFlag,
 );

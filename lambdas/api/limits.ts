@@ -33,3 +33,6 @@ export const GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
 
 /** What an Idempotency-Key header may hold. */
 export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/** Recorded failures (failed jobs, newest first) one classifier pattern dry run or save looks at. */
+export const TAUGHT_SCAN = { default: 200, max: 1000 } as const;

@@ -114,6 +114,7 @@ export function buildOpenApi(): Json {
       { name: 'jobs', description: 'Single jobs' },
       { name: 'uploads', description: 'Input images' },
       { name: 'operations', description: 'Statistics, health, emergency stop, cleanup' },
+      { name: 'classifier', description: 'Operator-taught classifier patterns' },
       { name: 'meta', description: 'This document' },
     ],
     paths,

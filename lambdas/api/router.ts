@@ -8,6 +8,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { EMERGENCY_STOP_FLAG, getFlag } from '../adapters/job-store.ts';
 import { logger, metrics } from '../adapters/logging.ts';
 import { cancelJob, cancelPack } from './cancel.ts';
+import { addClassifierPattern, dryRunClassifierPattern, listClassifierPatterns, removeClassifierPattern } from './classifier-patterns.ts';
 import { cleanup } from './cleanup.ts';
 import { createPack } from './create-pack.ts';
 import { emergencyStop } from './emergency-stop.ts';
@@ -52,6 +53,10 @@ const OPERATIONS: { [K in OperationId]: Operation<K> } = {
   getHealth,
   createUploads,
   cleanup,
+  listClassifierPatterns,
+  dryRunClassifierPattern,
+  addClassifierPattern,
+  removeClassifierPattern,
   getOpenApi: async () => ({ status: 200, body: (openApi ??= buildOpenApi()) }),
 };
 

@@ -5,6 +5,7 @@
  * no handler code, so infrastructure can import it without the AWS SDK.
  */
 import type { z } from 'zod';
+import * as c from './classifier-schemas.ts';
 import * as s from './schemas.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'DELETE';
@@ -16,7 +17,7 @@ export interface RouteSpec {
   readonly operationId: string;
   readonly summary: string;
   readonly description?: string;
-  readonly tag: 'packs' | 'jobs' | 'uploads' | 'operations' | 'meta';
+  readonly tag: 'packs' | 'jobs' | 'uploads' | 'operations' | 'classifier' | 'meta';
   readonly pathParams?: z.ZodType;
   readonly query: z.ZodType;
   /** Request body; `bodyRequired: false` lets an empty body stand for `{}`. */
@@ -197,6 +198,40 @@ export const ROUTES = {
     query: s.cleanupQuerySchema,
     success: { status: 200, schema: s.cleanupResultSchema, description: 'What was cleaned' },
     errors: [400],
+  }),
+  listClassifierPatterns: route({
+    method: 'GET', path: '/classifier/patterns', operationId: 'listClassifierPatterns', tag: 'classifier',
+    summary: 'The operator-taught classifier patterns, their version and history',
+    query: s.emptyQuerySchema,
+    success: { status: 200, schema: c.patternListSchema, description: 'The taught patterns' },
+    errors: [400],
+  }),
+  dryRunClassifierPattern: route({
+    method: 'POST', path: '/classifier/patterns/dry-run', operationId: 'dryRunClassifierPattern', tag: 'classifier',
+    summary: 'Which recorded failures a pattern would name, and how',
+    description: 'Checks the pattern as a save would (a bad or catastrophic regular expression is a 400 naming the reason) and matches it against the stored failures of the newest failed jobs (`limit`). ' +
+      'Each match shows the name before and after and whether deferred recovery could then re-run the job. Nothing is saved.',
+    query: s.emptyQuerySchema, body: c.patternDryRunBodySchema, bodyRequired: true,
+    success: { status: 200, schema: c.patternDryRunSchema, description: 'What the pattern would change' },
+    errors: [400, 413, 415],
+  }),
+  addClassifierPattern: route({
+    method: 'POST', path: '/classifier/patterns', operationId: 'addClassifierPattern', tag: 'classifier',
+    summary: 'Teach the classifier a pattern',
+    description: 'Saves the pattern as the next version of the taught set (who and when recorded; concurrent saves never overwrite each other). ' +
+      'Lambdas and GPU workers use it within a minute: taught patterns are tried first, newest first, before the built-in rules. ' +
+      '`recorded` says what happens to the recorded failures it matches (see the field).',
+    query: s.emptyQuerySchema, body: c.patternAddBodySchema, bodyRequired: true,
+    success: { status: 200, schema: c.patternAddedSchema, description: 'Saved' },
+    errors: [400, 409, 413, 415],
+  }),
+  removeClassifierPattern: route({
+    method: 'DELETE', path: '/classifier/patterns/{id}', operationId: 'removeClassifierPattern', tag: 'classifier',
+    summary: 'Remove a taught pattern (the next version of the set)',
+    description: 'Failures already reclassified by it keep their name.',
+    pathParams: c.patternIdPathSchema, query: s.emptyQuerySchema,
+    success: { status: 200, schema: c.patternRemovedSchema, description: 'Removed' },
+    errors: [400, 404, 409],
   }),
   getOpenApi: route({
     method: 'GET', path: '/openapi.json', operationId: 'getOpenApi', tag: 'meta',

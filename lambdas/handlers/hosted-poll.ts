@@ -1,6 +1,6 @@
 /** "Poll the hosted inpaint": progress, or the result stored as this attempt's output. */
 import { z } from 'zod';
-import { classify } from '../../core/classifier.ts';
+import { currentClassifier } from '../adapters/taught-classifier.ts';
 import { DataCorruptionError, GpuTimeoutError, pipelineError } from '../../core/errors.ts';
 import { HOSTED_POLL, s3Keys } from '../../core/resources.ts';
 import { putObject } from '../adapters/artifacts.ts';
@@ -18,7 +18,7 @@ export const handler = stateHandler({ fn: 'HostedPoll', stage: 'inpaint', schema
   const res = await hostedPoll(taskId);
   if (res.status === 'failed') {
     // The provider's own error text names the failure, as the GPU worker's does.
-    const v = classify(res.error ?? 'hosted inpaint failed');
+    const v = (await currentClassifier()).classify(res.error ?? 'hosted inpaint failed', { stage: 'inpaint' });
     throw pipelineError(v.name, `hosted inpaint ${taskId} failed: ${res.error ?? 'no reason given'}`);
   }
   if (res.status === 'succeeded') {
