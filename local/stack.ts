@@ -36,6 +36,9 @@ import { watchdogSettingsFromEnv } from '../lambdas/adapters/watchdog-settings.t
 import { provision, type Provisioned } from './provision.ts';
 import { startLocalStepFunctions, type EventBridgeStepFunctionsStatusEvent, type LambdaFunctionConfig, type LambdaHandler, type LocalStepFunctions } from './stepfunctions/index.ts';
 import { createSupervisor, type SupervisorLog } from './supervisor.ts';
+import { resetClients } from '../lambdas/adapters/aws-clients.ts';
+import { resetConfig } from '../lambdas/adapters/config.ts';
+import { resetApiSettings } from '../lambdas/api/settings.ts';
 
 export const LOCAL_ACCOUNT = '000000000000';
 
@@ -247,6 +250,11 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       ...(options.packRetentionDays !== undefined && { VTO_PACK_RETENTION_DAYS: String(options.packRetentionDays) }),
     };
     Object.assign(process.env, handlerEnv);
+    // What an earlier stack of this process parsed and connected to is not this stack's.
+    resetConfig();
+    resetApiSettings();
+    resetClients();
+    cleanups.push(async () => { resetClients(); });
 
     let iam: OfflineIam | undefined;
     if (options.iam ?? true) {

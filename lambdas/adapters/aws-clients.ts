@@ -94,3 +94,12 @@ export function secretsClient(): SecretsManagerClient {
   secrets ??= checked(new SecretsManagerClient({ maxAttempts: 3, requestHandler: requestHandler() }));
   return secrets;
 }
+
+/**
+ * Drops the cached clients. A process that starts a second offline stack after stopping the
+ * first (a benchmark's variants) would otherwise keep calling the first stack's endpoints.
+ */
+export function resetClients(): void {
+  for (const c of [ddb, ddbRaw, s3, sqs, sfn, secrets]) c?.destroy();
+  ddb = ddbRaw = s3 = sqs = sfn = secrets = undefined;
+}
