@@ -8,7 +8,7 @@
  * Clock: the settings are in pipeline seconds; the scaler runs decisions on a pipeline clock
  * (real ms / timeScale), so a 300 s cooldown lasts 15 real seconds at time scale 0.05.
  */
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { FleetScalingSettings } from '../core/fleet-scaling-settings.ts';
 import { decideScaling, type FleetWorker, type ScalingDecision, type WorkerPhase } from '../core/scaling.ts';
 import { access, grant } from '../lambdas/adapters/access.ts';
@@ -55,6 +55,12 @@ export interface FleetScalerOptions {
   readonly start: () => Promise<unknown>;
   /** Drains one worker and resolves once it has exited. */
   readonly stop: (id: string) => Promise<unknown>;
+  /**
+   * The client of this stack's queue, carrying the project's call check (aws-clients.ts
+   * callCheckPlugin). @default sqsClient(), the process-wide client (its endpoint is read once
+   * per process, so a second stack in the same process passes its own).
+   */
+  readonly sqs?: SQSClient;
   /** Runs the scaler's AWS calls as its principal, so the offline IAM check covers them. */
   readonly asPrincipal?: <T>(work: () => T) => T;
   readonly log: (line: Record<string, unknown>) => void;
@@ -82,7 +88,7 @@ export function startFleetScaler(o: FleetScalerOptions): FleetScaler {
   let latest: ScalerRecord | undefined;
 
   const queueDepth = async (): Promise<{ backlog: number; inFlight: number }> => {
-    const res = await run(() => sqsClient().send(new GetQueueAttributesCommand({
+    const res = await run(() => (o.sqs ?? sqsClient()).send(new GetQueueAttributesCommand({
       QueueUrl: o.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
     }), { abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS) }));
     return {

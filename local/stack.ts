@@ -39,6 +39,7 @@ import type { FleetScalingSettings } from '../core/fleet-scaling-settings.ts';
 import { COLD_START } from './comfyui/physics.ts';
 import { startFleetScaler, type FleetScaler } from './fleet-scaler.ts';
 import { asPrincipal } from './iam/enforce.ts';
+import { callCheckPlugin } from '../lambdas/adapters/aws-clients.ts';
 import { GPU_WORKER_PRINCIPAL } from './iam/policies.ts';
 
 export const LOCAL_ACCOUNT = '000000000000';
@@ -435,6 +436,9 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       if (host !== undefined) host.endedAt ??= Date.now();
     };
     let scaler: FleetScaler | undefined;
+    const scalerSqs = new SQSClient({ useQueueUrlAsEndpoint: false, maxAttempts: 3 });
+    scalerSqs.middlewareStack.use(callCheckPlugin as Parameters<typeof scalerSqs.middlewareStack.use>[0]);
+    cleanups.push(async () => scalerSqs.destroy());
     if (fleet === undefined) {
       for (let i = 0; i < (options.workers ?? 2); i++) await addWorker();
     } else {
@@ -442,7 +446,9 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
         queueUrl: resources.queues.gpu.url, settings: fleet, timeScale,
         periodMs: Math.max(50, Math.round((options.scalerPeriodSeconds ?? 5) * 1000 * timeScale)),
         workers: () => workers, start: () => addWorker(), stop: stopWorker,
-        // The scaler reads the GPU queue's depth as the fleet's hosts may (GpuWorkerPolicy).
+        // The scaler reads the GPU queue's depth as the fleet's hosts may (GpuWorkerPolicy),
+        // through a client of this stack's endpoint that carries the IAM call check.
+        sqs: scalerSqs,
         asPrincipal: (work) => asPrincipal(GPU_WORKER_PRINCIPAL, work),
         log: (line) => {
           const stamped = { at: new Date().toISOString(), ...line };
