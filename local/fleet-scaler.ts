@@ -18,7 +18,8 @@ import type { Health } from '../worker/metrics-server.ts';
 /** The scaler reads the GPU queue's depth (waiting and in flight), nothing else. */
 export const FLEET_SCALER_ACCESS = access(grant('queue:gpu', 'sqs', 'GetQueueAttributes'));
 
-const CALL_TIMEOUT_MS = 2000;
+/** Each queue read and health check; generous, because a loaded host answers slowly and a missed decision only waits a period. */
+const CALL_TIMEOUT_MS = 5000;
 
 export interface ScaledWorker {
   readonly id: string;
