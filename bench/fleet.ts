@@ -12,6 +12,8 @@
  * GPU-seconds billed (cold start, warm-up, jobs, idle) beside what the jobs needed, and per
  * 1,000 jobs at the g5.xlarge on-demand price. All times in pipeline seconds.
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { FLEET_SCALING_DEFAULTS, fleetScalingSchema } from '../core/fleet-scaling-settings.ts';
@@ -142,17 +144,29 @@ async function main(): Promise<void> {
     }, 0.05)
     .option('--deadline-seconds <n>', 'real seconds to wait for the jobs and the scale-in after the last submission', int('--deadline-seconds', 1), 600)
     .option('--json', 'print the figures as JSON too')
+    .option('--one', 'run the single variant given and print its figures as one JSON line (used by the command itself)')
     .showHelpAfterError();
   program.parse();
-  const o = program.opts<{ packs: number; everySeconds: number; max: number; variants: FleetVariant[]; seed: number; timeScale: number; deadlineSeconds: number; json?: boolean }>();
+  const o = program.opts<{ packs: number; everySeconds: number; max: number; variants: FleetVariant[]; seed: number; timeScale: number; deadlineSeconds: number; json?: boolean; one?: boolean }>();
   for (const v of o.variants) fleetScalingSchema.parse({ ...FLEET_SCALING_DEFAULTS, maxWorkers: o.max, ...v });
+  const run = (variant: FleetVariant) => runFleet({
+    packs: o.packs, everySeconds: o.everySeconds, maxWorkers: o.max, variant, timeScale: o.timeScale, seed: o.seed,
+    deadlineMs: o.deadlineSeconds * 1000, log: (l) => process.stderr.write(`${l}\n`),
+  });
+  if (o.one === true) {
+    process.stdout.write(`${JSON.stringify(await run(o.variants[0]!))}\n`);
+    return;
+  }
+  // One process per variant: the project's AWS clients are created once per process, with the
+  // endpoints of the first stack, so a second stack in the same process is not reachable.
   const rows: { label: string; f: FleetFigures }[] = [];
   for (const variant of o.variants) {
-    const f = await runFleet({
-      packs: o.packs, everySeconds: o.everySeconds, maxWorkers: o.max, variant, timeScale: o.timeScale, seed: o.seed,
-      deadlineMs: o.deadlineSeconds * 1000, log: (l) => process.stderr.write(`${l}\n`),
-    });
-    rows.push({ label: label(variant), f });
+    const args = [fileURLToPath(import.meta.url), '--one', '--packs', String(o.packs), '--every-seconds', String(o.everySeconds), '--max', String(o.max),
+      '--variants', `${variant.minWorkers}/${variant.scaleInCooldownSeconds}`, '--seed', String(o.seed), '--time-scale', String(o.timeScale), '--deadline-seconds', String(o.deadlineSeconds)];
+    const child = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 });
+    const line = child.stdout.split('\n').reverse().find((l) => l.startsWith('{"jobs"'));
+    if (line === undefined) throw new Error(`the run of ${label(variant)} printed no figures (exit ${child.status})`);
+    rows.push({ label: label(variant), f: JSON.parse(line) as FleetFigures });
   }
   const m = thisMachine();
   const title = `Fleet benchmark — ${o.packs} one-job packs, one every ${o.everySeconds} s, fleet ${rows.map((r) => r.label).join(' | ')} up to ${o.max} workers, ` +
