@@ -4,7 +4,7 @@
  * with a report. `--serve` keeps the stack up and writes .vto/endpoints.json.
  */
 import { Command } from 'commander';
-import { daysOption, intOption, timeScaleOption } from '../cli/options.ts';
+import { daysOption, intOption, timeScaleOption, workersOption } from '../cli/options.ts';
 import { runOffline, type OfflineRunOptions } from '../local/run.ts';
 
 
@@ -15,7 +15,7 @@ const program = new Command()
   .option('--profile <name>', 'fault profile of the simulators (none, default, chaos, flaky-providers)', 'default')
   .option('--seed <n>', 'seed of the fault decisions', intOption('--seed', 0, 2 ** 31 - 1), 1)
   .option('--time-scale <f>', 'real seconds per pipeline second: 1 = real time, 0.05 = 20× faster', timeScaleOption, 0.05)
-  .option('--workers <n>', 'GPU worker processes', intOption('--workers', 1, 16), 2)
+  .option('--workers <n|min..max>', 'GPU workers: N runs N warm workers; MIN..MAX (e.g. 0..4) autoscales on the GPU backlog, with a modelled cold start', workersOption, { min: 2, max: 2 })
   .option('--json', 'print the final report as one JSON document instead of tables', false)
   .option('--serve', 'keep the stack up until Ctrl-C and write .vto/endpoints.json', false)
   .option('--no-demo', 'with --serve: start the stack without running the demo pack')

@@ -47,6 +47,23 @@ export const daysOption = (name: string) => (v: string): number => {
   return n;
 };
 
+/** The GPU fleet's bounds of `npm start --workers`: `N` is a fixed fleet (N..N), `MIN..MAX` autoscales between them. */
+export interface WorkerBounds {
+  readonly min: number;
+  readonly max: number;
+}
+
+/** commander parser of `--workers N` or `--workers MIN..MAX` (0 ≤ MIN ≤ MAX, 1 ≤ MAX ≤ 16). */
+export const workersOption = (v: string): WorkerBounds => {
+  const m = /^\s*(\d+)\s*(?:\.\.\s*(\d+)\s*)?$/.exec(v);
+  if (m === null) throw new InvalidArgumentError(`--workers must be a whole number N (a fixed fleet) or a range MIN..MAX such as 0..4 (autoscaled); got "${v}"`);
+  const min = Number(m[1]);
+  const max = m[2] === undefined ? min : Number(m[2]);
+  if (max < 1 || max > 16) throw new InvalidArgumentError(`--workers: the maximum must be from 1 to 16; got ${max}`);
+  if (min > max) throw new InvalidArgumentError(`--workers: the minimum (${min}) must not exceed the maximum (${max})`);
+  return { min, max };
+};
+
 /** commander collector of a repeatable option. */
 export const collect = (v: string, previous: string[] = []): string[] => [...previous, v];
 

@@ -186,3 +186,25 @@ export function workflowSummary(workflow: Workflow): WorkflowSummary {
   if (typeof model !== 'string') throw new WorkflowShapeError(`cannot find the checkpoint loader of KSampler ${samplerId}`);
   return { model, width, height, batch, steps };
 }
+
+/**
+ * A new worker's warm-up prompt (worker/warmup.ts): loads `model` onto the GPU and samples one
+ * small step, so the checkpoint load is paid before the first job rather than by it. Core
+ * nodes only, no input images; PreviewImage writes to temp/, which ComfyUI clears.
+ */
+export function buildWarmupWorkflow(model: string): Workflow {
+  return {
+    '1': { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: model } },
+    '2': { class_type: 'CLIPTextEncode', inputs: { text: 'warm-up', clip: link('1', 1) } },
+    '3': { class_type: 'EmptyLatentImage', inputs: { width: 64, height: 64, batch_size: 1 } },
+    '4': {
+      class_type: 'KSampler',
+      inputs: {
+        model: link('1', 0), seed: 0, steps: 1, cfg: 1, sampler_name: 'euler', scheduler: 'normal',
+        positive: link('2', 0), negative: link('2', 0), latent_image: link('3', 0), denoise: 1,
+      },
+    },
+    '5': { class_type: 'VAEDecode', inputs: { samples: link('4', 0), vae: link('1', 2) } },
+    '6': { class_type: 'PreviewImage', inputs: { images: link('5', 0) } },
+  };
+}

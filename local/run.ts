@@ -14,13 +14,16 @@ import type { ConsoleServer } from '../console/server/server.ts';
 import { createDemoPack } from './demo.ts';
 import { buildReport, formatReport } from './report.ts';
 import { DEFAULT_INDEX_LAG_MS, startOfflineStack, type Endpoints, type OfflineStack } from './stack.ts';
+import { FLEET_SCALING_DEFAULTS, fleetScalingSchema } from '../core/fleet-scaling-settings.ts';
+import type { WorkerBounds } from '../cli/options.ts';
 
 export interface OfflineRunOptions {
   readonly jobs: number;
   readonly profile: string;
   readonly seed: number;
   readonly timeScale: number;
-  readonly workers: number;
+  /** min === max: that many warm workers; otherwise autoscaled between them. */
+  readonly workers: WorkerBounds;
   readonly json: boolean;
   readonly serve: boolean;
   readonly demo: boolean;
@@ -91,10 +94,13 @@ export async function runOffline(opts: OfflineRunOptions): Promise<number> {
   process.once('SIGTERM', () => void shutdown(143));
 
   const started = Date.now();
-  say(`starting DynamoDB Local, fauxqs, local Step Functions, simulators and ${opts.workers} GPU worker(s)…`);
+  const { min, max } = opts.workers;
+  const fleet = min === max ? undefined : fleetScalingSchema.parse({ ...FLEET_SCALING_DEFAULTS, minWorkers: min, maxWorkers: max });
+  say(`starting DynamoDB Local, fauxqs, local Step Functions, simulators and ${fleet === undefined ? `${min} GPU worker(s)`
+    : `a GPU fleet autoscaled from ${min} to ${max} workers (scale-out cooldown ${fleet.scaleOutCooldownSeconds} s, scale-in after ${fleet.scaleInCooldownSeconds} s idle, both scaled)`}…`);
   // npm start is strict about index consistency, as AWS is (the suite's stacks opt in where a test needs it).
   const stack = await startOfflineStack({
-    timeScale: opts.timeScale, workers: opts.workers, profile: opts.profile, seed: opts.seed, indexLagMs: DEFAULT_INDEX_LAG_MS,
+    timeScale: opts.timeScale, workers: min, profile: opts.profile, seed: opts.seed, indexLagMs: DEFAULT_INDEX_LAG_MS, ...(fleet !== undefined && { fleet }),
     ...(opts.retentionDays !== undefined && { packRetentionDays: opts.retentionDays }),
   });
   running.stack = stack;

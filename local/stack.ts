@@ -39,6 +39,12 @@ import { createSupervisor, type SupervisorLog } from './supervisor.ts';
 import { resetClients } from '../lambdas/adapters/aws-clients.ts';
 import { resetConfig } from '../lambdas/adapters/config.ts';
 import { resetApiSettings } from '../lambdas/api/settings.ts';
+import type { FleetScalingSettings } from '../core/fleet-scaling-settings.ts';
+import { COLD_START } from './comfyui/physics.ts';
+import { startFleetScaler, type FleetScaler } from './fleet-scaler.ts';
+import { asPrincipal } from './iam/enforce.ts';
+import { callCheckPlugin } from '../lambdas/adapters/aws-clients.ts';
+import { GPU_WORKER_PRINCIPAL } from './iam/policies.ts';
 
 export const LOCAL_ACCOUNT = '000000000000';
 
@@ -92,6 +98,24 @@ export interface StackOptions {
   readonly lambdaConcurrency?: number;
   /** Finished packs older than this many days (scaled) are erased by the watchdog (the packRetentionDays context). @default kept */
   readonly packRetentionDays?: number;
+  /**
+   * Autoscale the GPU fleet within these bounds (local/fleet-scaler.ts, core/scaling.ts);
+   * `workers` is then ignored. Each new worker's host pays the modelled cold start
+   * (COLD_START: boot, then model load by the worker's warm-up prompt). Without it the
+   * fleet is `workers` hosts, already warm, as before.
+   */
+  readonly fleet?: FleetScalingSettings;
+  /** Pipeline seconds between two scaling decisions. @default 5 */
+  readonly scalerPeriodSeconds?: number;
+}
+
+/** One GPU host the stack ran: from its launch (cold start included) until it was stopped: what a cloud bills. */
+export interface GpuHost {
+  readonly id: string;
+  readonly comfy: ComfySim;
+  /** Epoch ms. */
+  readonly launchedAt: number;
+  endedAt: number | null;
 }
 
 /** Index lag of `npm start`: long enough to catch a decision taken on a stale index read. */
@@ -150,6 +174,12 @@ export interface OfflineStack {
   iamDenials(): Denial[] | undefined;
   /** Starts one more worker beside its own ComfyUI; `supervise: false` leaves it unreplaced when it dies. */
   addWorker(o?: { supervise?: boolean }): Promise<WorkerProcess>;
+  /** Drains one worker (SIGTERM: it finishes what it holds), stops its host and forgets it; not a death. */
+  stopWorker(id: string): Promise<void>;
+  /** The fleet scaler, when the stack runs with `fleet`. */
+  readonly scaler: FleetScaler | undefined;
+  /** Every GPU host started so far, with its launch and end (billing). */
+  readonly hosts: readonly GpuHost[];
   stop(): Promise<void>;
 }
 
@@ -339,6 +369,8 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
     stopSupervisor = () => supervisor.stop();
 
     const leaseSeconds = workerLeaseSeconds(timeScale);
+    const fleet = options.fleet;
+    const bootMs = fleet === undefined ? 0 : Math.round(COLD_START.hostBootSeconds * 1000 * timeScale);
     const spawnWorker = async (id: string, comfy: ComfySim): Promise<WorkerProcess> => {
       // Heartbeats renew the attempt claim (bin/worker.ts) well inside the lease, so a dead
       // worker's claim lapses no later than its message reappears to another worker.
@@ -356,7 +388,9 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
           VTO_VISIBILITY_TIMEOUT_SECONDS: String(leaseSeconds),
           VTO_POLL_WAIT_SECONDS: '1',
           VTO_REQUEST_TIMEOUT_MS: String(options.requestTimeoutMs ?? 10_000),
-          VTO_WORKER_START_TIMEOUT_MS: '20000',
+          VTO_WORKER_START_TIMEOUT_MS: String(Math.max(20_000, 3 * bootMs)),
+          // An autoscaled worker loads its model before it polls, so no job pays the load.
+          ...(fleet !== undefined && { VTO_WARMUP_MODEL: LOCAL_MODELS[0] }),
           VTO_AUTO_SHUTDOWN_MS: 'off',
           VTO_SHUTDOWN_GRACE_MS: '2000',
           VTO_GENERATION_TIMEOUT_MS: String(Math.max(3000, Math.round(120_000 * timeScale))),
@@ -386,18 +420,65 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
     };
 
     let workerCount = 0;
+    const hosts: GpuHost[] = [];
     const addWorker = async (o: { supervise?: boolean } = {}): Promise<WorkerProcess> => {
       const n = ++workerCount;
-      const comfy = await startComfySim({ profile, seed, stepMs, installedModels: LOCAL_MODELS, modelLoadMs: Math.round(2000 * timeScale) });
-      cleanups.push(() => comfy.stop());
       const id = `worker-${n}`;
+      const launchedAt = Date.now();
+      const comfy = await startComfySim({
+        profile, seed, stepMs, installedModels: LOCAL_MODELS,
+        ...(fleet === undefined
+          ? { modelLoadMs: Math.round(2000 * timeScale) }
+          : { bootMs, modelLoadMs: Math.round(COLD_START.modelLoadSeconds * 1000 * timeScale) }),
+      });
+      cleanups.push(() => comfy.stop());
+      const host: GpuHost = { id, comfy, launchedAt, endedAt: null };
+      hosts.push(host);
+      cleanups.push(async () => { host.endedAt ??= Date.now(); });
       const w = await spawnWorker(id, comfy);
       workers.push(w);
       // The replacement runs under the same id beside the same ComfyUI host.
       if (o.supervise ?? options.supervise ?? true) supervisor.watch(w, () => spawnWorker(id, comfy));
       return w;
     };
-    for (let i = 0; i < (options.workers ?? 2); i++) await addWorker();
+    const stopWorker = async (id: string): Promise<void> => {
+      const w = workers.find((x) => x.id === id);
+      if (w === undefined) return;
+      supervisor.release(w);
+      // The worker's own grace (VTO_SHUTDOWN_GRACE_MS) bounds the drain; this only bounds a stuck one.
+      await stopChild(w.process, 15_000);
+      const i = workers.indexOf(w);
+      if (i >= 0) workers.splice(i, 1);
+      await w.comfy.stop();
+      const host = hosts.find((h) => h.id === id);
+      if (host !== undefined) host.endedAt ??= Date.now();
+    };
+    let scaler: FleetScaler | undefined;
+    const scalerSqs = new SQSClient({ useQueueUrlAsEndpoint: false, maxAttempts: 3 });
+    scalerSqs.middlewareStack.use(callCheckPlugin as Parameters<typeof scalerSqs.middlewareStack.use>[0]);
+    cleanups.push(async () => scalerSqs.destroy());
+    if (fleet === undefined) {
+      for (let i = 0; i < (options.workers ?? 2); i++) await addWorker();
+    } else {
+      const started = startFleetScaler({
+        queueUrl: resources.queues.gpu.url, settings: fleet, timeScale,
+        periodMs: Math.max(50, Math.round((options.scalerPeriodSeconds ?? 5) * 1000 * timeScale)),
+        workers: () => workers, start: () => addWorker(), stop: stopWorker,
+        // The scaler reads the GPU queue's depth as the fleet's hosts may (GpuWorkerPolicy),
+        // through a client of this stack's endpoint that carries the IAM call check.
+        sqs: scalerSqs,
+        asPrincipal: (work) => asPrincipal(GPU_WORKER_PRINCIPAL, work),
+        log: (line) => {
+          const stamped = { at: new Date().toISOString(), ...line };
+          supervisorLog.push(stamped);
+          (options.onSupervisorLog ?? ((l) => process.stderr.write(`${JSON.stringify(l)}\n`)))(stamped);
+        },
+      });
+      // Stopped before the workers, so it starts and drains nothing while the stack stops.
+      const stopSupervisorOnly = stopSupervisor;
+      stopSupervisor = async () => { await started.stop(); await stopSupervisorOnly(); };
+      scaler = started;
+    }
 
     // The watchdog's EventBridge schedule (every minute), scaled like every other wait; stopped first on stop().
     let watchdog: WatchdogTimer | undefined;
@@ -425,7 +506,10 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       events: bus.url,
       webhookSecret,
     };
-    return { env, endpoints, resources, sfn, workers, supervisorLog, providers, watchdog, iamDenials: () => iam?.denials(), addWorker, stop: stopAll };
+    return {
+      env, endpoints, resources, sfn, workers, supervisorLog, providers, watchdog, iamDenials: () => iam?.denials(), addWorker, stopWorker,
+      scaler, hosts, stop: stopAll,
+    };
   } catch (e) {
     await stopAll();
     throw e;

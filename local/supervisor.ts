@@ -36,6 +36,8 @@ export type SupervisorLog = (line: Record<string, unknown>) => void;
 export interface Supervisor<T extends Supervised> {
   /** Watches a process; `start` starts its replacement, which is watched in turn. */
   watch(process: T, start: () => Promise<T>): void;
+  /** The process is being stopped on purpose (scale-in): its exit is not a death and is not replaced. */
+  release(process: T): void;
   /** Stops watching: exits from now on are expected (the stack is stopping). */
   stop(): Promise<void>;
 }
@@ -51,11 +53,12 @@ export function createSupervisor<T extends Supervised>(o: {
   const history = new Map<string, number[]>();
   const pending = new Set<Promise<void>>();
   const sleeping = new Set<() => void>();
+  const released = new WeakSet<T>();
   let stopping = false;
 
   const watch = (p: T, start: () => Promise<T>): void => {
     void p.exited.then(({ code, signal }) => {
-      if (stopping) return;
+      if (stopping || released.has(p)) return;
       // Only restarts under way are awaited on stop: a live process's exit may never come.
       const task = restart(p, start, code, signal);
       pending.add(task);
@@ -94,6 +97,9 @@ export function createSupervisor<T extends Supervised>(o: {
 
   return {
     watch,
+    release(p) {
+      released.add(p);
+    },
     async stop() {
       stopping = true;
       for (const wake of [...sleeping]) wake();

@@ -111,6 +111,14 @@ export const workerConfigSchema = z.strictObject({
    * TimeoutSeconds, so Gpu.Timeout (resumable) arrives before States.Timeout.
    */
   generationTimeoutMs: int(1).default(Math.round(GPU_TASK.timeoutSeconds * 0.9 * 1000)),
+  /**
+   * The checkpoint a new worker loads with a warm-up prompt before it takes any message
+   * (worker/warmup.ts), so the first job does not pay the model load; null / "off": no warm-up.
+   */
+  warmupModel: z.preprocess(
+    (v) => (typeof v === 'string' && ['', 'off', 'null', 'none'].includes(v.trim().toLowerCase()) ? null : v),
+    z.string({ error: 'must be a checkpoint file name, or "off"' }).min(1).max(256).nullable(),
+  ).default(null),
   /** On SIGTERM, how long in-flight jobs may run before they are released. */
   shutdownGraceMs: int(0).default(25_000),
   /** Port of /metrics and /healthz; 0 picks a free port. */
@@ -160,6 +168,7 @@ export const ENV_VARS = {
   VTO_STALL_FIRST_PROGRESS_MS: 'stallFirstProgressMs',
   VTO_GENERATION_TIMEOUT_MS: 'generationTimeoutMs',
   VTO_SHUTDOWN_GRACE_MS: 'shutdownGraceMs',
+  VTO_WARMUP_MODEL: 'warmupModel',
   VTO_METRICS_PORT: 'metricsPort',
   VTO_METRICS_HOST: 'metricsHost',
   VTO_WORKER_ID: 'workerId',

@@ -6,11 +6,14 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
 export interface Health {
-  readonly status: 'starting' | 'ok' | 'draining' | 'stopped';
+  /** starting: waiting for ComfyUI; warming: running the warm-up prompt; ok: polling. */
+  readonly status: 'starting' | 'warming' | 'ok' | 'draining' | 'stopped';
   /** Messages held: running, prefetched, or finishing (outputs, answer). */
   readonly busy: number;
   /** Prompts this worker keeps on ComfyUI at once: the running one and the prefetched. */
   readonly slots: number;
+  /** Seconds since the worker last held a message (or started polling); null while it holds one. A scaler stops only idle workers. */
+  readonly idleSeconds: number | null;
   /** Seconds since the worker started. */
   readonly uptime: number;
 }

@@ -26,6 +26,7 @@ export class WorkerMetrics {
   readonly failures: Counter<'code'>;
   readonly duration: Histogram<'action'>;
   readonly queueDuration: Histogram<'action'>;
+  readonly warmupSeconds: Gauge;
 
   constructor(o: WorkerMetricsOptions) {
     const registers = [this.registry];
@@ -49,6 +50,11 @@ export class WorkerMetrics {
         }
         if (last !== null) this.set(last);
       },
+    });
+    this.warmupSeconds = new Gauge({
+      name: 'orchestrator_worker_warmup_seconds',
+      help: 'Time the warm-up prompt took at start (model load): GPU time spent before any job, not charged to one.',
+      registers,
     });
     this.heartbeatMissed = new Counter({
       name: 'orchestrator_worker_heartbeat_missed_total',

@@ -51,6 +51,7 @@ import { attemptKey, parseTaskBody, queueSeconds, receiveCount, runOf } from './
 import { startMetricsServer, type Health, type MetricsServer } from './metrics-server.ts';
 import { WorkerMetrics } from './metrics.ts';
 import { waitForComfy } from './readiness.ts';
+import { warmUp } from './warmup.ts';
 import { RecentKeys, repeat } from './repeat.ts';
 import { TaskAnswerer, TokenGoneError } from './task-answer.ts';
 import { access, grant } from '../lambdas/adapters/access.ts';
@@ -157,6 +158,8 @@ export class GpuWorker {
   readonly #pollAbort = new AbortController();
   #status: Health['status'] = 'starting';
   #startedAt = Date.now();
+  /** When the worker last held nothing; meaningful while #active is empty. */
+  #idleSince = Date.now();
   #server: MetricsServer | undefined;
   #loop: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -220,7 +223,11 @@ export class GpuWorker {
   }
 
   health(): Health {
-    return { status: this.#status, busy: this.#active.size, slots: this.slots, uptime: (Date.now() - this.#startedAt) / 1000 };
+    return {
+      status: this.#status, busy: this.#active.size, slots: this.slots,
+      idleSeconds: this.#active.size > 0 ? null : (Date.now() - this.#idleSince) / 1000,
+      uptime: (Date.now() - this.#startedAt) / 1000,
+    };
   }
 
   /** Starts serving /metrics and /healthz (status "starting" until ComfyUI is ready). Idempotent. */
@@ -249,7 +256,17 @@ export class GpuWorker {
     }
     if (this.#pollAbort.signal.aborted) return;
     await this.#cancelLeftovers();
+    if (this.config.warmupModel !== null) {
+      this.#status = 'warming';
+      const w = await warmUp(this.#comfy, {
+        model: this.config.warmupModel, workerId: this.config.workerId, timeoutMs: this.config.generationTimeoutMs,
+        pollMs: Math.min(this.config.historyPollMs, 250), log: this.#log, signal: this.#pollAbort.signal,
+      });
+      this.metrics.warmupSeconds.set(w.seconds);
+      if (this.#pollAbort.signal.aborted) return;
+    }
     this.#status = 'ok';
+    this.#idleSince = Date.now();
     this.#log.info('GPU worker polling', { queueUrl: this.config.queueUrl, prefetch: this.config.prefetch, leaseSeconds: this.config.visibilityTimeoutSeconds, metricsUrl: this.metricsUrl });
     this.#armIdle();
     this.#loop = this.#pollLoop();
@@ -412,6 +429,7 @@ export class GpuWorker {
     } finally {
       job.slot = false;
       this.#active.delete(key);
+      if (this.#active.size === 0) this.#idleSince = Date.now();
       this.metrics.workersBusy.set(this.#active.size);
       this.#onHeldChange(this.#active.size);
       this.#wakeSlotWaiters();

@@ -19,6 +19,19 @@ export const DEFAULT_INSTALLED_MODELS: readonly string[] = [
 export const DEFAULT_VRAM_MIB = 24_576;
 
 /**
+ * A new GPU host's cold start, in pipeline seconds (the offline stack multiplies them by
+ * --time-scale). Assumptions standing for a g5.xlarge (A10G, 24 GiB) behind ECS on EC2:
+ * - hostBootSeconds 120: instance launch and ECS agent registration (~45–60 s for a GPU
+ *   AMI), the worker image pull (~30–40 s for a ~5 GB ComfyUI + CUDA image) and ComfyUI's
+ *   start (~15–20 s importing custom nodes). AWS's guidance for asynchronous inference on
+ *   EKS quotes "new nodes within 2 minutes" (Karpenter); the figure is that one.
+ * - modelLoadSeconds 30: an SDXL inpaint checkpoint (~6.6 GiB) read from the host's disk and
+ *   moved to the GPU; ComfyUI logs 20–40 s for it on gp3 EBS (the low end on instance NVMe).
+ * Model load is paid by the worker's warm-up prompt (worker/warmup.ts), not by a job.
+ */
+export const COLD_START = { hostBootSeconds: 120, modelLoadSeconds: 30 } as const;
+
+/**
  * Job parameters that meet the physics-driven failures, for the demo pack and benchmarks
  * (the fault profiles inject everything else).
  */

@@ -41,6 +41,12 @@ export interface ComfySimOptions {
   readonly stepMs?: number;
   /** Time to load a checkpoint that is not in VRAM. @default 10 × stepMs */
   readonly modelLoadMs?: number;
+  /**
+   * A cold host: for this long after start the server accepts connections and drops them
+   * unanswered, as a host still booting, pulling its image or importing ComfyUI's nodes does
+   * (physics.ts COLD_START). @default 0
+   */
+  readonly bootMs?: number;
   /** Fault profile name or object. @default 'none' */
   readonly profile?: string | FaultProfile;
   readonly seed?: number;
@@ -123,6 +129,12 @@ const INDEX_HTML = '<!DOCTYPE html><html lang="en"><head><meta charset="UTF-8"><
 
 const CONTENT_TYPES: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.gif': 'image/gif' };
 
+/** A worker's warm-up prompt (worker/warmup.ts): extra_data.vto.warmup. */
+function isWarmup(extraData: Record<string, unknown>): boolean {
+  const vto = extraData['vto'];
+  return vto !== null && typeof vto === 'object' && (vto as Record<string, unknown>)['warmup'] === true;
+}
+
 /** Which job a prompt belongs to, for fault decisions: extra_data.vto.jobId, else the prompt_id. */
 function faultKey(extraData: Record<string, unknown>, promptId: string): string {
   const vto = extraData['vto'];
@@ -176,7 +188,12 @@ export async function startComfySim(options: ComfySimOptions = {}): Promise<Comf
   });
   const queueUpdated = () => hub.send('status', { status: queueInfo() }, null);
 
+  const bootedAt = performance.now() + (options.bootMs ?? 0);
   const server = createServer((req, res) => {
+    if (performance.now() < bootedAt) {
+      req.socket.destroy();
+      return;
+    }
     handle(req, res).catch((e: unknown) => {
       if (!res.headersSent) sendText(res, 500, `500 Internal Server Error\n\nServer got itself in trouble: ${String(e)}`);
       else res.destroy();
@@ -322,7 +339,8 @@ export async function startComfySim(options: ComfySimOptions = {}): Promise<Comf
     const extraData: Record<string, unknown> = extra !== null && typeof extra === 'object' && !Array.isArray(extra) ? { ...(extra as Record<string, unknown>) } : {};
     if ('client_id' in data) extraData['client_id'] = data['client_id'];
 
-    const fault = faults.next('comfyui', faultKey(extraData, promptId));
+    // A worker's warm-up prompt belongs to no job: the fault profile decides jobs' fates only.
+    const fault = isWarmup(extraData) ? null : faults.next('comfyui', faultKey(extraData, promptId));
     if (fault === 'http503') {
       faultsFired['http503'] = (faultsFired['http503'] ?? 0) + 1;
       sendText(res, 503, '503: Service Unavailable');
@@ -588,6 +606,8 @@ export interface PromptRecord {
   /** extra_data.vto.jobId / attempt as the worker sent them; null when absent. */
   readonly jobId: string | null;
   readonly attempt: number | null;
+  /** A worker's warm-up prompt (extra_data.vto.warmup): GPU time spent before any job, not for one. */
+  readonly warmup?: boolean;
   /** Epoch milliseconds. */
   readonly queuedAt: number;
   readonly startedAt: number | null;
@@ -606,6 +626,7 @@ class PromptLog {
       promptId,
       jobId: typeof tag['jobId'] === 'string' ? tag['jobId'] : null,
       attempt: typeof tag['attempt'] === 'number' ? tag['attempt'] : null,
+      warmup: tag['warmup'] === true,
       queuedAt: Date.now(), startedAt: null, endedAt: null, outcome: null,
     });
   }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../cli/errors.ts';
-import { checkId, jobsFromOptions, parseParams, parseSince } from '../../cli/options.ts';
+import { checkId, jobsFromOptions, parseParams, parseSince, workersOption } from '../../cli/options.ts';
 import { planUploads, sniffImageType, uploadName } from '../../cli/uploads.ts';
 
 const usage = (fn: () => unknown) => {
@@ -21,6 +21,24 @@ describe('ids', () => {
   it('accepts a lowercase UUID and refuses anything else, naming what was expected', () => {
     expect(checkId('pack', '0b7c9a52-4bd4-4c34-8f8e-3f4a2c9b8d11')).toBe('0b7c9a52-4bd4-4c34-8f8e-3f4a2c9b8d11');
     expect(usage(() => checkId('job', 'abc'))).toBe('abc: not a job id (a lowercase UUID, as `vto packs list` shows)');
+  });
+});
+
+describe('npm start --workers', () => {
+  it.each([
+    ['2', { min: 2, max: 2 }], ['0..4', { min: 0, max: 4 }], ['1..1', { min: 1, max: 1 }], [' 1 .. 3 ', { min: 1, max: 3 }],
+  ])('reads %j as %j', (v, want) => {
+    expect(workersOption(v)).toEqual(want);
+  });
+  it.each([
+    ['0', '--workers: the maximum must be from 1 to 16; got 0'],
+    ['0..0', '--workers: the maximum must be from 1 to 16; got 0'],
+    ['1..17', '--workers: the maximum must be from 1 to 16; got 17'],
+    ['4..2', '--workers: the minimum (4) must not exceed the maximum (2)'],
+    ['two', '--workers must be a whole number N (a fixed fleet) or a range MIN..MAX such as 0..4 (autoscaled); got "two"'],
+    ['1-4', '--workers must be a whole number N (a fixed fleet) or a range MIN..MAX such as 0..4 (autoscaled); got "1-4"'],
+  ])('refuses %j naming --workers', (v, message) => {
+    expect(() => workersOption(v)).toThrow(message);
   });
 });
 

@@ -68,4 +68,26 @@ describe('the supervisor', () => {
     // Assess
     expect(started).toBe(0);
   });
+
+  it('does not replace a released process (scale-in), and still replaces the others', async () => {
+    // Prepare
+    const lines: Record<string, unknown>[] = [];
+    const a = fake('a', 0);
+    const b = fake('b', 0);
+    const started: string[] = [];
+    const sup = createSupervisor<ReturnType<typeof fake>>({ policy: POLICY, log: (l) => lines.push(l) });
+    sup.watch(a, async () => { started.push('a'); return fake('a', 1); });
+    sup.watch(b, async () => { started.push('b'); return fake('b', 1); });
+
+    // Act: a is stopped on purpose; b dies.
+    sup.release(a);
+    a.exit();
+    b.exit();
+    await eventually(() => started, (s) => s.includes('b'), 'b replaced', { timeoutMs: 5000, everyMs: 10 });
+    await sup.stop();
+
+    // Assess
+    expect(started).toEqual(['b']);
+    expect(lines.filter((l) => l['process'] === 'a')).toEqual([]);
+  });
 });

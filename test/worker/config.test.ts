@@ -36,6 +36,13 @@ describe('worker configuration', () => {
     });
   });
 
+  it('reads the warm-up model from VTO_WARMUP_MODEL: none by default, "off" for none', () => {
+    expect(loadWorkerConfig({ env: REQUIRED }).warmupModel).toBeNull();
+    expect(loadWorkerConfig({ env: { ...REQUIRED, VTO_WARMUP_MODEL: 'sdxl-inpaint-1.0.safetensors' } }).warmupModel).toBe('sdxl-inpaint-1.0.safetensors');
+    expect(loadWorkerConfig({ env: { ...REQUIRED, VTO_WARMUP_MODEL: 'off' } }).warmupModel).toBeNull();
+    expect(problemsOf(() => loadWorkerConfig({ env: REQUIRED, overrides: { warmupModel: 3 } }))[0]).toMatch(/^warmupModel: must be a checkpoint file name, or "off"/);
+  });
+
   it('layers file, then environment, then overrides', () => {
     const path = file('layers.json', { prefetch: 2, requestTimeoutMs: 1000, comfyUrl: 'http://gpu-1:8188' });
 
