@@ -11,6 +11,7 @@ import { confirm } from './confirm.ts';
 import { renderCancelledPack, renderErasure, renderErasureScope, renderWebhookFailures, renderCreated, renderPack, renderPackEnd, renderPackList, renderRestarted } from './render-packs.ts';
 import { submitPack } from './submit.ts';
 import { allJobs } from './watch.ts';
+import { INPAINT_BACKENDS } from '../core/inpaint-backend.ts';
 
 interface FollowFlags {
   readonly interval: number;
@@ -48,7 +49,7 @@ export function registerPackCommands(program: Command): void {
     .option('-p, --person <file>', 'a person image (PNG, JPEG or WebP); repeat for several', collect)
     .option('-g, --garment <file>', 'a garment image; repeat for several', collect)
     .option('-m, --manifest <file>', 'JSON array of {"person": FILE, "garment": FILE, "params"?: {...}} (paths relative to the manifest)')
-    .addOption(new Option('--inpaint <backend>', 'where the inpaint runs').choices(['comfyui', 'hosted']).default('comfyui'))
+    .addOption(new Option('--inpaint <backend>', 'where the inpaint runs').choices(INPAINT_BACKENDS).default('comfyui'))
     .option('--param <key=value>', 'an inpaint parameter for every job (width, height, steps, batch, model, seed, denoise, maskExpandPx); repeatable', collect)
     .option('--params <json>', 'inpaint parameters as a JSON object; --param values override them')
     .option('--idempotency-key <key>', 'send this Idempotency-Key (default: a new one): submitting again with the same key and images does not create a second pack')

@@ -127,10 +127,16 @@ export function jobEvent(j: JobFacts, occurredAt: string, apiUrl?: string): JobE
   };
 }
 
-/** A recovery entry (index `entry` of the job's history) resolved recovered. */
-export function recoveredEvent(j: JobFacts, entry: number, recovery: { error: string; strategy: string }, occurredAt: string, apiUrl?: string): JobEventDetail {
+/**
+ * A recovery entry (index `entry` of the job's history) resolved recovered. The event is
+ * named by the entry's time, not its index: the history is trimmed to its newest entries,
+ * which shifts every index, and a later entry at an earlier one's index is another recovery.
+ */
+export function recoveredEvent(j: JobFacts & { readonly recoveries: readonly { readonly at: string }[] }, entry: number, recovery: { error: string; strategy: string }, occurredAt: string, apiUrl?: string): JobEventDetail {
+  const at = j.recoveries[entry]?.at;
+  if (at === undefined) throw new RangeError(`job ${j.jobId} has no recovery entry ${entry}`);
   return {
-    version: DETAIL_VERSION, eventId: `job.recovered/${j.jobId}/entry-${entry}`, type: 'job.recovered', occurredAt,
+    version: DETAIL_VERSION, eventId: `job.recovered/${j.jobId}/${at}`, type: 'job.recovered', occurredAt,
     packId: j.packId, jobId: j.jobId, status: j.status, run: j.runs ?? 0, recovery, links: links(apiUrl, j.packId, j.jobId),
   };
 }

@@ -55,11 +55,21 @@ export interface RetryPolicy {
   readonly JitterStrategy: 'FULL' | 'NONE';
 }
 
+/**
+ * What a failure says about the dependency that answered (a provider, a ComfyUI host), for
+ * its circuit breaker: `failure` indicts it (counts towards opening), `success` proves it up
+ * (it answered properly, e.g. that the input is bad), `neither` says nothing of it (an open
+ * breaker's own refusal; AWS throttling our account).
+ */
+export type BreakerVerdict = 'failure' | 'success' | 'neither';
+
 export interface TaxonomyEntry {
   readonly name: string;
   readonly family: Family;
   readonly recoverable: boolean;
   readonly strategy: Strategy;
+  /** How the failure counts against the breaker of the dependency that answered. */
+  readonly breaker: BreakerVerdict;
   /** Set when the strategy is an ASL Retry on the failing state. */
   readonly retry: RetryPolicy | null;
   /** Most times the strategy may run for one job (for RETRY_BACKOFF: MaxAttempts). */
@@ -85,15 +95,18 @@ const backoff = (over: Partial<RetryPolicy> = {}): RetryPolicy => ({
   ...over,
 });
 
-type EntryInput = Omit<TaxonomyEntry, 'maxStrategyAttempts' | 'retry'> & {
+type EntryInput = Omit<TaxonomyEntry, 'maxStrategyAttempts' | 'retry' | 'breaker'> & {
   readonly retry?: RetryPolicy;
   readonly maxStrategyAttempts?: number;
+  /** @default 'success': the dependency answered. */
+  readonly breaker?: BreakerVerdict;
 };
 
 function entry(e: EntryInput): TaxonomyEntry {
   const retry = e.retry ?? null;
   return {
     ...e,
+    breaker: e.breaker ?? 'success',
     retry,
     maxStrategyAttempts: e.maxStrategyAttempts ?? retry?.MaxAttempts ?? (e.recoverable ? DEFAULT_STRATEGY_ATTEMPTS : 0),
   };
@@ -101,20 +114,21 @@ function entry(e: EntryInput): TaxonomyEntry {
 
 const TABLE = [
   // Transport and service hiccups: retried in place with exponential backoff and full jitter.
-  entry({ name: 'Transient.Network', family: 'Transient', recoverable: true, strategy: 'RETRY_BACKOFF', retry: backoff(),
+  entry({ name: 'Transient.Network', family: 'Transient', recoverable: true, strategy: 'RETRY_BACKOFF', retry: backoff(), breaker: 'failure',
     description: 'Connection reset, refused, timed out or DNS failure (ECONNRESET, ETIMEDOUT, [Errno 110]).' }),
-  entry({ name: 'Transient.ServiceUnavailable', family: 'Transient', recoverable: true, strategy: 'RETRY_BACKOFF', retry: backoff(),
+  entry({ name: 'Transient.ServiceUnavailable', family: 'Transient', recoverable: true, strategy: 'RETRY_BACKOFF', retry: backoff(), breaker: 'failure',
     description: 'HTTP 500/502/503/504, or an HTML error page where JSON was expected.' }),
   // Rate limits wait longer: the provider asked us to slow down.
-  entry({ name: 'Transient.RateLimited', family: 'Transient', recoverable: true, strategy: 'RETRY_BACKOFF',
+  entry({ name: 'Transient.RateLimited', family: 'Transient', recoverable: true, strategy: 'RETRY_BACKOFF', breaker: 'failure',
     retry: backoff({ IntervalSeconds: 5, MaxDelaySeconds: 60 }),
     description: 'HTTP 429, "Too Many Requests", S3 "503 Slow Down".' }),
-  entry({ name: 'Transient.Throttled', family: 'Transient', recoverable: true, strategy: 'RETRY_BACKOFF', retry: backoff(),
+  // AWS throttled our account's call: it says nothing of the provider.
+  entry({ name: 'Transient.Throttled', family: 'Transient', recoverable: true, strategy: 'RETRY_BACKOFF', retry: backoff(), breaker: 'neither',
     description: 'AWS throttling: ThrottlingException, ProvisionedThroughputExceededException, RequestLimitExceeded.' }),
   // An open breaker half-opens after 300 s and then admits only 3 trial calls, so waiters
   // must both outlast the window and arrive spread out: with full jitter, 10 attempts wait
   // 525 s on average (σ ≈ 100 s), so about 1 % of waiters give up before it half-opens.
-  entry({ name: 'Transient.CircuitOpen', family: 'Transient', recoverable: true, strategy: 'RETRY_BACKOFF',
+  entry({ name: 'Transient.CircuitOpen', family: 'Transient', recoverable: true, strategy: 'RETRY_BACKOFF', breaker: 'neither',
     retry: backoff({ IntervalSeconds: 30, MaxAttempts: 10, MaxDelaySeconds: 120 }),
     description: 'The circuit breaker of a provider is open; calls are refused until it half-opens.' }),
 
@@ -142,14 +156,14 @@ const TABLE = [
     description: 'VRAM exhausted (CUDA/HIP/MPS out of memory, "Allocation on device").' }),
   entry({ name: 'Gpu.ModelMissing', family: 'Gpu', recoverable: true, strategy: 'SWITCH_MODEL',
     description: 'Checkpoint, LoRA or VAE not installed, or a corrupt model file.' }),
-  entry({ name: 'Gpu.Timeout', family: 'Gpu', recoverable: true, strategy: 'RESUME_CHECKPOINT',
+  entry({ name: 'Gpu.Timeout', family: 'Gpu', recoverable: true, strategy: 'RESUME_CHECKPOINT', breaker: 'failure',
     description: 'The generation made no progress before the worker deadline.' }),
   entry({ name: 'States.HeartbeatTimeout', family: 'States', recoverable: true, strategy: 'RESUME_CHECKPOINT',
     description: 'No heartbeat from the GPU worker within HeartbeatSeconds (worker died).' }),
   entry({ name: 'States.Timeout', family: 'States', recoverable: true, strategy: 'RESUME_CHECKPOINT',
     description: 'The task ran past its TimeoutSeconds.' }),
 
-  entry({ name: 'Provider.MalformedResponse', family: 'Provider', recoverable: true, strategy: 'RETRY_BACKOFF',
+  entry({ name: 'Provider.MalformedResponse', family: 'Provider', recoverable: true, strategy: 'RETRY_BACKOFF', breaker: 'failure',
     retry: backoff({ IntervalSeconds: 1, MaxAttempts: 3, MaxDelaySeconds: 10 }),
     description: 'A provider answered with unparsable or schema-invalid data.' }),
   entry({ name: 'Segmentation.DegenerateMask', family: 'Segmentation', recoverable: true, strategy: 'RESEGMENT',
@@ -191,6 +205,9 @@ export function isErrorName(name: unknown): name is ErrorName {
 export function entryFor(name: string): TaxonomyEntry {
   return TAXONOMY.get(name as ErrorName) ?? (TAXONOMY.get('Unclassified') as TaxonomyEntry);
 }
+
+/** How a failure named `name` counts against its dependency's breaker; a name outside the taxonomy reads as Unclassified. */
+export const breakerVerdict = (name: string): BreakerVerdict => entryFor(name).breaker;
 
 export function namesWithStrategy(strategy: Strategy): ErrorName[] {
   return ERROR_NAMES.filter((n) => entryFor(n).strategy === strategy);

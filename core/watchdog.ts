@@ -138,12 +138,20 @@ export function nextRestartAt(job: Pick<JobRecord, 'watchdogRestarts' | 'watchdo
   return Date.parse(job.watchdogRestartedAt) + gap;
 }
 
+/**
+ * The execution statuses that end a run without success: the reconciler hears of these (the
+ * EventBridge rule in lib/observability.ts, its offline stand-in in local/recovery.ts).
+ */
+export const RECONCILED_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;
+export type ReconciledStatus = (typeof RECONCILED_STATUSES)[number];
+export const isReconciledStatus = (s: string): s is ReconciledStatus => (RECONCILED_STATUSES as readonly string[]).includes(s);
+
 /** The job's execution as the watchdog sees it; for a pending job, the run named for it next. */
 export type ExecutionView =
   | { readonly status: 'MISSING' }
   | { readonly status: 'RUNNING'; readonly lastEventAt: number | null }
   | { readonly status: 'SUCCEEDED' }
-  | { readonly status: 'FAILED' | 'TIMED_OUT' | 'ABORTED'; readonly error: string | null; readonly cause: string | null };
+  | { readonly status: ReconciledStatus; readonly error: string | null; readonly cause: string | null };
 
 export interface Observation {
   readonly job: JobRecord;

@@ -23,8 +23,9 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { BREAKER_PROVIDERS } from '../core/breaker.ts';
+import { METRICS, METRICS_NAMESPACE, SERVICE_NAME, type DimensionOf, type MetricName } from '../core/metrics.ts';
 import { BUCKETS, STATE_MACHINES, TABLES } from '../core/resources.ts';
-import { WATCHED_STATUSES } from '../core/watchdog.ts';
+import { RECONCILED_STATUSES, WATCHED_STATUSES } from '../core/watchdog.ts';
 import type { PipelineData, TableKey } from './data.ts';
 import { PipelineFunction } from './pipeline-function.ts';
 import { grantAccess } from './grants.ts';
@@ -34,14 +35,12 @@ export const WATCHDOG_ENTRY = 'lambdas/handlers/watchdog.ts';
 export const RECONCILER_ENTRY = 'lambdas/handlers/reconciler.ts';
 
 /**
- * Where the functions' EMF metrics land: lambdas/adapters/logging.ts publishes in the
- * namespace of POWERTOOLS_METRICS_NAMESPACE with the default dimension service=vto-pipeline.
+ * Where the functions' EMF metrics land: lambdas/adapters/logging.ts publishes in this
+ * namespace with the default dimension service (both defined in core/metrics.ts).
  */
-export const METRICS_NAMESPACE = 'VTO';
-export const METRICS_SERVICE = 'vto-pipeline';
+export { METRICS_NAMESPACE } from '../core/metrics.ts';
+export const METRICS_SERVICE = SERVICE_NAME;
 
-/** The execution statuses the reconciler hears about. */
-export const RECONCILED_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;
 
 export interface PipelineObservabilityProps {
   /** Tables, bucket and queues. */
@@ -97,16 +96,16 @@ export class ObservabilityError extends Error {
 }
 
 /** One of the pipeline's own EMF metrics. */
-export function pipelineMetric(metricName: string, dimensions: Readonly<Record<string, string>> = {}, o: { statistic?: string; period?: Duration; label?: string } = {}): Metric {
+export function pipelineMetric<N extends MetricName>(metricName: N, dimensions?: Readonly<Record<DimensionOf<N>, string>>, o: { statistic?: string; period?: Duration; label?: string } = {}): Metric {
   return new Metric({
-    namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: METRICS_SERVICE, ...dimensions },
+    namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: METRICS_SERVICE, ...(dimensions as Readonly<Record<string, string>> | undefined) },
     statistic: o.statistic ?? 'Maximum', period: o.period ?? Duration.minutes(1), ...(o.label !== undefined && { label: o.label }),
   });
 }
 
-/** Every series of a metric across its dimension values (dashboards only: alarms cannot use SEARCH). */
-function search(metricName: string, dimensions: readonly string[], statistic: string, period: Duration, label: string): MathExpression {
-  const keys = ['service', ...dimensions].sort().join(',');
+/** Every series of a metric across its dimension values, as its definition declares them (dashboards only: alarms cannot use SEARCH). */
+function search(metricName: MetricName, statistic: string, period: Duration, label: string): MathExpression {
+  const keys = ['service', ...METRICS[metricName].dimensions].sort().join(',');
   return new MathExpression({
     expression: `SEARCH('{${METRICS_NAMESPACE},${keys}} MetricName="${metricName}" service="${METRICS_SERVICE}"', '${statistic}', ${period.toSeconds()})`,
     label, period,
@@ -304,7 +303,7 @@ export class PipelineObservability extends Construct {
         width: 12,
         left: [
           pipelineMetric('RecoveryRate', {}, { statistic: 'Average', label: 'all recoverable errors' }),
-          search('RecoveryRateByError', ['error'], 'Average', minute, ''),
+          search('RecoveryRateByError', 'Average', minute, ''),
         ],
         leftYAxis: { min: 0, max: 100 },
         leftAnnotations: [{ value: props.recoveryRateThreshold ?? 90, label: 'alarm threshold' }],
@@ -312,7 +311,7 @@ export class PipelineObservability extends Construct {
       new GraphWidget({
         title: 'Recoveries by error, strategy and outcome',
         width: 12,
-        left: [search('Recoveries', ['error', 'outcome', 'strategy'], 'Sum', five, '')],
+        left: [search('Recoveries', 'Sum', five, '')],
       }),
     );
     dashboard.addWidgets(
@@ -346,12 +345,12 @@ export class PipelineObservability extends Construct {
       new GraphWidget({
         title: 'Circuit breaker transitions',
         width: 8,
-        left: [search('BreakerTransitions', ['provider', 'state'], 'Sum', five, '')],
+        left: [search('BreakerTransitions', 'Sum', five, '')],
       }),
       new GraphWidget({
         title: 'Watchdog and reconciler actions',
         width: 8,
-        left: [search('WatchdogActions', ['action', 'source'], 'Sum', five, '')],
+        left: [search('WatchdogActions', 'Sum', five, '')],
       }),
     );
     dashboard.addWidgets(

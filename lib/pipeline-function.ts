@@ -16,6 +16,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { XRAY_ACKNOWLEDGEMENT, acknowledge } from './nag.ts';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../core/metrics.ts';
 
 /** The repository root: handler entries and the lock file are resolved from here. */
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -84,8 +85,8 @@ export class SecretInEnvironmentError extends Error {
 
 /** Settings every function of the product shares. */
 export const COMMON_ENVIRONMENT = {
-  POWERTOOLS_SERVICE_NAME: 'vto',
-  POWERTOOLS_METRICS_NAMESPACE: 'VTO',
+  POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+  POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
   POWERTOOLS_LOG_LEVEL: 'INFO',
   // Stack traces point into the TypeScript sources instead of the minified bundle.
   NODE_OPTIONS: '--enable-source-maps',

@@ -6,12 +6,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
+import { isReconciledStatus } from '../core/watchdog.ts';
 import type { SweepReport } from '../lambdas/adapters/watchdog-sweep.ts';
 import { runsAs } from './iam/enforce.ts';
 import type { EventBridgeStepFunctionsStatusEvent } from './stepfunctions/index.ts';
 
-/** The statuses the CDK rule forwards to the reconciler. */
-export const RECONCILED_STATUSES: readonly string[] = ['FAILED', 'TIMED_OUT', 'ABORTED'];
 
 type Handler<E, R> = (event: E, context: Context) => Promise<R>;
 
@@ -40,7 +39,7 @@ export async function reconcilerListener(stateMachineArns: () => readonly string
   // Its SDK calls are checked against the Reconciler role when IAM is enforced (local/iam/).
   const handler = runsAs('Reconciler', reconcilerHandler);
   return async (e) => {
-    if (!RECONCILED_STATUSES.includes(e.detail.status) || !stateMachineArns().includes(e.detail.stateMachineArn)) return;
+    if (!isReconciledStatus(e.detail.status) || !stateMachineArns().includes(e.detail.stateMachineArn)) return;
     await handler(e, context('vto-reconciler', 60_000));
   };
 }

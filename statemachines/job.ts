@@ -5,8 +5,8 @@
  */
 import { HOSTED_POLL } from '../core/resources.ts';
 import type { StateMachineDefinition, State } from './asl-types.ts';
-import { catchersFor, retriersFor } from './retry-catch.ts';
-import { baseRetries, GPU_QUEUE_URL_KEY, lambdaTask } from './tasks.ts';
+import { catchersFor } from './retry-catch.ts';
+import { GPU_QUEUE_URL_KEY, lambdaInvoke, lambdaTask } from './tasks.ts';
 
 export const JOB_STATES = {
   start: 'Start the job',
@@ -76,15 +76,11 @@ export function buildJobMachine(): StateMachineDefinition {
         ProcessorConfig: { Mode: 'INLINE' },
         StartAt: S.segmentOne,
         States: {
-          [S.segmentOne]: {
-            Type: 'Task',
-            Comment: 'Calls one segmentation provider and stores its mask.',
-            Resource: 'arn:aws:states:::lambda:invoke',
-            Parameters: { FunctionName: '${SegmentationCallFunctionArn}', Payload: { 'state.$': '$', 'executionArn.$': '$$.Execution.Id' } },
-            OutputPath: '$.Payload',
-            Retry: retriersFor((n) => baseRetries(n) || n === 'Provider.MalformedResponse'),
-            End: true,
-          },
+          // No Catch of its own: the Map catches (and routes) what its calls throw.
+          [S.segmentOne]: lambdaInvoke('SegmentationCall', {
+            comment: 'Calls one segmentation provider and stores its mask.',
+            retries: (n) => n === 'Provider.MalformedResponse',
+          }),
         },
       },
       ResultPath: '$.segmentation.masks',

@@ -42,6 +42,23 @@ export const baseRetries = (name: ErrorName) => isLambdaServiceError(name) || na
  * Lambda's invocation envelope.
  */
 export function lambdaTask(fn: StateFunctionId, o: LambdaTaskOptions): State {
+  // The Catch goes before End/Next, where the rendered ASL has always had it.
+  const { End: _end, Next: _next, ...task } = lambdaInvoke(fn, o);
+  return {
+    ...task,
+    Catch: catchersFor(o.routes ?? {}, o.failure, {
+      ...(o.stop !== undefined && { stop: o.stop }),
+      ...(o.afterRetries !== undefined && { afterRetries: o.afterRetries }),
+    }),
+    ...(o.next === undefined ? { End: true } : { Next: o.next }),
+  };
+}
+
+/**
+ * A Lambda task with Lambda's and transport's retriers and no Catch: for a task whose
+ * errors its enclosing state catches (a Map's item). `lambdaTask` adds the Catch.
+ */
+export function lambdaInvoke(fn: StateFunctionId, o: Pick<LambdaTaskOptions, 'comment' | 'next' | 'retries'>): State {
   return {
     Type: 'Task',
     Comment: o.comment,
@@ -52,10 +69,6 @@ export function lambdaTask(fn: StateFunctionId, o: LambdaTaskOptions): State {
     },
     OutputPath: '$.Payload',
     Retry: retriersFor((n) => baseRetries(n) || (o.retries?.(n) ?? false)),
-    Catch: catchersFor(o.routes ?? {}, o.failure, {
-      ...(o.stop !== undefined && { stop: o.stop }),
-      ...(o.afterRetries !== undefined && { afterRetries: o.afterRetries }),
-    }),
     ...(o.next === undefined ? { End: true } : { Next: o.next }),
   };
 }

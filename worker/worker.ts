@@ -38,7 +38,7 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import { createClassifier, type Classifier } from '../core/classifier.ts';
 import { CircuitOpenError } from '../core/errors.ts';
 import type { GpuTaskMessage, GpuTaskOutput } from '../core/gpu-message.ts';
-import type { ErrorName } from '../core/taxonomy.ts';
+import { breakerVerdict, type ErrorName } from '../core/taxonomy.ts';
 import { documentClient, s3Client, sfnClient, sqsClient } from '../lambdas/adapters/aws-clients.ts';
 import { TaughtPatternStore, taughtCache } from '../lambdas/adapters/taught-patterns.ts';
 import { ComfyClient } from './comfy-client.ts';
@@ -70,11 +70,6 @@ export interface CircuitBreakerHook {
 }
 
 const NO_BREAKER: CircuitBreakerHook = { beforeCall: async () => {}, onSuccess: async () => {}, onFailure: async () => {} };
-
-/** Failures that say ComfyUI itself is unwell; the others prove it answered properly. */
-const DEPENDENCY_FAILURES: ReadonlySet<ErrorName> = new Set<ErrorName>([
-  'Transient.Network', 'Transient.ServiceUnavailable', 'Transient.RateLimited', 'Gpu.Timeout',
-]);
 
 export type ClaimResult =
   | { readonly held: true }
@@ -583,8 +578,10 @@ export class GpuWorker {
 
   async #reportToBreaker(error: ErrorName | null, log: Logger): Promise<void> {
     try {
-      if (error !== null && DEPENDENCY_FAILURES.has(error)) await this.#breaker.onFailure();
-      else if (error !== 'Transient.CircuitOpen') await this.#breaker.onSuccess();
+      // The taxonomy says which failures indict ComfyUI (core/taxonomy.ts, `breaker`).
+      const verdict = error === null ? 'success' : breakerVerdict(error);
+      if (verdict === 'failure') await this.#breaker.onFailure();
+      else if (verdict === 'success') await this.#breaker.onSuccess();
     } catch (e) {
       log.warn('the circuit breaker could not record the outcome', { err: e });
     }

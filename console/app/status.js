@@ -16,7 +16,8 @@ export function useStatuses(config) {
   CANCELLABLE_PACK.splice(0, CANCELLABLE_PACK.length, ...config.cancellablePackStatuses);
 }
 
-const LABELS = {
+/** What each status reads as; every job and pack status has one (test/console/status-lists.test.ts). */
+export const LABELS = {
   pending: 'pending',
   segmenting: 'segmenting',
   inpainting: 'inpainting',
@@ -40,8 +41,8 @@ export function badge(status, extraClass) {
   return h('span', { class: ['badge', `st-${String(status).replace(/[^a-z_]/g, '')}`, extraClass] }, statusLabel(status));
 }
 
-/** Job statuses that are being worked on, for the progress bar's "in progress" share. */
-export const WORKING = ['segmenting', 'inpainting', 'compositing', 'qa'];
-
-/** The progress bar's segments, in order: done first, then what moves, then what waits. */
+/**
+ * The progress bar's segments, in order: done first, then what moves, then what waits.
+ * A presentation order of core/status.ts's job statuses (test/console/status-lists.test.ts holds them together).
+ */
 export const PROGRESS_ORDER = ['complete', 'failed', 'cancelled', 'recovering', 'awaiting_fix', 'segmenting', 'inpainting', 'compositing', 'qa', 'pending'];

@@ -3,33 +3,17 @@
  * `{"error": {"code", "message", "issues"?}, "requestId"}`, so the app reads every error
  * the same way, whoever raised it.
  */
-export interface ConsoleIssue {
-  readonly path: string;
-  readonly message: string;
-}
+import { ApiError } from '../../lambdas/api/errors.ts';
 
-export class ConsoleError extends Error {
-  override readonly name = 'ConsoleError';
-  readonly status: number;
-  readonly code: string;
-  readonly issues: readonly ConsoleIssue[] | undefined;
-  readonly headers: Readonly<Record<string, string>>;
-
-  constructor(status: number, code: string, message: string, opts: { issues?: readonly ConsoleIssue[]; headers?: Record<string, string>; cause?: unknown } = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.status = status;
-    this.code = code;
-    this.issues = opts.issues;
-    this.headers = opts.headers ?? {};
-  }
-}
+/** The API's error type: one type, one list of codes (lambdas/api/errors.ts ERROR_CODES). */
+export { ApiError as ConsoleError };
 
 /** A target (endpoints file, endpoint and region) the console cannot use. */
 export class ConsoleTargetError extends Error {
   override readonly name = 'ConsoleTargetError';
 }
 
-export function errorBody(e: ConsoleError, requestId: string): string {
+export function errorBody(e: ApiError, requestId: string): string {
   return JSON.stringify({
     error: { code: e.code, message: e.message, ...(e.issues !== undefined && { issues: e.issues }) },
     requestId,

@@ -16,6 +16,7 @@ import { CircuitOpenError } from '../../core/errors.ts';
 import type { BreakerState } from '../../core/health.ts';
 import { access, grant } from './access.ts';
 import { documentClient } from './aws-clients.ts';
+import { loadSettings, type Env } from '../../core/settings.ts';
 
 /** Breakers live in the control table: a consistent read, then a conditional put per change. */
 export const BREAKER_STORE_ACCESS = access(grant('table:control', 'dynamodb', 'GetItem', 'PutItem'));
@@ -247,11 +248,8 @@ export class BreakerSettingsError extends Error {
 }
 
 /** Breaker settings from the environment (VTO_BREAKER_*), the open time scaled by VTO_TIME_SCALE. */
-export function breakerSettingsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): BreakerSettings {
-  const blank = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v);
-  const r = envSchema.safeParse(Object.fromEntries(Object.keys(envSchema.shape).map((k) => [k, blank(env[k])])));
-  if (!r.success) throw new BreakerSettingsError(`Invalid breaker settings: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  const e = r.data;
+export function breakerSettingsFromEnv(env: Env = process.env): BreakerSettings {
+  const e = loadSettings(envSchema, env, { what: 'breaker settings', blankIsUnset: true, error: BreakerSettingsError });
   return checkBreakerSettings({
     failureThreshold: e.VTO_BREAKER_FAILURE_THRESHOLD,
     openMs: Math.round(e.VTO_BREAKER_OPEN_SECONDS * 1000 * e.VTO_TIME_SCALE),
@@ -260,7 +258,7 @@ export function breakerSettingsFromEnv(env: Readonly<Record<string, string | und
 }
 
 /** VTO_BREAKERS=off turns breakers off (they are on by default). */
-export function breakersEnabled(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
+export function breakersEnabled(env: Env = process.env): boolean {
   const v = env['VTO_BREAKERS']?.trim().toLowerCase();
   return !(v === 'off' || v === 'false' || v === '0' || v === 'no');
 }

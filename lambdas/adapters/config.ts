@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { BUCKETS, QUEUES, STATE_MACHINES, TABLES } from '../../core/resources.ts';
 import { DEFAULT_PARAMS } from '../../core/params.ts';
+import { loadSettings, type Env } from '../../core/settings.ts';
 
 const list = (fallback: string[]) =>
   z.string().optional().transform((s) => (s === undefined || s.trim() === '' ? fallback : s.split(',').map((x) => x.trim()).filter(Boolean)));
@@ -52,17 +53,14 @@ export class ConfigError extends Error {
 
 let cached: Config | undefined;
 
-export function config(): Config {
-  if (cached) return cached;
-  const r = schema.safeParse(process.env);
-  if (!r.success) {
-    const issues = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new ConfigError(`Invalid environment: ${issues}`);
-  }
-  const e = r.data as Record<string, unknown>;
+/** The functions' configuration, parsed once from process.env (or from `env`, parsed each call: tests). */
+export function config(env: Env = process.env): Config {
+  const own = env === process.env;
+  if (own && cached) return cached;
+  const e = loadSettings(schema, env, { error: ConfigError }) as Record<string, unknown>;
   const s = (k: string) => e[k] as string;
   const o = (k: string) => e[k] as string | undefined;
-  cached = {
+  const parsed: Config = {
     packsTable: s(TABLES.packs.envVar), jobsTable: s(TABLES.jobs.envVar), eventsTable: s(TABLES.events.envVar),
     controlTable: s(TABLES.control.envVar), bucket: s(BUCKETS.artifacts.envVar),
     gpuQueueUrl: o(QUEUES.gpu.envVar), jobStateMachineArn: o(STATE_MACHINES.job.envVar), packStateMachineArn: o(STATE_MACHINES.pack.envVar),
@@ -72,7 +70,8 @@ export function config(): Config {
     segmentationPrompts: e['VTO_SEGMENTATION_PROMPTS'] as string[], segmentationAltPrompts: e['VTO_SEGMENTATION_ALT_PROMPTS'] as string[],
     eventRetentionDays: e['VTO_EVENT_RETENTION_DAYS'] as number, gpuDeadlineSeconds: e['VTO_GPU_DEADLINE_SECONDS'] as number,
   };
-  return cached;
+  if (own) cached = parsed;
+  return parsed;
 }
 
 /** Forgets the parsed configuration; tests that change the environment call it. */

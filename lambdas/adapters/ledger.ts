@@ -9,8 +9,8 @@ import { STAGES, type Stage } from '../../core/strategies.ts';
 import { entryFor } from '../../core/taxonomy.ts';
 import { JOB_STORE_ACCESS, putEvent, resolveRecoveries, updateJob } from './job-store.ts';
 import { access } from './access.ts';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logger, metrics } from './logging.ts';
+import { logger } from './logging.ts';
+import { publishPoints } from './metric-points.ts';
 
 export const LEDGER_ACCESS = access(JOB_STORE_ACCESS.writeJob, JOB_STORE_ACCESS.writeEvent);
 
@@ -31,10 +31,8 @@ export async function resolve(job: JobRecord, indexes: number[], outcome: Recove
   for (const i of indexes) {
     const r = job.recoveries[i]!;
     // Recoveries by error name and strategy, and time to recover: the dashboard's recovery rate.
-    const m = metrics.singleMetric();
-    m.addDimensions({ error: r.error, strategy: r.strategy, outcome });
-    m.addMetric('Recoveries', MetricUnit.Count, 1);
-    if (outcome === 'recovered') m.addMetric('TimeToRecover', MetricUnit.Milliseconds, now.getTime() - Date.parse(r.at));
+    publishPoints({ error: r.error, strategy: r.strategy, outcome }, ['Recoveries', 1],
+      ...(outcome === 'recovered' ? [['TimeToRecover', now.getTime() - Date.parse(r.at)] as const] : []));
   }
   await Promise.all(indexes.map((i) => {
     const r = job.recoveries[i]!;

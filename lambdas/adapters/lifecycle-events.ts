@@ -8,14 +8,14 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { z } from 'zod';
 import { EVENT_SOURCE, detailTypeOf, type LifecycleDetail } from '../../core/lifecycle.ts';
 import { access, grant } from './access.ts';
 import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';
-import { logger, metrics } from './logging.ts';
+import { logger } from './logging.ts';
+import { addPoint } from './metric-points.ts';
 
 /** Each event id is claimed once in the control table (PutEvents on the bus is granted with the bus, lib/events.ts). */
 export const LIFECYCLE_EVENTS_ACCESS = access(grant('table:control', 'dynamodb', 'PutItem', 'DeleteItem'));
@@ -98,6 +98,6 @@ export async function emitLifecycle(detail: LifecycleDetail | undefined): Promis
     // Unclaim so a later emission of the same transition (a settlement) may still announce it.
     if (claimed) await documentClient().send(new DeleteCommand({ TableName: config().controlTable, Key: { id: claimId(detail.eventId) } })).catch(() => undefined);
     logger.error('a lifecycle event could not be emitted', { eventId: detail.eventId, error: e as Error });
-    metrics.addMetric('LifecycleEventsLost', MetricUnit.Count, 1);
+    addPoint('LifecycleEventsLost', 1);
   }
 }

@@ -1,32 +1,30 @@
 /**
  * The stage functions' circuit breakers: every provider call goes through `guarded`, which
  * asks the provider's breaker first (an open one refuses with Transient.CircuitOpen) and
- * reports the outcome after. Only failures that indict the provider count against it
- * (Transient.*, Provider.MalformedResponse); a Fatal answer proves the provider is up.
+ * reports the outcome after. The taxonomy's `breaker` column says which failures indict the
+ * provider (core/taxonomy.ts); a Fatal answer proves the provider is up.
  * Transitions are EMF metrics (BreakerTransitions by provider and state) and log lines.
  */
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { BreakerProvider } from '../../core/breaker.ts';
 import { isPipelineError } from '../../core/errors.ts';
+import { breakerVerdict, type BreakerVerdict } from '../../core/taxonomy.ts';
 import type { BreakerState } from '../../core/health.ts';
 import { BREAKER_STORE_ACCESS, BreakerStore, breakerSettingsFromEnv, breakersEnabled, type BreakerTransitionEvent } from './breaker-store.ts';
 import { config } from './config.ts';
-import { logger, metrics } from './logging.ts';
+import { logger } from './logging.ts';
+import { publishPoints } from './metric-points.ts';
 
 export const PROVIDER_BREAKERS_ACCESS = BREAKER_STORE_ACCESS;
 
-/** Failures that say the provider itself is unwell; an open breaker's own refusal is not one. */
-export function indictsProvider(e: unknown): boolean {
+/** What a failed call says of the provider, by the taxonomy; an error without a taxonomy name reads as Unclassified. */
+export function providerVerdict(e: unknown): BreakerVerdict {
   const name = (e as { name?: unknown } | null)?.name;
-  if (typeof name !== 'string') return false;
-  return (name.startsWith('Transient.') && name !== 'Transient.CircuitOpen') || name === 'Provider.MalformedResponse';
+  return breakerVerdict(typeof name === 'string' ? name : 'Unclassified');
 }
 
 /** EMF metric and a log line for a breaker's state change. */
 export function reportTransition(t: BreakerTransitionEvent): void {
-  const m = metrics.singleMetric();
-  m.addDimensions({ provider: t.provider, state: t.to });
-  m.addMetric('BreakerTransitions', MetricUnit.Count, 1);
+  publishPoints({ provider: t.provider, state: t.to }, ['BreakerTransitions', 1]);
   const log = t.to === 'open' ? logger.warn.bind(logger) : logger.info.bind(logger);
   log('circuit breaker changed state', { ...t });
 }
@@ -67,7 +65,8 @@ export async function guarded<T>(provider: BreakerProvider, call: () => Promise<
   try {
     result = await call();
   } catch (e) {
-    await report(() => (indictsProvider(e) ? breakers.onFailure(provider) : breakers.onSuccess(provider)), provider);
+    const verdict = providerVerdict(e);
+    if (verdict !== 'neither') await report(() => (verdict === 'failure' ? breakers.onFailure(provider) : breakers.onSuccess(provider)), provider);
     throw e;
   }
   await report(() => breakers.onSuccess(provider), provider);

@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { jobExecutionName } from '../../core/job.ts';
 import { isTerminalJob } from '../../core/status.ts';
-import { decide, decidePack, type ExecutionView } from '../../core/watchdog.ts';
+import { decide, decidePack, isReconciledStatus, type ExecutionView } from '../../core/watchdog.ts';
 import { config } from './config.ts';
 import { access } from './access.ts';
 import { JOB_EXECUTIONS_ACCESS, executionNameOf, viewExecution } from './job-executions.ts';
@@ -23,7 +23,6 @@ export const RECONCILE_ACCESS = access(
 );
 import { watchdogSettingsFromEnv } from './watchdog-settings.ts';
 
-const ENDED = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;
 /** Decisions tried when the job keeps changing under them. */
 const RACE_ATTEMPTS = 4;
 const RACE_PAUSE_MS = 250;
@@ -65,8 +64,8 @@ const recordIdOf = (executionName: string) => executionName.replace(/-\d+$/, '')
 
 export async function reconcile(event: StatusChange, now: number = Date.now()): Promise<ReconcileOutcome> {
   const d = event.detail;
-  const status = ENDED.find((s) => s === d.status);
-  if (status === undefined) return ignored(`status ${d.status} needs nothing`);
+  const status = d.status;
+  if (!isReconciledStatus(status)) return ignored(`status ${d.status} needs nothing`);
   const c = config();
   const input = inputOf(d);
   const machine = d.stateMachineArn === c.jobStateMachineArn ? 'job' : d.stateMachineArn === c.packStateMachineArn ? 'pack' : undefined;

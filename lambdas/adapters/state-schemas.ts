@@ -1,9 +1,11 @@
 /** The parts of the machines' state the handlers read, as schemas. */
 import { z } from 'zod';
+import { inpaintBackendSchema } from '../../core/inpaint-backend.ts';
+import { STAGES } from '../../core/strategies.ts';
 
 export const jobContextSchema = z.object({
-  resumeAt: z.enum(['segmentation', 'inpaint', 'compositing', 'qa']),
-  inpaint: z.enum(['comfyui', 'hosted']),
+  resumeAt: z.enum(STAGES),
+  inpaint: inpaintBackendSchema,
 });
 
 export const jobStateSchema = z.object({

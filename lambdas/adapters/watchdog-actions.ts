@@ -5,21 +5,21 @@
  * pipeline itself never undo each other: whoever moved the job first wins, the others skip.
  * Every action is in the job's recovery ledger and is a recovery event.
  */
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { PipelineError } from '../../core/errors.ts';
 import { jobExecutionName, packExecutionName, type JobRecord, type PackRecord, type RecoveryEntry } from '../../core/job.ts';
 import { STATE_MACHINES } from '../../core/resources.ts';
 import { entryFor, type Strategy } from '../../core/taxonomy.ts';
 import {
-  lastFinishedStage, stuckStatus, type ExecutionView, type Observation, type PackAction, type WatchdogAction, type WatchdogSettings,
+  lastFinishedStage, stuckStatus, type ExecutionView, type ReconciledStatus, type Observation, type PackAction, type WatchdogAction, type WatchdogSettings,
 } from '../../core/watchdog.ts';
 import { config, required } from './config.ts';
 import { access } from './access.ts';
 import { JOB_EXECUTIONS_ACCESS, executionArnOf, startRun, stopExecution, viewExecution } from './job-executions.ts';
 import { JOB_STORE_ACCESS, getPack, NotFoundError, putEvent, updateJob, updatePack } from './job-store.ts';
 import { LEDGER_ACCESS, resolve } from './ledger.ts';
-import { logger, metrics } from './logging.ts';
+import { logger } from './logging.ts';
 import { PACK_SETTLEMENT_ACCESS, markUnsettled } from './pack-settlement.ts';
+import { publishPoints } from './metric-points.ts';
 
 export const WATCHDOG_ACTIONS_ACCESS = {
   /** observeJob (the job's run, with progress) and packRunActive (the pack and its run) */
@@ -85,9 +85,7 @@ export async function observeJob(job: JobRecord, now: number, packActive: (packI
 }
 
 function countAction(source: RecoverySource, action: ActionOutcome['action']): void {
-  const m = metrics.singleMetric();
-  m.addDimensions({ source, action });
-  m.addMetric('WatchdogActions', MetricUnit.Count, 1);
+  publishPoints({ source, action }, ['WatchdogActions', 1]);
 }
 
 function ledgerEntry(job: JobRecord, source: RecoverySource, e: { error: string; cause: string; strategy: Strategy; attempt: number; detail: string }): RecoveryEntry {
@@ -217,7 +215,7 @@ async function apply(job: JobRecord, action: Exclude<WatchdogAction, { kind: 'le
 }
 
 /** An ended execution as the reconciler's event describes it. */
-export function endedView(status: 'FAILED' | 'TIMED_OUT' | 'ABORTED', error: string | null, cause: string | null): ExecutionView {
+export function endedView(status: ReconciledStatus, error: string | null, cause: string | null): ExecutionView {
   return { status, error, cause };
 }
 

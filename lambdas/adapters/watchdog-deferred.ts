@@ -8,7 +8,6 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { PipelineError } from '../../core/errors.ts';
 import { CLOSED_BREAKER, fail, succeed, type Breaker, type BreakerProvider } from '../../core/breaker.ts';
 import {
@@ -22,10 +21,11 @@ import { access, grant } from './access.ts';
 import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';
 import { JOB_STORE_ACCESS, findJob, getPack, NotFoundError, putEvent, updateJob } from './job-store.ts';
-import { logger, metrics } from './logging.ts';
+import { logger } from './logging.ts';
 import { PACK_SETTLEMENT_ACCESS, markUnsettled } from './pack-settlement.ts';
 import { lambdaBreakers } from './provider-breakers.ts';
 import { WATCHDOG_ACTIONS_ACCESS, startJobRun } from './watchdog-actions.ts';
+import { publishPoints } from './metric-points.ts';
 
 /** Failed jobs by the status index, then each job read consistently; auto-recovery's breaker item; the re-run itself. */
 export const WATCHDOG_DEFERRED_ACCESS = access(
@@ -160,10 +160,8 @@ async function observeHealth(provider: BreakerProvider): Promise<DependencyHealt
   };
 }
 
-function count(name: string, dims: Record<string, string>): void {
-  const m = metrics.singleMetric();
-  m.addDimensions(dims);
-  m.addMetric(name, MetricUnit.Count, 1);
+function count(outcome: string): void {
+  publishPoints({ outcome }, ['DeferredReruns', 1]);
 }
 
 /** Resets the failed job to pending keeping its checkpoints (only as read), records the re-run, and starts its run. */
@@ -210,7 +208,7 @@ async function settleInFlight(state: AutoRecoveryState, s: DeferredSettings, now
     }
     breaker = (outcome === 'recovered' ? succeed : fail)(breaker, now, s.breaker).breaker;
     ended.push({ jobId: r.jobId, rerun: r.rerun, outcome });
-    count('DeferredReruns', { outcome });
+    count(outcome);
     if (job) await putEvent({ kind: 'rerun', at: new Date(now).toISOString(), packId: job.packId, jobId: job.jobId, error: job.error?.name ?? 'none', strategy: 'RESUME_CHECKPOINT', outcome });
   }
   return { breaker, inFlight, ended };
@@ -279,7 +277,7 @@ export async function deferredSweep(w: WatchdogSettings & { maxJobsPerSweep: num
       breaker = gate.breaker;
       const outcome = await rerun(job, d);
       inFlight.push({ jobId: job.jobId, rerun: d.rerun, at: new Date(now).toISOString() });
-      count('DeferredReruns', { outcome: 'started' });
+      count('started');
       logger.info('watchdog: deferred re-run', { jobId: job.jobId, packId: job.packId, line: d.line, executionArn: outcome.executionArn });
       reruns.push(outcome);
     } catch (e) {

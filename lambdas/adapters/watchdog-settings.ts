@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { AUTO_RECOVERY_COOLDOWN_SECONDS, AUTO_RECOVERY_FAILURE_THRESHOLD, type AutoRecoveryBreakerSettings } from '../../core/deferred-recovery.ts';
 import { WATCHED_STATUSES, watchdogSettings, type WatchdogSettings, type WatchedStatus } from '../../core/watchdog.ts';
+import { loadSettings, type Env } from '../../core/settings.ts';
 
 const numbers = z.string().transform((s, ctx) => {
   const parts = s.split(',').map((x) => x.trim()).filter(Boolean).map(Number);
@@ -65,11 +66,8 @@ export interface WatchdogRuntimeSettings extends WatchdogSettings {
   readonly autoRecoveryBreaker: AutoRecoveryBreakerSettings;
 }
 
-export function watchdogSettingsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): WatchdogRuntimeSettings {
-  const blank = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v);
-  const r = schema.safeParse(Object.fromEntries(Object.keys(schema.shape).map((k) => [k, blank(env[k])])));
-  if (!r.success) throw new WatchdogSettingsError(`Invalid watchdog settings: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  const e = r.data;
+export function watchdogSettingsFromEnv(env: Env = process.env): WatchdogRuntimeSettings {
+  const e = loadSettings(schema, env, { what: 'watchdog settings', blankIsUnset: true, error: WatchdogSettingsError });
   try {
     return {
       ...watchdogSettings({

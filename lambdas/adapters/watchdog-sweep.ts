@@ -7,7 +7,6 @@
  * the packs it owes an outcome are settled. Publishes the gauges of the dashboard:
  * jobs by status, stuck jobs, breaker states, the recent recovery rate.
  */
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { BREAKER_PROVIDERS } from '../../core/breaker.ts';
 import type { BreakerState } from '../../core/health.ts';
@@ -19,7 +18,7 @@ import {
 import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';
 import { EMERGENCY_STOP_FLAG, JOB_STORE_ACCESS, getFlag, getPack, NotFoundError } from './job-store.ts';
-import { logger, metrics } from './logging.ts';
+import { logger } from './logging.ts';
 import { PACK_SETTLEMENT_ACCESS, markSettled, settlePack, unsettledPacks } from './pack-settlement.ts';
 import { lambdaBreakers } from './provider-breakers.ts';
 import { WATCHDOG_ACTIONS_ACCESS, carryOut, carryOutPack, observeJob, packRunActive, type ActionOutcome, type PackOutcome } from './watchdog-actions.ts';
@@ -35,6 +34,7 @@ export const WATCHDOG_SWEEP_ACCESS = access(
 import { WATCHDOG_DEFERRED_ACCESS, deferredSweep, type DeferredReport } from './watchdog-deferred.ts';
 import { watchdogSettingsFromEnv } from './watchdog-settings.ts';
 import { PACK_ERASURE_ACCESS, isErasing, sweepErasures, type SweptErasure } from './pack-erasure.ts';
+import { addPoint, publishPoints } from './metric-points.ts';
 
 /** Jobs handled side by side: each costs a few Step Functions and DynamoDB calls. */
 const CONCURRENCY = 4;
@@ -136,23 +136,17 @@ const BREAKER_LEVEL = { closed: 0, half_open: 1, open: 2 } as const;
 
 function publishGauges(r: Omit<SweepReport, 'jobs' | 'packs' | 'skipped'>, byError: { error: string; recovered: number; failed: number; recoverable: boolean }[]): void {
   for (const [status, n] of Object.entries(r.jobsByStatus)) {
-    const m = metrics.singleMetric();
-    m.addDimensions({ status });
-    m.addMetric('JobsByStatus', MetricUnit.Count, n);
+    publishPoints({ status }, ['JobsByStatus', n]);
   }
-  metrics.addMetric('StuckJobs', MetricUnit.Count, r.stuck);
+  addPoint('StuckJobs', r.stuck);
   for (const b of r.breakers) {
-    const m = metrics.singleMetric();
-    m.addDimensions({ provider: b.dependency });
     // 0 closed, 1 half-open, 2 open: one line per provider on the dashboard.
-    m.addMetric('BreakerState', MetricUnit.NoUnit, BREAKER_LEVEL[b.state]);
+    publishPoints({ provider: b.dependency }, ['BreakerState', BREAKER_LEVEL[b.state]]);
   }
-  if (r.recoveryRate !== null) metrics.addMetric('RecoveryRate', MetricUnit.Percent, Math.round(r.recoveryRate * 1000) / 10);
+  if (r.recoveryRate !== null) addPoint('RecoveryRate', Math.round(r.recoveryRate * 1000) / 10);
   for (const e of byError) {
     if (!e.recoverable || e.recovered + e.failed === 0) continue;
-    const m = metrics.singleMetric();
-    m.addDimensions({ error: e.error });
-    m.addMetric('RecoveryRateByError', MetricUnit.Percent, Math.round((e.recovered / (e.recovered + e.failed)) * 1000) / 10);
+    publishPoints({ error: e.error }, ['RecoveryRateByError', Math.round((e.recovered / (e.recovered + e.failed)) * 1000) / 10]);
   }
 }
 
@@ -173,7 +167,7 @@ export async function sweep(now: number = Date.now()): Promise<SweepReport> {
   if (flag?.['active'] === true) {
     // Emergency stop: jobs keep their state for resume; nothing is restarted or failed.
     publishGauges({ ...base, stuck: 0 }, stats.byError);
-    metrics.addMetric('WatchdogSkipped', MetricUnit.Count, 1);
+    addPoint('WatchdogSkipped', 1);
     return { ...base, skipped: 'emergency-stop', stuck: 0, jobs: [], packs: [] };
   }
 

@@ -19,6 +19,7 @@ import { access, grant } from './access.ts';
 import { documentClient, sqsClient } from './aws-clients.ts';
 import { config } from './config.ts';
 import { logger } from './logging.ts';
+import { loadSettings } from '../../core/settings.ts';
 
 /** The pack's webhook and its dead letters; the queues' grants come with the event source and the dead-letter queue (lib/events.ts). */
 export const WEBHOOK_SENDER_ACCESS = access(grant('table:packs', 'dynamodb', 'GetItem', 'UpdateItem'));
@@ -48,9 +49,7 @@ export interface SenderSettings {
 let cached: SenderSettings | undefined;
 export function senderSettings(): SenderSettings {
   if (cached) return cached;
-  const r = settingsSchema.safeParse(process.env);
-  if (!r.success) throw new Error(`Invalid environment: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  const e = r.data;
+  const e = loadSettings(settingsSchema);
   cached = {
     queueUrl: e[QUEUES.webhooks.envVar] as string, deadLetterUrl: e[QUEUES.webhooks.deadLetter.envVar] as string,
     secretArn: e.VTO_WEBHOOK_SECRET_ARN, secret: e.VTO_WEBHOOK_SECRET, allowLoopbackHttp: e.VTO_WEBHOOK_ALLOW_LOOPBACK === 'true',

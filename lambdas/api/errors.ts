@@ -10,14 +10,30 @@ export interface Issue {
   readonly message: string;
 }
 
+/**
+ * Every error code the API and the console server answer with (the `code` of the error
+ * body): the API's refusals first, then the console server's own (its proxy, origin checks
+ * and local histories), which reach the browser in the same shape.
+ */
+export const ERROR_CODES = [
+  'ValidationFailed', 'MalformedJson', 'PayloadTooLarge', 'UnsupportedMediaType', 'NotFound', 'RouteNotFound',
+  'MethodNotAllowed', 'PackExists', 'PackRunning', 'PackFinished', 'PackChanged', 'JobRunning',
+  'JobFinished', 'JobComplete', 'JobChanged', 'JobNotRecoverable', 'NothingToRestart', 'NothingToRefine',
+  'IdempotencyKeyReused', 'IdempotencyInProgress', 'EmergencyStopped', 'AlreadyEmergencyStopped', 'NotEmergencyStopped', 'ServiceUnavailable',
+  'StepFunctionsError', 'InternalError', 'CrossOriginRefused', 'MisdirectedRequest', 'ConsoleHeaderMissing', 'NotForwarded',
+  'CredentialsUnavailable', 'LocalHistoryUnavailable', 'ConsoleInternalError', 'UpstreamError', 'UpstreamTimeout', 'UpstreamUnreachable',
+  'UpstreamTooLarge', 'UpstreamNotJson', 'PatternsChanged', 'TooManyPatterns',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
 export class ApiError extends Error {
   override readonly name = 'ApiError';
   readonly status: number;
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly issues: readonly Issue[] | undefined;
   readonly headers: Readonly<Record<string, string>>;
 
-  constructor(status: number, code: string, message: string, opts: { issues?: readonly Issue[]; headers?: Record<string, string>; cause?: unknown } = {}) {
+  constructor(status: number, code: ErrorCode, message: string, opts: { issues?: readonly Issue[]; headers?: Record<string, string>; cause?: unknown } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.status = status;
     this.code = code;
@@ -29,9 +45,9 @@ export class ApiError extends Error {
 export const badRequest = (message: string, issues?: readonly Issue[]) =>
   new ApiError(400, 'ValidationFailed', message, issues === undefined ? {} : { issues: capIssues(issues) });
 export const notFound = (what: string, id: string) => new ApiError(404, 'NotFound', `${what} ${id} does not exist`);
-export const conflict = (code: string, message: string, headers?: Record<string, string>) =>
+export const conflict = (code: ErrorCode, message: string, headers?: Record<string, string>) =>
   new ApiError(409, code, message, headers === undefined ? {} : { headers });
-export const unavailable = (code: string, message: string, retryAfterSeconds: number, cause?: unknown) =>
+export const unavailable = (code: ErrorCode, message: string, retryAfterSeconds: number, cause?: unknown) =>
   new ApiError(503, code, message, { headers: { 'retry-after': String(retryAfterSeconds) }, cause });
 
 /** Keeps answers small when a body is wrong in a thousand places. */

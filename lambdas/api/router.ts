@@ -4,7 +4,6 @@
  * to the one error body. A caller's input never produces a 500.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { EMERGENCY_STOP_FLAG, getFlag } from '../adapters/job-store.ts';
 import { logger, metrics } from '../adapters/logging.ts';
 import { cancelJob, cancelPack } from './cancel.ts';
@@ -30,6 +29,7 @@ import { ROUTES, matchRoute, routeOfResource, type OperationId, type RouteSpec }
 import { getStatistics } from './statistics.ts';
 import { createUploads } from './uploads.ts';
 import { listWebhookFailures } from './webhook-failures.ts';
+import { addPoint } from '../adapters/metric-points.ts';
 
 let openApi: Record<string, unknown> | undefined;
 
@@ -128,7 +128,7 @@ export async function dispatch(event: APIGatewayProxyEvent, lambda: Context): Pr
     const err = toApiError(e);
     if (err.status >= 500) {
       metrics.addDimension('operation', typeof event?.resource === 'string' ? event.resource : 'unknown');
-      metrics.addMetric('ApiFaults', MetricUnit.Count, 1);
+      addPoint('ApiFaults', 1);
       metrics.publishStoredMetrics();
       logger.error('request failed', { status: err.status, code: err.code, error: (err.cause ?? err) as Error });
     }

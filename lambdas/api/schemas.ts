@@ -14,6 +14,7 @@ import { JOB_STATUSES, PACK_STATUSES } from '../../core/status.ts';
 import { STAGES } from '../../core/strategies.ts';
 import { STRATEGIES } from '../../core/taxonomy.ts';
 import { CLEANUP, MAX_JOBS, MAX_NAME_LENGTH, MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, PAGE, UPLOAD_CONTENT_TYPES } from './limits.ts';
+import { inpaintBackendSchema } from '../../core/inpaint-backend.ts';
 
 // ---------------------------------------------------------------- building blocks
 
@@ -55,7 +56,7 @@ const isoTime = z.string().describe('ISO 8601 date-time (UTC)');
 export const idPathSchema = z.strictObject({ id: idSchema });
 
 export const pipelineSchema = z.strictObject({
-  inpaint: z.enum(['comfyui', 'hosted']).describe('Where the inpaint runs: ComfyUI on the GPU workers, or the hosted inpaint API'),
+  inpaint: inpaintBackendSchema.describe('Where the inpaint runs: ComfyUI on the GPU workers, or the hosted inpaint API'),
   params: partialParamsSchema.optional().describe('Parameters for every job of the pack; a job\'s own params override them'),
   gpuWaitMinutes: z.int().min(GPU_TASK.waitMinutes.min).max(GPU_TASK.waitMinutes.max).optional()
     .describe(`Minutes each GPU task may wait for a free GPU worker before it times out and resumes (default ${GPU_TASK.waitMinutes.default})`),
@@ -151,7 +152,7 @@ export const packViewSchema = z.object({
   status: z.enum(PACK_STATUSES),
   createdAt: isoTime,
   updatedAt: isoTime,
-  inpaint: z.enum(['comfyui', 'hosted']),
+  inpaint: inpaintBackendSchema,
   jobCount: z.int(),
   counts: statusCountsSchema.optional().describe('Jobs per status (always on GET /packs/{id}; on lists, as of the last finalize)'),
   progress: z.object({ done: z.int(), total: z.int(), percent: z.number() }).optional(),
@@ -208,7 +209,7 @@ export const jobSummarySchema = z.object({
   status: z.enum(JOB_STATUSES),
   createdAt: isoTime,
   updatedAt: isoTime,
-  inpaint: z.enum(['comfyui', 'hosted']),
+  inpaint: inpaintBackendSchema,
   inputs: z.object({ person: z.string(), garment: z.string() }),
   params: inpaintParamsSchema,
   runs: z.int(),

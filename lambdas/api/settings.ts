@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { QUEUES } from '../../core/resources.ts';
+import { loadSettings, type Env } from '../../core/settings.ts';
 
 const seconds = (fallback: number, max: number) => z.coerce.number().int().positive().max(max).default(fallback);
 
@@ -49,14 +50,12 @@ export class ApiSettingsError extends Error {
 
 let cached: ApiSettings | undefined;
 
-export function apiSettings(): ApiSettings {
-  if (cached) return cached;
-  const r = schema.safeParse(process.env);
-  if (!r.success) {
-    throw new ApiSettingsError(`Invalid environment: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  }
-  const e = r.data;
-  cached = {
+/** The API's settings, parsed once from process.env (or from `env`, parsed each call: tests). */
+export function apiSettings(env: Env = process.env): ApiSettings {
+  const own = env === process.env;
+  if (own && cached) return cached;
+  const e = loadSettings(schema, env, { error: ApiSettingsError });
+  const parsed: ApiSettings = {
     deadLetterQueueUrl: e[QUEUES.gpu.deadLetter.envVar] as string | undefined,
     uploadUrlTtlSeconds: e.VTO_UPLOAD_URL_TTL_SECONDS,
     outputUrlTtlSeconds: e.VTO_OUTPUT_URL_TTL_SECONDS,
@@ -68,7 +67,8 @@ export function apiSettings(): ApiSettings {
     region: e.AWS_REGION,
     webhookAllowLoopback: e.VTO_WEBHOOK_ALLOW_LOOPBACK === 'true',
   };
-  return cached;
+  if (own) cached = parsed;
+  return parsed;
 }
 
 export function resetApiSettings(): void {

@@ -13,6 +13,7 @@ import { startLocalApi, type LocalApi } from '../../local/api-server.ts';
 import { startOfflineStack, type OfflineStack } from '../../local/stack.ts';
 import { garmentImage, personImage } from '../../local/synthetic-images.ts';
 import { jobListSchema, jobViewSchema, packCreatedSchema, packViewSchema, uploadsCreatedSchema, type PackView } from '../../lambdas/api/schemas.ts';
+import { eventually } from '../support/eventually.ts';
 
 let stack: OfflineStack;
 let api: LocalApi;
@@ -62,16 +63,13 @@ async function createPack(jobs: number, name: string) {
   return packCreatedSchema.parse(res.body);
 }
 
-/** Polls GET /packs/{id} until `done` holds or the deadline passes; returns the last view. */
+/** Polls GET /packs/{id} until `done` holds (bounded by `deadlineMs`); returns that view. */
 async function pollPack(packId: string, done: (p: PackView) => boolean, deadlineMs: number): Promise<PackView> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
+  return eventually(async () => {
     const res = await call('GET', `/packs/${packId}`);
     expect(res.status).toBe(200);
-    const view = packViewSchema.parse(res.body);
-    if (done(view) || Date.now() > deadline) return view;
-    await new Promise((r) => setTimeout(r, 300));
-  }
+    return packViewSchema.parse(res.body);
+  }, done, `pack ${packId} to get there`, { timeoutMs: deadlineMs, everyMs: 300 });
 }
 
 const finished = (p: PackView) => ['complete', 'completed_with_failures', 'failed'].includes(p.status) && (p.progress?.done ?? 0) === p.jobCount;

@@ -14,6 +14,7 @@ import { signedFetch } from '../../cli/signed-fetch.ts';
 import { startOfflineStack, type OfflineStack } from '../../local/stack.ts';
 import { garmentImage, personImage } from '../../local/synthetic-images.ts';
 import { runVto, type VtoRun } from './support/run-vto.ts';
+import { eventually } from '../support/eventually.ts';
 
 let stack: OfflineStack;
 const dir = mkdtempSync(join(tmpdir(), 'vto-cli-'));
@@ -43,15 +44,12 @@ const json = <T = Record<string, unknown>>(r: VtoRun): T => {
 };
 const idAfter = (text: string, prefix: string) => new RegExp(`${prefix} ([0-9a-f-]{36})`).exec(text)?.[1] ?? '';
 
-/** Polls the job through the API itself (cheaper than a CLI process per poll) until `ok` or the deadline. */
+/** Polls the job through the API itself (cheaper than a CLI process per poll) until `ok` (bounded by `deadlineMs`). */
 async function jobStatusWhen(jobId: string, ok: (status: string) => boolean, deadlineMs: number): Promise<string> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
+  return eventually(async () => {
     const res = await signedFetch(`${stack.endpoints.api}/jobs/${jobId}`, {}, { credentials: stack.endpoints.credentials, region: stack.endpoints.region });
-    const { status } = (await res.json()) as { status: string };
-    if (ok(status) || Date.now() > deadline) return status;
-    await new Promise((r) => setTimeout(r, 250));
-  }
+    return ((await res.json()) as { status: string }).status;
+  }, ok, `job ${jobId}'s status`, { timeoutMs: deadlineMs, everyMs: 250 });
 }
 
 interface PackShow {

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import * as errors from '../../core/errors.ts';
 import { PipelineError, pipelineError } from '../../core/errors.ts';
 import {
+  breakerVerdict,
   DEFAULT_STRATEGY_ATTEMPTS,
   ERROR_NAMES,
   FAMILIES,
@@ -55,6 +56,10 @@ const EXPECTED: readonly (readonly [ErrorName, Family, boolean, Strategy])[] = [
 
 const entries: readonly TaxonomyEntry[] = ERROR_NAMES.map((n) => entryFor(n));
 
+/** The failures that indict the dependency that answered, and those that say nothing of it; every other name proves it up. */
+const INDICTING: readonly ErrorName[] = ['Transient.Network', 'Transient.ServiceUnavailable', 'Transient.RateLimited', 'Gpu.Timeout', 'Provider.MalformedResponse'];
+const SILENT: readonly ErrorName[] = ['Transient.Throttled', 'Transient.CircuitOpen'];
+
 describe('the taxonomy table', () => {
   it('holds exactly the names of design §3, each once', () => {
     expect(ERROR_NAMES).toEqual(EXPECTED.map(([name]) => name));
@@ -76,6 +81,15 @@ describe('the taxonomy table', () => {
   it.each(entries.map((e) => [e.name, e] as const))('%s is named after its family', (name, e) => {
     if (e.family === 'Unclassified') expect(name).toBe('Unclassified');
     else expect(name.startsWith(`${e.family}.`)).toBe(true);
+  });
+
+  it.each(ERROR_NAMES.map((n) => [n, INDICTING.includes(n) ? 'failure' : SILENT.includes(n) ? 'neither' : 'success'] as const))(
+    '%s counts against its dependency\'s breaker as %s', (name, verdict) => {
+      expect(breakerVerdict(name)).toBe(verdict);
+    });
+
+  it('reads a name outside the taxonomy as Unclassified for the breaker: the dependency answered', () => {
+    expect(breakerVerdict('SomethingElse')).toBe('success');
   });
 
   it('reserves the States. prefix for the two Step Functions timeouts', () => {

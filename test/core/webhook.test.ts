@@ -6,6 +6,7 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { MAX_KEPT_RECOVERIES } from '../../core/job.ts';
 import { renderEventSchemas } from '../../core/lifecycle-schemas.ts';
 import { detailTypeOf, jobEvent, packEvent, packEventDetailSchema, recoveredEvent } from '../../core/lifecycle.ts';
 import { emptyCounts } from '../../core/status.ts';
@@ -90,7 +91,24 @@ describe('lifecycle events', () => {
     const j = { jobId: 'j1', packId: 'p1', status: 'failed' as const, runs: 1, error: { name: 'Fatal.InvalidInput', cause: 'bad' } };
     expect(jobEvent(j, at)).toMatchObject({ eventId: `job.failed/j1/${at}`, error: { name: 'Fatal.InvalidInput' }, links: { pack: '/packs/p1', job: '/jobs/j1' } });
     expect(jobEvent({ ...j, status: 'inpainting' }, at)).toBeUndefined();
-    expect(recoveredEvent({ ...j, status: 'compositing' }, 3, { error: 'Gpu.OutOfMemory', strategy: 'REDUCE_PARAMS' }, at).eventId).toBe('job.recovered/j1/entry-3');
+    const recoveries = Array.from({ length: 4 }, (_, i) => ({ at: `2026-12-07T10:0${i}:00.000Z` }));
+    expect(recoveredEvent({ ...j, status: 'compositing', recoveries }, 3, { error: 'Gpu.OutOfMemory', strategy: 'REDUCE_PARAMS' }, at).eventId)
+      .toBe('job.recovered/j1/2026-12-07T10:03:00.000Z');
+    expect(() => recoveredEvent({ ...j, recoveries }, 4, { error: 'Gpu.OutOfMemory', strategy: 'REDUCE_PARAMS' }, at)).toThrow(RangeError);
+  });
+  it('names each recovery once across a trim of the history: a shifted entry keeps its id, a later one at its old index gets its own', () => {
+    // Prepare: a full history; the oldest five are trimmed away (as job-store's trimRecoveries does past MAX_KEPT_RECOVERIES).
+    const j = { jobId: 'j1', packId: 'p1', status: 'compositing' as const, runs: 1 };
+    const full = Array.from({ length: MAX_KEPT_RECOVERIES }, (_, i) => ({ at: new Date(Date.parse(at) + i * 1000).toISOString() }));
+    const trimmed = [...full.slice(5), ...Array.from({ length: 5 }, (_, i) => ({ at: new Date(Date.parse(at) + (MAX_KEPT_RECOVERIES + i) * 1000).toISOString() }))];
+    const fix = { error: 'Gpu.OutOfMemory', strategy: 'REDUCE_PARAMS' };
+    const id = (recoveries: readonly { at: string }[], entry: number) => recoveredEvent({ ...j, recoveries }, entry, fix, at).eventId;
+    // Act: every entry of either list announced once.
+    const announced = [...full.map((_, i) => id(full, i)), ...trimmed.map((_, i) => id(trimmed, i))];
+    // Assess: the entries both lists hold have one id each; the new ones (at old indexes) have ids of their own.
+    expect(id(trimmed, 0)).toBe(id(full, 5));
+    expect(id(trimmed, MAX_KEPT_RECOVERIES - 1)).not.toBe(id(full, MAX_KEPT_RECOVERIES - 1));
+    expect(new Set(announced).size).toBe(MAX_KEPT_RECOVERIES + 5);
   });
   it('documents the detail in docs/events, generated from the schemas', () => {
     for (const [file, text] of Object.entries(renderEventSchemas())) {

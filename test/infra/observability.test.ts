@@ -7,12 +7,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { App, CfnElement, Duration, type AppProps } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { METRIC_NAMES, METRICS, type MetricName } from '../../core/metrics.ts';
 import { metrics } from '../../lambdas/adapters/logging.ts';
+import { addPoint } from '../../lambdas/adapters/metric-points.ts';
 import { METRICS_NAMESPACE, METRICS_SERVICE, ObservabilityError, RECONCILER_ENTRY, WATCHDOG_ENTRY } from '../../lib/observability.ts';
 import { VtoStack, type VtoStackProps } from '../../lib/stack.ts';
 
@@ -201,14 +202,35 @@ describe('observability settings', () => {
 });
 
 describe('the metrics the dashboard and alarms read', () => {
-  it('are the ones the functions publish: namespace and service dimension', () => {
+  it('are the ones the functions publish: namespace, service dimension, name and unit of the definition', () => {
     // Act
-    metrics.addMetric('StuckJobs', MetricUnit.Count, 0);
-    const emf = metrics.serializeMetrics() as { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] }; service?: string };
+    addPoint('StuckJobs', 0);
+    const emf = metrics.serializeMetrics() as { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: Json[] }[] }; service?: string };
     metrics.clearMetrics();
 
     // Assess
-    expect(emf._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: METRICS_NAMESPACE, Dimensions: [['service']] });
+    expect(emf._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: METRICS_NAMESPACE, Dimensions: [['service']], Metrics: [{ Name: 'StuckJobs', Unit: METRICS.StuckJobs.unit }] });
     expect(emf.service).toBe(METRICS_SERVICE);
+  });
+
+  it('reads in the dashboard and the alarms only defined metrics, by their defined dimensions', () => {
+    // Act
+    const template = Template.fromStack(newStack());
+    const text = JSON.stringify(template.toJSON());
+    const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties).filter((p) => p['Namespace'] === METRICS_NAMESPACE);
+    const searches = [...text.matchAll(/\{VTO,([a-z,]+)\} MetricName=\\*"(\w+)/g)].map((m) => ({ keys: m[1]!, name: m[2]! }));
+
+    // Assess
+    expect(alarms.length).toBeGreaterThan(0);
+    for (const a of alarms) {
+      const name = a['MetricName'] as MetricName;
+      expect(METRIC_NAMES, String(name)).toContain(name);
+      expect((a['Dimensions'] as { Name: string }[]).map((d) => d.Name).sort()).toEqual(['service']);
+    }
+    expect(searches.length).toBeGreaterThan(0);
+    for (const s of searches) {
+      expect(METRIC_NAMES, s.name).toContain(s.name);
+      expect(s.keys, s.name).toBe(['service', ...METRICS[s.name as MetricName].dimensions].sort().join(','));
+    }
   });
 });

@@ -25,6 +25,7 @@ import { EmptyAcknowledgementReasonError, acknowledge } from '../../lib/nag.ts';
 import { PipelineFunction, SecretInEnvironmentError } from '../../lib/pipeline-function.ts';
 import { SYNC_EVENTS_RULE, placeholdersOf } from '../../lib/state-machines.ts';
 import { VtoStack, type VtoStackProps } from '../../lib/stack.ts';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../../core/metrics.ts';
 
 type Json = Record<string, unknown>;
 
@@ -136,7 +137,7 @@ describe('the default stack', () => {
         Handler: 'index.handler',
         TracingConfig: { Mode: 'Active' },
         LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: expect.any(String) as unknown } },
-        Environment: { Variables: { POWERTOOLS_SERVICE_NAME: 'vto', POWERTOOLS_METRICS_NAMESPACE: 'VTO' } },
+        Environment: { Variables: { POWERTOOLS_SERVICE_NAME: SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE } },
       });
     }
     template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: Match.anyValue() });

@@ -14,7 +14,7 @@ import { getPack, updatePack } from '../../lambdas/adapters/job-store.ts';
 import type { BusEvent } from '../../local/events/bus.ts';
 import { startOfflineStack, type OfflineStack } from '../../local/stack.ts';
 import { garmentImage, personImage } from '../support/images.ts';
-import { eventually } from '../worker/support/harness.ts';
+import { eventually } from '../support/eventually.ts';
 import { startReceiver, type Receiver } from './support/webhook-receiver.ts';
 
 let stack: OfflineStack;
@@ -81,8 +81,8 @@ describe('lifecycle events and webhooks', { timeout: 180_000 }, () => {
   it('announces each transition once, and POSTs the pack\'s terminal event and the job events asked for, signed', async () => {
     // Act
     const { packId, jobIds } = await submit(2, { webhook: { url: `${receiver.url}/ok`, events: ['job.completed'] } });
-    await eventually(() => packStatus(packId), ended, 120_000, 'the pack to end');
-    const received = await eventually(() => receiver.received.filter((r) => r.body['packId'] === packId), (r) => r.length >= 3, 20_000, 'three deliveries');
+    await eventually(() => packStatus(packId), ended, 'the pack to end', { timeoutMs: 120_000 });
+    const received = await eventually(() => receiver.received.filter((r) => r.body['packId'] === packId), (r) => r.length >= 3, 'three deliveries', { timeoutMs: 20_000 });
     // Assess: the bus
     const events = await busEvents(packId);
     const types = events.map((e) => e.detail['type']).sort();
@@ -100,20 +100,23 @@ describe('lifecycle events and webhooks', { timeout: 180_000 }, () => {
 
   it('does not announce a transition twice when it is written or emitted again (a retried Lambda)', async () => {
     const { packId } = await submit(1);
-    await eventually(() => packStatus(packId), ended, 120_000, 'the pack to end');
+    await eventually(() => packStatus(packId), ended, 'the pack to end', { timeoutMs: 120_000 });
     const before = await busEvents(packId);
     const pack = await getPack(packId);
     // The same outcome written again for the same run, and the same event emitted again.
     await updatePack(packId, { counts: pack.counts }, { status: pack.status, from: [pack.status] });
     await emitLifecycle(packEvent(pack, new Date().toISOString()));
-    await new Promise((r) => setTimeout(r, 300)); // nothing to wait for: a duplicate would already be on the bus
-    expect((await busEvents(packId)).length).toBe(before.length);
+    // A later transition (another run's) put after them: once it is on the bus, a duplicate would be too.
+    const marker = packEvent({ ...pack, executionArn: `arn:marker:${randomUUID()}` }, new Date().toISOString())!;
+    await emitLifecycle(marker);
+    const after = await eventually(() => busEvents(packId), (events) => events.some((e) => e.detail['eventId'] === marker.eventId), 'the later event on the bus', { timeoutMs: 10_000 });
+    expect(after.filter((e) => e.detail['eventId'] !== marker.eventId).length).toBe(before.length);
   });
 
   it('retries a receiver answering 503 with the same delivery id until it takes the delivery', async () => {
     receiver.script('/flaky', [503, 503, 200]);
     const { packId } = await submit(1, { webhook: { url: `${receiver.url}/flaky` } });
-    const tries = await eventually(() => receiver.received.filter((r) => r.body['packId'] === packId), (r) => r.length >= 3, 150_000, 'three attempts');
+    const tries = await eventually(() => receiver.received.filter((r) => r.body['packId'] === packId), (r) => r.length >= 3, 'three attempts', { timeoutMs: 150_000 });
     expect(tries.map((r) => r.answered)).toEqual([503, 503, 200]);
     expect(new Set(tries.map((r) => r.deliveryId)).size).toBe(1);
     expect(tries[2]!.at - tries[1]!.at).toBeGreaterThan(tries[1]!.at - tries[0]!.at);
@@ -126,10 +129,10 @@ describe('lifecycle events and webhooks', { timeout: 180_000 }, () => {
     const refused = await submit(1, { webhook: { url: `${receiver.url}/refuses` } });
     const down = await submit(1, { webhook: { url: `${receiver.url}/down` } });
     const failuresOf = async (packId: string) => (await call('GET', `/packs/${packId}/webhook-failures`)).body as { total: number; items: Record<string, unknown>[] };
-    const f1 = await eventually(() => failuresOf(refused.packId), (f) => f.total === 1, 150_000, 'the 410 dead letter');
+    const f1 = await eventually(() => failuresOf(refused.packId), (f) => f.total === 1, 'the 410 dead letter', { timeoutMs: 150_000 });
     expect(f1.items[0]).toMatchObject({ type: 'pack.completed', status: 410, attempts: 1, url: `${receiver.url}/refuses` });
     expect(receiver.received.filter((r) => r.body['packId'] === refused.packId)).toHaveLength(1);
-    const f2 = await eventually(() => failuresOf(down.packId), (f) => f.total === 1, 150_000, 'the dead letter after the retry window');
+    const f2 = await eventually(() => failuresOf(down.packId), (f) => f.total === 1, 'the dead letter after the retry window', { timeoutMs: 150_000 });
     const attempts = receiver.received.filter((r) => r.body['packId'] === down.packId);
     expect(attempts.length).toBeGreaterThan(1);
     expect(f2.items[0]).toMatchObject({ type: 'pack.completed', status: 503, attempts: attempts.length });
@@ -153,20 +156,20 @@ describe('cancel on the running pipeline', { timeout: 180_000 }, () => {
     const worker = stack.workers[0]!;
     const { packId, jobIds } = await submit(1, {}, { ...SMALL, steps: 30 });
     worker.comfy.setFault(jobIds[0]!, 'hang', Number.POSITIVE_INFINITY);
-    await eventually(() => worker.comfy.stats().running, (r) => r !== null, 60_000, 'the prompt to run on the GPU');
+    await eventually(() => worker.comfy.stats().running, (r) => r !== null, 'the prompt to run on the GPU', { timeoutMs: 60_000 });
     const interruptedBefore = worker.comfy.stats().promptsInterrupted;
     // Act
     const res = await call('POST', `/jobs/${jobIds[0]}/cancel`);
     // Assess: well before the worker's own generation deadline (12 s here) would interrupt it.
     expect(res.status).toBe(202);
     const cancelledAt = Date.now();
-    await eventually(() => worker.comfy.stats(), (s) => s.running === null && s.queueRemaining === 0, 8000, 'the GPU to be free');
+    await eventually(() => worker.comfy.stats(), (s) => s.running === null && s.queueRemaining === 0, 'the GPU to be free', { timeoutMs: 8000 });
     expect(Date.now() - cancelledAt).toBeLessThan(8000);
     expect(worker.comfy.stats().promptsInterrupted).toBe(interruptedBefore + 1);
     const job = (await call('GET', `/jobs/${jobIds[0]}`)).body;
     expect(job['status']).toBe('cancelled');
     expect((await sfn.send(new DescribeExecutionCommand({ executionArn: job['executionArn'] as string }))).status).toBe('ABORTED');
-    await eventually(() => packStatus(packId), (s) => s === 'cancelled', 60_000, 'the pack to end cancelled');
+    await eventually(() => packStatus(packId), (s) => s === 'cancelled', 'the pack to end cancelled', { timeoutMs: 60_000 });
     expect((await busEvents(packId)).map((e) => e.detail['type'])).toContain('job.cancelled');
   });
 
@@ -177,7 +180,7 @@ describe('cancel on the running pipeline', { timeout: 180_000 }, () => {
     const res = await call('POST', `/jobs/${queued}/cancel`);
     expect(res.status).toBe(202);
     expect((await call('GET', `/jobs/${queued}`)).body['status']).toBe('cancelled');
-    await eventually(() => packStatus(packId), ended, 150_000, 'the pack to end');
+    await eventually(() => packStatus(packId), ended, 'the pack to end', { timeoutMs: 150_000 });
     const view = (await call('GET', `/packs/${packId}`)).body;
     expect(view).toMatchObject({ status: 'completed_with_failures', counts: { complete: 10, cancelled: 1 } });
     const job = (await call('GET', `/jobs/${queued}`)).body;

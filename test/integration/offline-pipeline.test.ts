@@ -19,6 +19,7 @@ import { MISSING_MODEL } from '../../local/demo.ts';
 import { followPack } from '../../local/run.ts';
 import { startOfflineStack, type OfflineStack } from '../../local/stack.ts';
 import { garmentImage, personImage } from '../support/images.ts';
+import { eventually } from '../support/eventually.ts';
 
 let stack: OfflineStack;
 let sfn: SFNClient;
@@ -193,11 +194,7 @@ describe('a GPU worker killed mid-job', () => {
     // Prepare: a generation that makes no progress, so the worker is surely mid-job when it dies.
     const { packId, jobs } = await submitPack([{ name: 'killed', faults: comfy('hang'), status: 'complete' }]);
     const [jobId] = [...jobs.keys()];
-    let victim: OfflineStack['workers'][number] | undefined;
-    for (let i = 0; i < 600 && victim === undefined; i++) {
-      victim = stack.workers.find((w) => w.comfy.stats().running !== null);
-      if (victim === undefined) await new Promise((r) => setTimeout(r, 50));
-    }
+    const victim = await eventually(() => stack.workers.find((w) => w.comfy.stats().running !== null), (w) => w !== undefined, 'a worker to run the prompt', { timeoutMs: 30_000, everyMs: 50 });
     expect(victim).toBeDefined();
     expect((await getJob(jobId!)).status).toBe('inpainting');
     // Only the victim's GPU hangs: wherever the attempt runs again, it can finish.

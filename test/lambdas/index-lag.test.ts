@@ -19,7 +19,7 @@ import { startIndexLagProxy, type IndexLagProxy } from '../../local/dynamodb-ind
 import { provisionFresh } from '../support/aws.ts';
 import { seedPack } from '../support/jobs.ts';
 import { lambdaContext } from '../support/lambda.ts';
-import { eventually } from '../worker/support/harness.ts';
+import { eventually } from '../support/eventually.ts';
 
 /** Longer than a test's write-then-read, shorter than PackLoad's bounded wait for the index. */
 const LAG_MS = 2000;
@@ -100,7 +100,7 @@ describe('pack decisions read the jobs as they are', () => {
   it('PackLoad leaves out a job that was just taken, though the index still shows it pending', async () => {
     // Prepare: the pack is old enough for the index; one job starts running just now.
     const { pack, jobs } = await seedPack({ jobs: 2 });
-    await eventually(() => indexed(pack.packId), (items) => items.length === 2, 5 * LAG_MS, 'the index to list both jobs');
+    await eventually(() => indexed(pack.packId), (items) => items.length === 2, 'the index to list both jobs', { timeoutMs: 5 * LAG_MS });
     await updateJob(jobs[0]!.jobId, { to: 'segmenting' });
     // Act
     const out = await invoke('pack-load', pack.packId);
@@ -111,7 +111,7 @@ describe('pack decisions read the jobs as they are', () => {
   it('PackFinalize counts the statuses the jobs reached just now, not the pending ones the index shows', async () => {
     // Prepare
     const { pack, jobs } = await seedPack({ jobs: 2 });
-    await eventually(() => indexed(pack.packId), (items) => items.length === 2, 5 * LAG_MS, 'the index to list both jobs');
+    await eventually(() => indexed(pack.packId), (items) => items.length === 2, 'the index to list both jobs', { timeoutMs: 5 * LAG_MS });
     await updateJob(jobs[0]!.jobId, { to: 'failed' });
     await updateJob(jobs[1]!.jobId, { to: 'failed' });
     // Act
@@ -129,7 +129,7 @@ describe('cleanup', () => {
     const { pack, jobs: [job] } = await seedPack({ mutate: (j) => Object.assign(j, { status: 'failed', updatedAt: old }) });
     const key = s3Keys.artifact(pack.packId, job!.jobId, 'mask.png');
     await putObject(key, Buffer.from('mask'));
-    await eventually(() => indexed(pack.packId), (items) => items.length === 1, 5 * LAG_MS, 'the index to list the job');
+    await eventually(() => indexed(pack.packId), (items) => items.length === 1, 'the index to list the job', { timeoutMs: 5 * LAG_MS });
     await updateJob(job!.jobId, { to: 'pending' });
     // Act
     const res = await cleanup({ query: { hours: 24 } } as Parameters<typeof cleanup>[0]);

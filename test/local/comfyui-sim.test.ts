@@ -15,6 +15,7 @@ import type { Workflow } from '../../core/gpu-message.ts';
 import { startComfySim, type ComfySim } from '../../local/comfyui/server.ts';
 import { PHYSICS_FAULT_PARAMS, vramNeededMiB } from '../../local/comfyui/physics.ts';
 import { drawnFaults, getProfile } from '../../local/faults.ts';
+import { eventually } from '../support/eventually.ts';
 
 /** Small and quick: the default SDXL model at the minimum size. */
 const SMALL: InpaintParams = { ...DEFAULT_PARAMS, width: 512, height: 512, batch: 2, steps: 6 };
@@ -55,6 +56,14 @@ class Client {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no matching frame in ${ms} ms; saw ${this.frames.map((f) => f.type).join(',')}`)), ms);
       this.#waiters.push({ test, resolve: (f) => (clearTimeout(timer), resolve(f)) });
+    });
+  }
+
+  /** Resolves once every frame the server sent before now has arrived (a pong follows them on the socket). */
+  flush(): Promise<void> {
+    return new Promise((r) => {
+      this.ws.once('pong', () => r());
+      this.ws.ping();
     });
   }
 
@@ -129,13 +138,8 @@ function submit(s: Target, workflow: Workflow, extra: { clientId?: string; promp
 }
 
 async function historyOf(s: Target, promptId: string, ms = 10_000): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const h = await getJson(s, `/history/${promptId}`);
-    if (h[promptId] !== undefined) return h[promptId] as Record<string, unknown>;
-    if (Date.now() > deadline) throw new Error(`no history for ${promptId}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const h = await eventually(() => getJson(s, `/history/${promptId}`), (x) => x[promptId] !== undefined, `history for ${promptId}`, { timeoutMs: ms, everyMs: 20 });
+  return h[promptId] as Record<string, unknown>;
 }
 
 const lastMessage = (entry: Record<string, unknown>) => {
@@ -486,11 +490,14 @@ describe('injected faults', () => {
     const c = await connect(sim, 'hang-client');
     const jobId = `job-${randomUUID()}`;
     sim.setFault(jobId, 'hang');
+    const hangs = sim.stats().faultsFired['hang'] ?? 0;
 
     // Act
     const res = await submit(sim, buildInpaintWorkflow(fresh(), IMAGES), { clientId: 'hang-client', jobId });
     await c.waitFor((f) => f.type === 'progress' && f.data['prompt_id'] === res.promptId);
-    await new Promise((r) => setTimeout(r, 100));
+    // The run is stuck once the fault fired; every frame sent before then has arrived once the socket is flushed.
+    await eventually(() => sim.stats().faultsFired['hang'] ?? 0, (n) => n === hangs + 1, 'the hang to fire', { timeoutMs: 5000, everyMs: 10 });
+    await c.flush();
     const historyWhileRunning = await getJson(sim, `/history/${res.promptId}`);
     const queue = await getJson(sim, '/queue');
     await post(sim, '/interrupt', { prompt_id: res.promptId });

@@ -8,6 +8,7 @@ import {
   analyzeResponseSchema, inpaintSubmitResponseSchema, inpaintTaskSchema, segmentResponseSchema, type InpaintTask,
 } from '../../local/providers/api.ts';
 import { startProviderSims, type ProviderSims } from '../../local/providers/server.ts';
+import { eventually } from '../support/eventually.ts';
 
 let sims: ProviderSims;
 let person: string;
@@ -39,13 +40,12 @@ const coverage = (m: { data: Buffer }) => m.data.reduce((s, v) => s + (v >= 128 
 
 async function pollUntilDone(url: string): Promise<InpaintTask[]> {
   const seen: InpaintTask[] = [];
-  for (let i = 0; i < 400; i++) {
+  await eventually(async () => {
     const t = inpaintTaskSchema.parse(JSON.parse((await call('GET', url)).text));
     seen.push(t);
-    if (t.status === 'succeeded' || t.status === 'failed') return seen;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error('the task never finished');
+    return t;
+  }, (t) => t.status === 'succeeded' || t.status === 'failed', 'the task to finish', { timeoutMs: 10_000, everyMs: 10 });
+  return seen;
 }
 
 beforeAll(async () => {

@@ -23,6 +23,7 @@ import { startLocalStepFunctions } from '../../local/stepfunctions/service.ts';
 import type { LocalStepFunctions } from '../../local/stepfunctions/types.ts';
 import { waitForExecution } from '../../local/stepfunctions/wait-for-execution.ts';
 import { awsEnv } from '../support/aws.ts';
+import { eventually } from '../support/eventually.ts';
 
 interface GpuMessage {
   taskToken: string;
@@ -117,15 +118,10 @@ afterAll(async () => {
 
 /** The next GPU message, deleted from the queue. */
 async function nextMessage(): Promise<GpuMessage> {
-  for (let i = 0; i < 10; i++) {
-    const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 2 }));
-    const m = r.Messages?.[0];
-    if (m) {
-      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
-      return JSON.parse(m.Body ?? '') as GpuMessage;
-    }
-  }
-  throw new Error('no message arrived');
+  const m = await eventually(async () => (await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 2 }))).Messages?.[0],
+    (x) => x !== undefined, 'a GPU message', { timeoutMs: 20_000, everyMs: 0 });
+  await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m!.ReceiptHandle }));
+  return JSON.parse(m!.Body ?? '') as GpuMessage;
 }
 
 async function start(machine: string, job: string): Promise<string> {

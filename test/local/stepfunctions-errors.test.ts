@@ -4,12 +4,10 @@
  * States.Timeout (which States.TaskFailed does not match) and the library's 60 s default
  * task timeout does not apply.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GetExecutionHistoryCommand, SFNClient, StartExecutionCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
-import { LOCAL_CREDENTIALS } from '../../local/emulators.ts';
-import { startLocalStepFunctions } from '../../local/stepfunctions/service.ts';
-import type { LambdaHandler, LocalStepFunctions } from '../../local/stepfunctions/types.ts';
-import { waitForExecution } from '../../local/stepfunctions/wait-for-execution.ts';
+import { describe, expect, it } from 'vitest';
+import type { HistoryEvent } from '@aws-sdk/client-sfn';
+import type { LambdaHandler } from '../../local/stepfunctions/types.ts';
+import { lambdaInvoke, useLocalMachines } from '../support/local-sfn.ts';
 
 class NetworkError extends Error {
   override readonly name = 'Transient.Network';
@@ -27,19 +25,11 @@ function cooperativeWait(ms: number, signal: AbortSignal): Promise<'finished' | 
   });
 }
 
-const invoke = (fn: string, extra: object = {}) => ({
-  Type: 'Task',
-  Resource: 'arn:aws:states:::lambda:invoke',
-  Parameters: { FunctionName: fn, 'Payload.$': '$' },
-  ResultSelector: { 'value.$': '$.Payload' },
-  ...extra,
-});
-
 const machines = {
   retryThenCatch: {
     StartAt: 'Call flaky',
     States: {
-      'Call flaky': invoke('alwaysNetworkError', {
+      'Call flaky': lambdaInvoke('alwaysNetworkError', {
         Retry: [{ ErrorEquals: ['Transient.Network'], IntervalSeconds: 1, BackoffRate: 2, MaxAttempts: 2, JitterStrategy: 'FULL' }],
         Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Recovered' }],
         End: true,
@@ -50,7 +40,7 @@ const machines = {
   retryOtherName: {
     StartAt: 'Call flaky',
     States: {
-      'Call flaky': invoke('alwaysNetworkError', {
+      'Call flaky': lambdaInvoke('alwaysNetworkError', {
         Retry: [{ ErrorEquals: ['Gpu.OutOfMemory'], MaxAttempts: 3 }],
         Catch: [{ ErrorEquals: ['Transient.Network'], Next: 'Recovered' }],
         End: true,
@@ -61,7 +51,7 @@ const machines = {
   timeout: {
     StartAt: 'Slow',
     States: {
-      Slow: invoke('slow', {
+      Slow: lambdaInvoke('slow', {
         TimeoutSeconds: 5,
         Catch: [
           { ErrorEquals: ['States.TaskFailed'], ResultPath: '$.error', Next: 'Wrong catcher' },
@@ -73,21 +63,18 @@ const machines = {
       'Timed out': { Type: 'Pass', End: true },
     },
   },
-  noDefaultTimeout: { StartAt: 'Long', States: { Long: invoke('long', { End: true }) } },
+  noDefaultTimeout: { StartAt: 'Long', States: { Long: lambdaInvoke('long', { End: true }) } },
   lambdaArn: {
     StartAt: 'Direct',
     States: { Direct: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:000000000000:function:direct', End: true } },
   },
   unknownFunction: {
     StartAt: 'Missing',
-    States: { Missing: invoke('missing', { Catch: [{ ErrorEquals: ['Lambda.ResourceNotFoundException'], Next: 'Caught' }], End: true }), Caught: { Type: 'Pass', End: true } },
+    States: { Missing: lambdaInvoke('missing', { Catch: [{ ErrorEquals: ['Lambda.ResourceNotFoundException'], Next: 'Caught' }], End: true }), Caught: { Type: 'Pass', End: true } },
   },
-  executionTimeout: { TimeoutSeconds: 10, StartAt: 'Slow', States: { Slow: invoke('slow', { End: true }) } },
+  executionTimeout: { TimeoutSeconds: 10, StartAt: 'Slow', States: { Slow: lambdaInvoke('slow', { End: true }) } },
 };
 
-let sfn: LocalStepFunctions;
-let client: SFNClient;
-const arns: Partial<Record<keyof typeof machines, string>> = {};
 const calls: Record<string, number> = {};
 const slowOutcomes: Promise<'finished' | 'aborted'>[] = [];
 
@@ -106,26 +93,7 @@ const handlers: Record<string, LambdaHandler> = {
   direct: async (event) => ({ echoed: event }),
 };
 
-beforeAll(async () => {
-  sfn = await startLocalStepFunctions({ credentials: LOCAL_CREDENTIALS, timeScale: 0.001, lambdaHandlers: handlers });
-  client = new SFNClient({ endpoint: sfn.url, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
-  for (const [name, definition] of Object.entries(machines)) {
-    arns[name as keyof typeof machines] = sfn.createStateMachine({ name, definition }).stateMachineArn;
-  }
-});
-
-afterAll(async () => {
-  client?.destroy();
-  await sfn?.stop();
-});
-
-async function run(machine: keyof typeof machines, input: object = {}) {
-  const { executionArn } = await client.send(new StartExecutionCommand({ stateMachineArn: arns[machine], input: JSON.stringify(input) }));
-  const done = await waitForExecution(client, executionArn ?? '');
-  const page = await client.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000 }));
-  const events: HistoryEvent[] = page.events ?? [];
-  return { done, events, output: done.output === undefined ? undefined : (JSON.parse(done.output) as Record<string, unknown>) };
-}
+const { run } = useLocalMachines(machines, handlers);
 
 const count = (events: HistoryEvent[], type: string): number => events.filter((e) => e.type === type).length;
 

@@ -3,21 +3,13 @@
  * configured timeout fails as Lambda reports it (Sandbox.Timedout), its late result is
  * dropped; payloads over 256 KiB fail as States.DataLimitExceeded, which no Catch takes.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GetExecutionHistoryCommand, SFNClient, StartExecutionCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { describe, expect, it } from 'vitest';
+import { StartExecutionCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { LOCAL_CREDENTIALS } from '../../local/emulators.ts';
 import { startLocalStepFunctions } from '../../local/stepfunctions/service.ts';
 import { MAX_PAYLOAD_BYTES } from '../../local/stepfunctions/payload-limit.ts';
-import type { LambdaFunctionConfig, LambdaHandler, LocalStepFunctions } from '../../local/stepfunctions/types.ts';
-import { waitForExecution } from '../../local/stepfunctions/wait-for-execution.ts';
-
-const invoke = (fn: string, extra: object = {}) => ({
-  Type: 'Task',
-  Resource: 'arn:aws:states:::lambda:invoke',
-  Parameters: { FunctionName: fn, 'Payload.$': '$' },
-  ResultSelector: { 'value.$': '$.Payload' },
-  ...extra,
-});
+import type { LambdaFunctionConfig, LambdaHandler } from '../../local/stepfunctions/types.ts';
+import { lambdaInvoke, useLocalMachines } from '../support/local-sfn.ts';
 
 const catchAll = [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Caught' }];
 const caught = { Type: 'Pass', End: true };
@@ -26,7 +18,7 @@ const machines = {
   timesOut: {
     StartAt: 'Slow',
     States: {
-      Slow: invoke('stubborn', {
+      Slow: lambdaInvoke('stubborn', {
         Retry: [{ ErrorEquals: ['Sandbox.Timedout'], IntervalSeconds: 1, MaxAttempts: 1 }],
         Catch: [
           { ErrorEquals: ['States.Timeout'], ResultPath: '$.error', Next: 'Wrong catcher' },
@@ -38,18 +30,18 @@ const machines = {
       Caught: caught,
     },
   },
-  abortable: { StartAt: 'Slow', States: { Slow: invoke('cooperative', { Catch: catchAll, End: true }), Caught: caught } },
-  inTime: { StartAt: 'Quick', States: { Quick: invoke('quick', { End: true }) } },
-  bigResult: { StartAt: 'Big', States: { Big: invoke('big', { Catch: catchAll, End: true }), Caught: caught } },
+  abortable: { StartAt: 'Slow', States: { Slow: lambdaInvoke('cooperative', { Catch: catchAll, End: true }), Caught: caught } },
+  inTime: { StartAt: 'Quick', States: { Quick: lambdaInvoke('quick', { End: true }) } },
+  bigResult: { StartAt: 'Big', States: { Big: lambdaInvoke('big', { Catch: catchAll, End: true }), Caught: caught } },
   bigOutput: {
     StartAt: 'Half',
     // The result fits; merged into an input of the same size, the state's output does not.
-    States: { Half: invoke('half', { ResultPath: '$.result', Catch: catchAll, End: true }), Caught: caught },
+    States: { Half: lambdaInvoke('half', { ResultPath: '$.result', Catch: catchAll, End: true }), Caught: caught },
   },
   bigInput: {
     StartAt: 'Twice',
     States: {
-      Twice: { ...invoke('quick'), Parameters: { FunctionName: 'quick', Payload: { 'a.$': '$.text', 'b.$': '$.text' } }, Catch: catchAll, End: true },
+      Twice: { ...lambdaInvoke('quick'), Parameters: { FunctionName: 'quick', Payload: { 'a.$': '$.text', 'b.$': '$.text' } }, Catch: catchAll, End: true },
       Caught: caught,
     },
   },
@@ -59,9 +51,6 @@ const machines = {
   },
 };
 
-let sfn: LocalStepFunctions;
-let client: SFNClient;
-const arns: Partial<Record<keyof typeof machines, string>> = {};
 const calls: Record<string, number> = {};
 const lateResults: Promise<string>[] = [];
 const signals: AbortSignal[] = [];
@@ -100,26 +89,8 @@ const handlers: Record<string, LambdaHandler | LambdaFunctionConfig> = {
   half: async () => text(MAX_PAYLOAD_BYTES / 2),
 };
 
-beforeAll(async () => {
-  sfn = await startLocalStepFunctions({ credentials: LOCAL_CREDENTIALS, timeScale: 0.001, lambdaHandlers: handlers });
-  client = new SFNClient({ endpoint: sfn.url, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
-  for (const [name, definition] of Object.entries(machines)) {
-    arns[name as keyof typeof machines] = sfn.createStateMachine({ name, definition }).stateMachineArn;
-  }
-});
-
-afterAll(async () => {
-  client?.destroy();
-  await sfn?.stop();
-});
-
-async function run(machine: keyof typeof machines, input: object = {}) {
-  const { executionArn } = await client.send(new StartExecutionCommand({ stateMachineArn: arns[machine], input: JSON.stringify(input) }));
-  const done = await waitForExecution(client, executionArn ?? '');
-  const page = await client.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000 }));
-  const events: HistoryEvent[] = page.events ?? [];
-  return { done, events, output: done.output === undefined ? undefined : (JSON.parse(done.output) as Record<string, unknown>) };
-}
+const service = useLocalMachines(machines, handlers);
+const { run } = service;
 
 const types = (events: HistoryEvent[]) => events.map((e) => e.type);
 
@@ -210,6 +181,6 @@ describe('payloads over 256 KiB', () => {
 
   it('refuse an execution input that is too large, as StartExecution does', async () => {
     const input = JSON.stringify({ text: text(MAX_PAYLOAD_BYTES) });
-    await expect(client.send(new StartExecutionCommand({ stateMachineArn: arns.inTime, input }))).rejects.toMatchObject({ name: 'ValidationException' });
+    await expect(service.client.send(new StartExecutionCommand({ stateMachineArn: service.arnOf('inTime'), input }))).rejects.toMatchObject({ name: 'ValidationException' });
   });
 });

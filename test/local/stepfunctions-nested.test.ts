@@ -8,6 +8,7 @@ import { LOCAL_CREDENTIALS } from '../../local/emulators.ts';
 import { startLocalStepFunctions } from '../../local/stepfunctions/service.ts';
 import type { EventBridgeStepFunctionsStatusEvent, LocalStepFunctions } from '../../local/stepfunctions/types.ts';
 import { waitForExecution } from '../../local/stepfunctions/wait-for-execution.ts';
+import { eventually } from '../support/eventually.ts';
 
 class QaRejected extends Error {
   override readonly name = 'Qa.Rejected';
@@ -229,7 +230,7 @@ describe('local Step Functions status events', () => {
     const { executionArn: abortedArn } = await client.send(new StartExecutionCommand({ stateMachineArn: machineArn('parked') }));
     await client.send(new StopExecutionCommand({ executionArn: abortedArn, cause: 'test' }));
     await waitForExecution(client, abortedArn ?? '');
-    await new Promise((r) => setImmediate(r));
+    await eventually(() => statusEvents.filter((e) => e.detail.status !== 'RUNNING').length, (n) => n === 3, 'the three executions\' end events', { timeoutMs: 5000, everyMs: 5 });
     // Assess
     const statusOf = (arn: string) => statusEvents.filter((e) => e.detail.executionArn === arn).map((e) => e.detail.status);
     expect(statusOf(failed.executionArn)).toEqual(['RUNNING', 'FAILED']);

@@ -9,11 +9,13 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const serviceUrl = new URL('../../local/stepfunctions/service.ts', import.meta.url).href;
+const eventuallyUrl = new URL('../support/eventually.ts', import.meta.url).href;
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 const script = `
 const { startLocalStepFunctions } = await import(${JSON.stringify(serviceUrl)});
-const { SFNClient, StartExecutionCommand, DescribeExecutionCommand } = await import('@aws-sdk/client-sfn');
+const { eventually } = await import(${JSON.stringify(eventuallyUrl)});
+const { SFNClient, StartExecutionCommand, DescribeExecutionCommand, GetExecutionHistoryCommand } = await import('@aws-sdk/client-sfn');
 let handlerOutcome;
 const credentials = { accessKeyId: 'a', secretAccessKey: 'b' };
 const sfn = await startLocalStepFunctions({
@@ -43,8 +45,11 @@ const { stateMachineArn } = sfn.createStateMachine({ name: 'busy', definition: {
 } });
 const client = new SFNClient({ endpoint: sfn.url, region: 'us-east-1', credentials, maxAttempts: 1 });
 const { executionArn } = await client.send(new StartExecutionCommand({ stateMachineArn, input: JSON.stringify({ items: [3600, 3600] }) }));
-while (handlerOutcome === undefined) await new Promise((r) => setTimeout(r, 10));
-await new Promise((r) => setTimeout(r, 100));
+await eventually(() => handlerOutcome !== undefined, Boolean, 'the Lambda handler to run', { timeoutMs: 20_000, everyMs: 10 });
+// Every branch holds what stop() must end: the callback submitted, the three Waits entered, the Retry's first failure.
+const types = async () => (await client.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000 }))).events.map((e) => e.type);
+await eventually(types, (t) => t.includes('TaskSubmitted') && t.filter((x) => x === 'WaitStateEntered').length === 3 && t.includes('TaskFailed'),
+  'every branch to be under way', { timeoutMs: 10_000, everyMs: 10 });
 const before = (await client.send(new DescribeExecutionCommand({ executionArn }))).status;
 await sfn.stop();
 // Closed handles leave the list on the next turns of the event loop.

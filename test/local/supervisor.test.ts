@@ -3,7 +3,7 @@
  * stand-in processes: it restarts what exits unasked, backs off, gives up past its bound,
  * and restarts nothing once stopped.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createSupervisor, nextRestart, type Supervised } from '../../local/supervisor.ts';
 import { eventually } from '../support/eventually.ts';
 
@@ -60,10 +60,15 @@ describe('the supervisor', () => {
     const sup = createSupervisor<ReturnType<typeof fake>>({ policy: POLICY, log: () => undefined });
     sup.watch(p, async () => { started++; return fake('w', started); });
 
-    // Act
-    await sup.stop();
-    p.exit();
-    await new Promise((r) => setTimeout(r, POLICY.backoffMs * 3));
+    // Act: the clock is the test's, so "three backoffs later" is a fact, not a guess.
+    vi.useFakeTimers();
+    try {
+      await sup.stop();
+      p.exit();
+      await vi.advanceTimersByTimeAsync(POLICY.backoffMs * 3);
+    } finally {
+      vi.useRealTimers();
+    }
 
     // Assess
     expect(started).toBe(0);

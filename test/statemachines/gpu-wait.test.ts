@@ -18,6 +18,7 @@ import { waitForExecution } from '../../local/stepfunctions/wait-for-execution.t
 import { JOB_STATES as S } from '../../statemachines/job.ts';
 import { GPU_QUEUE_URL_KEY } from '../../statemachines/tasks.ts';
 import { awsEnv } from '../support/aws.ts';
+import { eventually } from '../support/eventually.ts';
 
 const TIME_SCALE = 0.05;
 const committed = JSON.parse(readFileSync(new URL('../../statemachines/job.asl.json', import.meta.url), 'utf8')) as {
@@ -83,16 +84,13 @@ async function start(jobId: string, timeoutSeconds: number): Promise<string> {
 
 /** Receives the message of `jobId`, as a worker that arrives late would; other jobs' messages are put back. */
 async function receive(jobId: string): Promise<{ taskToken: string }> {
-  for (let i = 0; i < 20; i++) {
+  const found = await eventually(async () => {
     const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 1 }));
-    for (const m of r.Messages ?? []) {
-      const body = JSON.parse(m.Body ?? '{}') as { jobId: string; taskToken: string };
-      if (body.jobId !== jobId) continue;
-      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
-      return body;
-    }
-  }
-  throw new Error(`no message for ${jobId}`);
+    const m = (r.Messages ?? []).find((x) => (JSON.parse(x.Body ?? '{}') as { jobId: string }).jobId === jobId);
+    if (m) await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
+    return m && (JSON.parse(m.Body ?? '{}') as { jobId: string; taskToken: string });
+  }, (body) => body !== undefined, `the message for ${jobId}`, { timeoutMs: 20_000, everyMs: 0 });
+  return found!;
 }
 
 describe('the GPU task waits for a worker without failing', () => {

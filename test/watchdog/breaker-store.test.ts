@@ -8,7 +8,7 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CircuitOpenError, DiskFullError, InvalidInputError, MalformedResponseError, TransientNetworkError } from '../../core/errors.ts';
 import { BreakerStore, breakerId, breakerSettingsFromEnv, breakersEnabled, type BreakerTransitionEvent } from '../../lambdas/adapters/breaker-store.ts';
-import { indictsProvider } from '../../lambdas/adapters/provider-breakers.ts';
+import { providerVerdict } from '../../lambdas/adapters/provider-breakers.ts';
 import { provisionFresh } from '../support/aws.ts';
 
 let table: string;
@@ -175,14 +175,15 @@ describe('breaker configuration', () => {
 
 describe('which failures count against a provider', () => {
   it.each([
-    { e: new TransientNetworkError('reset'), counts: true },
-    { e: new MalformedResponseError('bad json'), counts: true },
-    { e: Object.assign(new Error('503'), { name: 'Transient.ServiceUnavailable' }), counts: true },
-    { e: new CircuitOpenError('open'), counts: false },
-    { e: new InvalidInputError('unreadable image'), counts: false },
-    { e: new DiskFullError('disk'), counts: false },
-    { e: new Error('plain'), counts: false },
-  ])('$e.name → $counts', ({ e, counts }) => {
-    expect(indictsProvider(e)).toBe(counts);
+    { e: new TransientNetworkError('reset'), verdict: 'failure' },
+    { e: new MalformedResponseError('bad json'), verdict: 'failure' },
+    { e: Object.assign(new Error('503'), { name: 'Transient.ServiceUnavailable' }), verdict: 'failure' },
+    { e: Object.assign(new Error('throttled'), { name: 'Transient.Throttled' }), verdict: 'neither' },
+    { e: new CircuitOpenError('open'), verdict: 'neither' },
+    { e: new InvalidInputError('unreadable image'), verdict: 'success' },
+    { e: new DiskFullError('disk'), verdict: 'success' },
+    { e: new Error('plain'), verdict: 'success' },
+  ])('$e.name → $verdict', ({ e, verdict }) => {
+    expect(providerVerdict(e)).toBe(verdict);
   });
 });

@@ -5,62 +5,34 @@
  * processes share the ComfyUI fleet's breaker through the same table (its refusals are
  * tested with an injected clock in worker-breaker.test.ts).
  */
-import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { comfyHostBreaker } from '../../core/breaker.ts';
-import { jobExecutionName, newJobRecord, newPackRecord, type JobRecord } from '../../core/job.ts';
-import { DEFAULT_PARAMS } from '../../core/params.ts';
-import { s3Keys } from '../../core/resources.ts';
-import { putObject } from '../../lambdas/adapters/artifacts.ts';
+import { jobExecutionName, type JobRecord } from '../../core/job.ts';
 import { BreakerStore } from '../../lambdas/adapters/breaker-store.ts';
-import { getJob, putPackWithJobs } from '../../lambdas/adapters/job-store.ts';
-import { startOfflineStack, type OfflineStack } from '../../local/stack.ts';
-import { garmentImage, personImage } from '../support/images.ts';
+import { getJob } from '../../lambdas/adapters/job-store.ts';
+import { eventually } from '../support/eventually.ts';
+import { seedOneJobPack, useOfflineWatchdogStack } from '../support/offline-watchdog.ts';
 
 /** Real seconds the breakers stay open, before the stack's time scale (0.05): 1 s offline. */
 const OPEN_SECONDS = 20;
 const OPEN_MS = OPEN_SECONDS * 1000 * 0.05;
 
-let stack: OfflineStack;
-let sfn: SFNClient;
+const world = useOfflineWatchdogStack('br', { watchdog: false }, { VTO_BREAKER_OPEN_SECONDS: String(OPEN_SECONDS) });
 let breakers: BreakerStore;
 
-beforeAll(async () => {
-  process.env['VTO_BREAKER_OPEN_SECONDS'] = String(OPEN_SECONDS);
-  stack = await startOfflineStack({ timeScale: 0.05, workers: 1, profile: 'none', watchdog: false, prefix: `br${randomUUID().slice(0, 6)}` });
-  sfn = new SFNClient({});
-  breakers = new BreakerStore({ table: stack.resources.tables.control, settings: { failureThreshold: 5, openMs: OPEN_MS, halfOpenMaxCalls: 3 } });
-}, 120_000);
-
-afterAll(async () => {
-  sfn?.destroy();
-  await stack?.stop();
-  delete process.env['VTO_BREAKER_OPEN_SECONDS'];
-}, 60_000);
-
-async function until<T>(probe: () => Promise<T>, accept: (v: T) => boolean, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (accept(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v).slice(0, 800)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+beforeAll(() => {
+  breakers = new BreakerStore({ table: world.stack.resources.tables.control, settings: { failureThreshold: 5, openMs: OPEN_MS, halfOpenMaxCalls: 3 } });
+});
 
 /** One job run on its own (its pack has ended), as POST /jobs/{id}/retry runs it. */
 async function runJob(prepare: (jobId: string) => void | Promise<void>): Promise<JobRecord> {
-  const packId = randomUUID();
-  const now = new Date().toISOString();
-  const person = await putObject(s3Keys.upload(packId, 'person.png'), await personImage(256, 256));
-  const garment = await putObject(s3Keys.upload(packId, 'garment.png'), await garmentImage(256, 256, [30, 90, 200]));
-  const job = newJobRecord({ packId, jobId: randomUUID(), inpaint: 'comfyui', inputs: { person, garment }, params: { ...DEFAULT_PARAMS, width: 512, height: 512, steps: 20 }, now });
-  await putPackWithJobs({ ...newPackRecord({ packId, name: 'breakers', inpaint: 'comfyui', jobCount: 1, now }), status: 'stopped' }, [job]);
+  const { pack, job } = await seedOneJobPack('breakers', { pack: { status: 'stopped' } });
+  const { packId } = pack;
   await prepare(job.jobId);
-  await sfn.send(new StartExecutionCommand({ stateMachineArn: stack.endpoints.stateMachines.job, name: jobExecutionName(job), input: JSON.stringify({ packId, jobId: job.jobId }) }));
-  return until(() => getJob(job.jobId), (j) => j.status === 'complete' || j.status === 'failed', 'the job to end');
+  await world.sfn.send(new StartExecutionCommand({ stateMachineArn: world.stack.endpoints.stateMachines.job, name: jobExecutionName(job), input: JSON.stringify({ packId, jobId: job.jobId }) }));
+  return eventually(() => getJob(job.jobId), (j) => j.status === 'complete' || j.status === 'failed', 'the job to end', { timeoutMs: 60_000, everyMs: 200 });
 }
 
 const transitions = async (provider: 'segmentation') => (await breakers.read(provider)).recent;
@@ -68,7 +40,7 @@ const transitions = async (provider: 'segmentation') => (await breakers.read(pro
 describe('the segmentation breaker', () => {
   it('opens after 5 failures, refuses calls while open, half-opens after its timeout and closes on a success', async () => {
     // Act: the provider answers 503 to the job's first five calls.
-    const job = await runJob((jobId) => stack.providers.setFault('segmentation', jobId, 'http503', 5));
+    const job = await runJob((jobId) => world.stack.providers.setFault('segmentation', jobId, 'http503', 5));
 
     // Assess
     expect(job.status).toBe('complete');
@@ -87,12 +59,12 @@ describe('the segmentation breaker', () => {
 describe('the ComfyUI host breakers in the GPU worker processes', () => {
   it('counts ComfyUI failures in the breaker item of the host that ran the prompt, and a success starts the count again', async () => {
     // Prepare: each worker drives its own ComfyUI, so each has a breaker of its own.
-    const hostBreakers = () => Promise.all(stack.workers.map((w) => breakers.read(comfyHostBreaker(w.comfy.url, hostname()))));
+    const hostBreakers = () => Promise.all(world.stack.workers.map((w) => breakers.read(comfyHostBreaker(w.comfy.url, hostname()))));
     const before = await hostBreakers();
 
     // Act: ComfyUI answers the job's first prompt with 503.
     const job = await runJob((jobId) => {
-      for (const w of stack.workers) w.comfy.setFault(jobId, 'http503', 1);
+      for (const w of world.stack.workers) w.comfy.setFault(jobId, 'http503', 1);
     });
 
     // Assess: one failure written, then reset by the retried prompt's success; never opened.
@@ -107,6 +79,6 @@ describe('the ComfyUI host breakers in the GPU worker processes', () => {
 
 describe('IAM as synthesized', () => {
   it('refused none of the breaker writes of the stage functions and the GPU worker', () => {
-    expect(stack.iamDenials()?.map((d) => d.message)).toEqual([]);
+    expect(world.stack.iamDenials()?.map((d) => d.message)).toEqual([]);
   });
 });

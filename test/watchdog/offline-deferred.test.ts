@@ -6,52 +6,29 @@
  * holds every re-run until its cooldown has passed, then closes on a re-run's success; a
  * fatal failure is never re-run.
  */
-import { randomUUID } from 'node:crypto';
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AUTO_RECOVERY_COOLDOWN_SECONDS, DEFERRED_FN, isDeferrable } from '../../core/deferred-recovery.ts';
-import { newJobRecord, newPackRecord, packExecutionName, type JobRecord, type RecoveryEntry } from '../../core/job.ts';
-import { DEFAULT_PARAMS } from '../../core/params.ts';
-import { s3Keys } from '../../core/resources.ts';
-import { putObject } from '../../lambdas/adapters/artifacts.ts';
+import { packExecutionName, type JobRecord, type RecoveryEntry } from '../../core/job.ts';
 import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
-import { getJob, getPack, putPackWithJobs } from '../../lambdas/adapters/job-store.ts';
+import { getJob, getPack } from '../../lambdas/adapters/job-store.ts';
 import { AUTO_RECOVERY_ID, autoRecoveryBreakerState } from '../../lambdas/adapters/watchdog-deferred.ts';
 import type { SweepReport } from '../../lambdas/adapters/watchdog-sweep.ts';
 import { getStatistics } from '../../lambdas/api/statistics.ts';
-import { startOfflineStack, type OfflineStack } from '../../local/stack.ts';
 import { eventually } from '../support/eventually.ts';
-import { garmentImage, personImage } from '../support/images.ts';
+import { seedOneJobPack, useOfflineWatchdogStack } from '../support/offline-watchdog.ts';
 
 const SCALE = 0.05;
-let stack: OfflineStack;
-let sfn: SFNClient;
-
-beforeAll(async () => {
-  stack = await startOfflineStack({ timeScale: SCALE, workers: 1, profile: 'none', prefix: `dr${randomUUID().slice(0, 6)}` });
-  sfn = new SFNClient({});
-}, 180_000);
-
-afterAll(async () => {
-  sfn?.destroy();
-  await stack?.stop();
-}, 60_000);
-
-async function seed(o: { pack?: Partial<ReturnType<typeof newPackRecord>>; job?: (j: JobRecord) => Partial<JobRecord> } = {}): Promise<{ packId: string; job: JobRecord }> {
-  const packId = randomUUID();
-  const now = new Date().toISOString();
-  const person = await putObject(s3Keys.upload(packId, 'person.png'), await personImage(256, 256));
-  const garment = await putObject(s3Keys.upload(packId, 'garment.png'), await garmentImage(256, 256, [30, 90, 200]));
-  const base = newJobRecord({ packId, jobId: randomUUID(), inpaint: 'comfyui', inputs: { person, garment }, params: { ...DEFAULT_PARAMS, width: 512, height: 512, steps: 20 }, now });
-  const job = { ...base, ...o.job?.(base) };
-  await putPackWithJobs({ ...newPackRecord({ packId, name: 'deferred', inpaint: 'comfyui', jobCount: 1, now }), ...o.pack }, [job]);
-  return { packId, job };
-}
+const world = useOfflineWatchdogStack('dr', { timeScale: SCALE }, {}, 180_000);
+const seed = async (o: Parameters<typeof seedOneJobPack>[1] = {}) => {
+  const { pack, job } = await seedOneJobPack('deferred', o);
+  return { packId: pack.packId, job };
+};
 
 /** The next sweep whose deferred report says `reason` about the job. */
 function sweepSaying(jobId: string, reason: RegExp, timeoutMs: number): Promise<SweepReport> {
-  return eventually(() => stack.watchdog!.next(), (r) => r.deferred?.reruns.some((x) => x.jobId === jobId && reason.test(x.reason)) === true,
+  return eventually(() => world.stack.watchdog!.next(), (r) => r.deferred?.reruns.some((x) => x.jobId === jobId && reason.test(x.reason)) === true,
     `a sweep saying ${reason} of ${jobId}`, { timeoutMs, everyMs: 1 });
 }
 
@@ -61,11 +38,11 @@ describe('deferred recovery of failed jobs', () => {
   it('re-runs a job failed by an analyzer outage only once the analyzer is healthy, from its checkpoints; its pack follows', async () => {
     // Prepare: the analyzer is down (every call and its health check answer 503) until told otherwise.
     const { packId, job } = await seed();
-    stack.providers.faults.outage('analyzer', Number.POSITIVE_INFINITY);
+    world.stack.providers.faults.outage('analyzer', Number.POSITIVE_INFINITY);
     const before = await statistics();
 
     // Act: the pack runs; the job's QA outlasts every in-run retry and the job fails.
-    await sfn.send(new StartExecutionCommand({ stateMachineArn: stack.endpoints.stateMachines.pack, name: packExecutionName({ packId, runs: 0 }), input: JSON.stringify({ packId }) }));
+    await world.sfn.send(new StartExecutionCommand({ stateMachineArn: world.stack.endpoints.stateMachines.pack, name: packExecutionName({ packId, runs: 0 }), input: JSON.stringify({ packId }) }));
     const failed = await eventually(() => getJob(job.jobId), (j) => j.status === 'failed', 'the job to fail', { timeoutMs: 300_000, everyMs: 500 });
     const name = failed.error!.name;
     expect(isDeferrable(name) || name === 'Recovery.Exhausted').toBe(true);
@@ -78,7 +55,7 @@ describe('deferred recovery of failed jobs', () => {
     expect(waiting.deferredReruns).toBeUndefined();
 
     // Act: the analyzer comes back.
-    stack.providers.faults.outage('analyzer', null);
+    world.stack.providers.faults.outage('analyzer', null);
 
     // Assess: re-run 1 of 3, from the checkpoints, completes; the pack follows.
     const done = await eventually(() => getJob(job.jobId), (j) => j.status === 'complete', 'the re-run to complete', { timeoutMs: 180_000, everyMs: 500 });
@@ -100,7 +77,7 @@ describe('deferred recovery of failed jobs', () => {
     const cooldownMs = AUTO_RECOVERY_COOLDOWN_SECONDS * 1000 * SCALE;
     const openedAt = new Date(Date.now() - cooldownMs + 20_000).toISOString();
     await documentClient().send(new PutCommand({
-      TableName: stack.resources.tables.control,
+      TableName: world.stack.resources.tables.control,
       Item: { id: AUTO_RECOVERY_ID, provider: 'auto-recovery', state: 'open', failures: 5, trials: 0, openedAt, inFlight: [], version: 7, updatedAt: openedAt },
     }));
     const at = new Date(Date.now() - 30_000).toISOString();

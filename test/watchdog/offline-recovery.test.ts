@@ -4,22 +4,16 @@
  * execution is restarted by the schedule and completes; restarts are bounded and end in
  * `failed` with the reason; nothing is touched while the pipeline is emergency-stopped.
  */
-import { randomUUID } from 'node:crypto';
-import { SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobExecutionName, newJobRecord, newPackRecord, packExecutionName, type JobRecord, type PackRecord } from '../../core/job.ts';
-import { DEFAULT_PARAMS } from '../../core/params.ts';
-import { s3Keys } from '../../core/resources.ts';
-import { putObject } from '../../lambdas/adapters/artifacts.ts';
+import { StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { describe, expect, it } from 'vitest';
+import { jobExecutionName, packExecutionName } from '../../core/job.ts';
 import { forgetStopFlag } from '../../lambdas/adapters/control.ts';
 import { executionArnOf } from '../../lambdas/adapters/job-executions.ts';
-import { EMERGENCY_STOP_FLAG, getJob, getPack, putPackWithJobs, setFlag } from '../../lambdas/adapters/job-store.ts';
-import { startOfflineStack, type OfflineStack } from '../../local/stack.ts';
+import { EMERGENCY_STOP_FLAG, getJob, getPack, setFlag } from '../../lambdas/adapters/job-store.ts';
 import type { EventBridgeStepFunctionsStatusEvent } from '../../local/stepfunctions/index.ts';
-import { garmentImage, personImage } from '../support/images.ts';
+import { eventually } from '../support/eventually.ts';
+import { seedOneJobPack, useOfflineWatchdogStack } from '../support/offline-watchdog.ts';
 
-let stack: OfflineStack;
-let sfn: SFNClient;
 /** Jobs whose every execution is stopped as soon as it runs (the restart bound's test). */
 const doomed = new Set<string>();
 
@@ -27,46 +21,14 @@ async function stopDoomed(e: EventBridgeStepFunctionsStatusEvent): Promise<void>
   if (e.detail.status !== 'RUNNING') return;
   const jobId = (JSON.parse(e.detail.input) as { jobId?: string }).jobId;
   if (jobId !== undefined && doomed.has(jobId)) {
-    await sfn.send(new StopExecutionCommand({ executionArn: e.detail.executionArn, cause: 'test: this job never gets to run' })).catch(() => undefined);
+    await world.sfn.send(new StopExecutionCommand({ executionArn: e.detail.executionArn, cause: 'test: this job never gets to run' })).catch(() => undefined);
   }
 }
 
-beforeAll(async () => {
-  // The anti-loop gaps are exercised in the decision table; here restarts follow each other quickly.
-  process.env['VTO_WATCHDOG_RESTART_GAPS_MINUTES'] = '0.01';
-  stack = await startOfflineStack({ timeScale: 0.05, workers: 1, profile: 'none', prefix: `wd${randomUUID().slice(0, 6)}`, onStatusChange: stopDoomed });
-  sfn = new SFNClient({});
-}, 120_000);
-
-afterAll(async () => {
-  sfn?.destroy();
-  await stack?.stop();
-  delete process.env['VTO_WATCHDOG_RESTART_GAPS_MINUTES'];
-}, 60_000);
-
-/** Polls until `accept` takes what `probe` returns (bounded). */
-async function until<T>(probe: () => Promise<T>, accept: (v: T) => boolean, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (accept(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v).slice(0, 600)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-/** A pack with one job, written as the API writes them; `job` shapes the job item. */
-async function seed(o: { pack?: Partial<PackRecord>; job?: (j: JobRecord) => Partial<JobRecord> } = {}): Promise<{ pack: PackRecord; job: JobRecord }> {
-  const packId = randomUUID();
-  const now = new Date().toISOString();
-  const person = await putObject(s3Keys.upload(packId, 'person.png'), await personImage(256, 256));
-  const garment = await putObject(s3Keys.upload(packId, 'garment.png'), await garmentImage(256, 256, [30, 90, 200]));
-  const base = newJobRecord({ packId, jobId: randomUUID(), inpaint: 'comfyui', inputs: { person, garment }, params: { ...DEFAULT_PARAMS, width: 512, height: 512, steps: 20 }, now });
-  const job = { ...base, ...o.job?.(base) };
-  const pack = { ...newPackRecord({ packId, name: 'watchdog', inpaint: 'comfyui', jobCount: 1, now }), ...o.pack };
-  await putPackWithJobs(pack, [job]);
-  return { pack, job };
-}
+// The anti-loop gaps are exercised in the decision table; here restarts follow each other quickly.
+const world = useOfflineWatchdogStack('wd', { onStatusChange: stopDoomed }, { VTO_WATCHDOG_RESTART_GAPS_MINUTES: '0.01' });
+const WAIT = { timeoutMs: 60_000, everyMs: 200 };
+const seed = (o: Parameters<typeof seedOneJobPack>[1] = {}) => seedOneJobPack('watchdog', o);
 
 const HOUR_AGO = () => new Date(Date.now() - 3_600_000).toISOString();
 
@@ -74,15 +36,15 @@ describe('the reconciler', () => {
   it('recovers a job whose execution was stopped mid-run, and the job completes', async () => {
     // Prepare: a generation that hangs, so the job is surely inpainting when its execution stops.
     const { pack, job } = await seed();
-    for (const w of stack.workers) w.comfy.setFault(job.jobId, 'hang');
-    await sfn.send(new StartExecutionCommand({ stateMachineArn: stack.endpoints.stateMachines.pack, name: packExecutionName(pack), input: JSON.stringify({ packId: pack.packId }) }));
-    const inpainting = await until(() => getJob(job.jobId), (j) => j.status === 'inpainting', 'the job to reach inpainting');
+    for (const w of world.stack.workers) w.comfy.setFault(job.jobId, 'hang');
+    await world.sfn.send(new StartExecutionCommand({ stateMachineArn: world.stack.endpoints.stateMachines.pack, name: packExecutionName(pack), input: JSON.stringify({ packId: pack.packId }) }));
+    const inpainting = await eventually(() => getJob(job.jobId), (j) => j.status === 'inpainting', 'the job to reach inpainting', WAIT);
 
     // Act
-    await sfn.send(new StopExecutionCommand({ executionArn: inpainting.executionArn!, cause: 'test: an operator stops the run' }));
+    await world.sfn.send(new StopExecutionCommand({ executionArn: inpainting.executionArn!, cause: 'test: an operator stops the run' }));
 
     // Assess
-    const done = await until(() => getJob(job.jobId), (j) => j.status === 'complete', 'the job to complete');
+    const done = await eventually(() => getJob(job.jobId), (j) => j.status === 'complete', 'the job to complete', WAIT);
     expect(done.executionArn).not.toBe(inpainting.executionArn);
     expect(done.watchdogRestarts).toBe(1);
     expect(done.recoveries).toContainEqual(expect.objectContaining({
@@ -91,7 +53,7 @@ describe('the reconciler', () => {
     // The segmentation checkpoint was kept: the new run did not segment again.
     expect(done.checkpoints.segmentation).toBe(inpainting.checkpoints.segmentation);
     // The pack finished before its job's second run did; the watchdog settles it.
-    const settled = await until(() => getPack(pack.packId), (p) => p.status === 'complete', 'the pack to settle');
+    const settled = await eventually(() => getPack(pack.packId), (p) => p.status === 'complete', 'the pack to settle', WAIT);
     expect(settled.counts).toMatchObject({ complete: 1 });
   }, 90_000);
 
@@ -100,14 +62,14 @@ describe('the reconciler', () => {
     // recently enough that the watchdog's deadline is far off.
     const { job } = await seed({
       pack: { status: 'stopped' },
-      job: (j) => ({ status: 'segmenting', runs: 1, executionArn: executionArnOf(stack.endpoints.stateMachines.job, `${j.jobId}-1`) }),
+      job: (j) => ({ status: 'segmenting', runs: 1, executionArn: executionArnOf(world.stack.endpoints.stateMachines.job, `${j.jobId}-1`) }),
     });
 
     // Act: a second run cannot claim the job, stops, and its end is an event.
-    await sfn.send(new StartExecutionCommand({ stateMachineArn: stack.endpoints.stateMachines.job, name: `${job.jobId}-2`, input: JSON.stringify({ packId: job.packId, jobId: job.jobId }) }));
+    await world.sfn.send(new StartExecutionCommand({ stateMachineArn: world.stack.endpoints.stateMachines.job, name: `${job.jobId}-2`, input: JSON.stringify({ packId: job.packId, jobId: job.jobId }) }));
 
     // Assess
-    const done = await until(() => getJob(job.jobId), (j) => j.status === 'complete', 'the job to complete');
+    const done = await eventually(() => getJob(job.jobId), (j) => j.status === 'complete', 'the job to complete', WAIT);
     expect(done.recoveries[0]).toMatchObject({ fn: 'Reconciler', strategy: 'RESUME_CHECKPOINT', outcome: 'recovered', cause: expect.stringMatching(/no execution runs it while it is segmenting/) });
   }, 90_000);
 
@@ -117,11 +79,11 @@ describe('the reconciler', () => {
     doomed.add(job.jobId);
 
     // Act
-    await sfn.send(new StartExecutionCommand({ stateMachineArn: stack.endpoints.stateMachines.job, name: jobExecutionName(job), input: JSON.stringify({ packId: job.packId, jobId: job.jobId }) }));
+    await world.sfn.send(new StartExecutionCommand({ stateMachineArn: world.stack.endpoints.stateMachines.job, name: jobExecutionName(job), input: JSON.stringify({ packId: job.packId, jobId: job.jobId }) }));
 
     // Assess
     // The job fails first, then its ledger entries are resolved.
-    const failed = await until(() => getJob(job.jobId), (j) => j.status === 'failed' && j.recoveries.every((r) => r.outcome !== 'pending'), 'the job to fail');
+    const failed = await eventually(() => getJob(job.jobId), (j) => j.status === 'failed' && j.recoveries.every((r) => r.outcome !== 'pending'), 'the job to fail', WAIT);
     expect(failed.error).toMatchObject({ name: 'Recovery.Exhausted', cause: expect.stringMatching(/^(reconciler|watchdog): restarted 3 times, still stuck in (pending|segmenting)/) });
     expect(failed).toMatchObject({ watchdogRestarts: 3, needsIntervention: true });
     const restarts = failed.recoveries.filter((r) => r.strategy === 'RESUME_CHECKPOINT');
@@ -136,47 +98,47 @@ describe('the watchdog', () => {
     // Prepare: the item says inpainting, its execution never existed, nothing wrote it for an hour.
     const { pack, job } = await seed({
       pack: { status: 'stopped' },
-      job: (j) => ({ status: 'inpainting', runs: 1, updatedAt: HOUR_AGO(), executionArn: executionArnOf(stack.endpoints.stateMachines.job, `${j.jobId}-1`) }),
+      job: (j) => ({ status: 'inpainting', runs: 1, updatedAt: HOUR_AGO(), executionArn: executionArnOf(world.stack.endpoints.stateMachines.job, `${j.jobId}-1`) }),
     });
 
     // Act: the schedule finds it.
-    const done = await until(() => getJob(job.jobId), (j) => j.status === 'complete', 'the job to complete');
+    const done = await eventually(() => getJob(job.jobId), (j) => j.status === 'complete', 'the job to complete', WAIT);
 
     // Assess
     expect(done.recoveries[0]).toMatchObject({
       fn: 'Watchdog', error: 'States.Timeout', strategy: 'RESUME_CHECKPOINT', outcome: 'recovered', attempt: 1,
       cause: expect.stringMatching(/^watchdog: no execution runs it while it is inpainting/),
     });
-    expect(done.executionArn).toBe(executionArnOf(stack.endpoints.stateMachines.job, `${job.jobId}-2`));
-    await until(() => getPack(pack.packId), (p) => p.status === 'complete', 'the pack to settle');
+    expect(done.executionArn).toBe(executionArnOf(world.stack.endpoints.stateMachines.job, `${job.jobId}-2`));
+    await eventually(() => getPack(pack.packId), (p) => p.status === 'complete', 'the pack to settle', WAIT);
   }, 90_000);
 
   it('touches nothing while the pipeline is emergency-stopped, and acts once it is not', async () => {
     // Prepare
     const { job } = await seed({
       pack: { status: 'stopped' },
-      job: (j) => ({ status: 'segmenting', runs: 1, updatedAt: HOUR_AGO(), executionArn: executionArnOf(stack.endpoints.stateMachines.job, `${j.jobId}-1`) }),
+      job: (j) => ({ status: 'segmenting', runs: 1, updatedAt: HOUR_AGO(), executionArn: executionArnOf(world.stack.endpoints.stateMachines.job, `${j.jobId}-1`) }),
     });
     await setFlag(EMERGENCY_STOP_FLAG, { since: new Date().toISOString(), reason: 'test' });
 
     // Act: two full sweeps while stopped.
-    const first = await stack.watchdog!.next();
-    const second = await stack.watchdog!.next();
+    const first = await world.stack.watchdog!.next();
+    const second = await world.stack.watchdog!.next();
     const during = await getJob(job.jobId);
     await setFlag(EMERGENCY_STOP_FLAG, null);
     forgetStopFlag();
-    const after = await until(() => getJob(job.jobId), (j) => j.status !== 'segmenting', 'the watchdog to act');
+    const after = await eventually(() => getJob(job.jobId), (j) => j.status !== 'segmenting', 'the watchdog to act', WAIT);
 
     // Assess
     expect([first.skipped, second.skipped]).toEqual(['emergency-stop', 'emergency-stop']);
     expect(during).toMatchObject({ status: 'segmenting', updatedAt: job.updatedAt, recoveries: [] });
     expect(after.recoveries[0]).toMatchObject({ fn: 'Watchdog', strategy: 'RESUME_CHECKPOINT' });
-    await until(() => getJob(job.jobId), (j) => j.status === 'complete', 'the job to complete');
+    await eventually(() => getJob(job.jobId), (j) => j.status === 'complete', 'the job to complete', WAIT);
   }, 90_000);
 });
 
 describe('IAM as synthesized', () => {
   it('refused none of the watchdog\'s and the reconciler\'s calls above', () => {
-    expect(stack.iamDenials()?.map((d) => d.message)).toEqual([]);
+    expect(world.stack.iamDenials()?.map((d) => d.message)).toEqual([]);
   });
 });

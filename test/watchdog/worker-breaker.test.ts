@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BreakerStore, type BreakerHook } from '../../lambdas/adapters/breaker-store.ts';
 import { loadWorkerConfig } from '../../worker/config.ts';
-import { eventually, startHarness, type Harness } from '../worker/support/harness.ts';
+import { startHarness, type Harness } from '../worker/support/harness.ts';
+import { eventually } from '../support/eventually.ts';
 
 let h: Harness;
 let store: BreakerStore;
@@ -67,7 +68,7 @@ describe('the ComfyUI host breaker in a GPU worker', () => {
     // Act: a task arrives while the breaker is open; it comes back and is refused again until the open period passes.
     const held = h.task();
     await h.send(held);
-    await eventually(() => refusals, (n) => n >= 2, 10_000, 'the held task to be refused twice');
+    await eventually(() => refusals, (n) => n >= 2, 'the held task to be refused twice', { timeoutMs: 10_000 });
     const answeredWhileOpen = h.sfn.callsFor(held.taskToken).filter((c) => c.action !== 'SendTaskHeartbeat');
     const promptsWhileOpen = h.sim.promptLog().filter((p) => p.jobId === held.jobId).length;
     now += OPEN_MS;
@@ -89,7 +90,7 @@ describe('the ComfyUI host breaker in a GPU worker', () => {
 
     // Act: the open period passes only once the task is waiting.
     await h.send(task);
-    await eventually(() => waits.length, (n) => n === 1, 10_000, 'the task to wait');
+    await eventually(() => waits.length, (n) => n === 1, 'the task to wait', { timeoutMs: 10_000 });
     now += OPEN_MS;
     const answer = await answerOf(task.taskToken);
 

@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttemptClaims } from '../../lambdas/adapters/attempt-claims.ts';
-import { eventually, startHarness, type Harness } from './support/harness.ts';
+import { startHarness, type Harness } from './support/harness.ts';
+import { eventually } from '../support/eventually.ts';
 
 let h: Harness;
 let table: string;
@@ -59,7 +60,7 @@ describe('attempt claims', () => {
     await h.send(task);
     await h.send(task);
     await h.sfn.waitFor((c) => c.taskToken === task.taskToken && c.action === 'SendTaskSuccess');
-    await eventually(() => h.queueCounts(), (c) => c.visible === 0 && c.inFlight === 0, 10_000, 'both copies to be deleted');
+    await eventually(() => h.queueCounts(), (c) => c.visible === 0 && c.inFlight === 0, 'both copies to be deleted', { timeoutMs: 10_000 });
     // Assess
     expect(h.sim.stats().promptsAccepted - before).toBe(1);
     expect(h.sfn.callsFor(task.taskToken).filter((c) => c.action !== 'SendTaskHeartbeat')).toHaveLength(1);

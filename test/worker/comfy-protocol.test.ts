@@ -23,7 +23,7 @@ import { ExecutionError, toTaskFailure } from '../../worker/failure.ts';
 import { outputFiles } from '../../worker/job-runner.ts';
 import { createLogger } from '../../worker/logger.ts';
 import { watchPrompt, type PromptOutcome, type StallBounds } from '../../worker/prompt-watch.ts';
-import { eventually } from './support/harness.ts';
+import { eventually } from '../support/eventually.ts';
 
 const PEER_DIR = fileURLToPath(new URL('../../../shared/peers/comfyui', import.meta.url));
 const log = createLogger({ level: 'silent' });
@@ -128,7 +128,7 @@ describe.each([
     const { data } = await sharp(bytes).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     // float32 and a truncating SaveImage: 255 - 200 comes out as 54.
     expect([...data.subarray(0, 3)]).toEqual([54, 155, 205]);
-    await eventually(() => eventsOf(promptId).some((e) => e.type === 'executing' && e.data['node'] === null), Boolean, 10_000, 'the final executing event');
+    await eventually(() => eventsOf(promptId).some((e) => e.type === 'executing' && e.data['node'] === null), Boolean, 'the final executing event', { timeoutMs: 10_000 });
     const types = eventsOf(promptId).map((e) => e.type);
     expect(types).toEqual(expect.arrayContaining(['execution_start', 'execution_cached', 'executing', 'executed', 'execution_success', 'progress_state']));
     expect(types.indexOf('execution_start')).toBeLessThan(types.indexOf('execution_success'));
@@ -143,7 +143,7 @@ describe.each([
     expect((await watch(again)).kind).toBe('success');
 
     // The socket and /history are two connections: the events may land after the history says done.
-    const cached = await eventually(() => eventsOf(again).find((e) => e.type === 'execution_cached'), Boolean, 10_000, 'execution_cached');
+    const cached = await eventually(() => eventsOf(again).find((e) => e.type === 'execution_cached'), Boolean, 'execution_cached', { timeoutMs: 10_000 });
     expect([...(cached!.data['nodes'] as string[])].sort()).toEqual(['1', '2', '3']);
   });
 
@@ -176,7 +176,7 @@ describe.each([
     const running = await queue({ 1: load(input), 2: slow('1', 100, 0.05), 3: save('2', 'protocol/slow') });
     const pending = await queue({ 1: load(input), 2: slow('1', 3, 0.01), 3: save('2', 'protocol/pending') });
     const outcome = watch(running);
-    await eventually(() => eventsOf(running).some((e) => e.type === 'progress'), Boolean, 30_000, 'progress of the running prompt');
+    await eventually(() => eventsOf(running).some((e) => e.type === 'progress'), Boolean, 'progress of the running prompt', { timeoutMs: 30_000 });
 
     await comfy.cancel(pending);
     await comfy.cancel(running);

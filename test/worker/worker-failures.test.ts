@@ -4,7 +4,8 @@ import { CircuitOpenError } from '../../core/errors.ts';
 import { DEFAULT_PARAMS } from '../../core/params.ts';
 import { reduceParams } from '../../core/strategies.ts';
 import type { GpuWorker } from '../../worker/worker.ts';
-import { eventually, startHarness, SMALL_PARAMS, type Harness } from './support/harness.ts';
+import { startHarness, SMALL_PARAMS, type Harness } from './support/harness.ts';
+import { eventually } from '../support/eventually.ts';
 
 let h: Harness;
 let worker: GpuWorker;
@@ -46,7 +47,7 @@ describe('the GPU worker names each failure with the taxonomy', () => {
     expect(answer.action).toBe('SendTaskFailure');
     expect(answer.error).toBe(expected);
     expect(JSON.parse(answer.cause ?? '')).toMatchObject({ jobId: task.jobId, attempt: 1, workerId: 'test-worker' });
-    await eventually(() => h.queueCounts(), (c) => c.visible === 0 && c.inFlight === 0, 5000, 'the message to be deleted');
+    await eventually(() => h.queueCounts(), (c) => c.visible === 0 && c.inFlight === 0, 'the message to be deleted', { timeoutMs: 5000 });
     expect(counter(await scrape(), `orchestrator_task_failures_total{code="${expected}"}`)).toBe(failuresBefore + 1);
   });
 
@@ -74,7 +75,7 @@ describe('the GPU worker names each failure with the taxonomy', () => {
     const answer = await answerOf(task.taskToken);
 
     expect(answer.error).toBe('Gpu.Timeout');
-    await eventually(() => h.sim.stats().promptsInterrupted, (n) => n === interruptedBefore + 1, 5000, 'the simulator to see /interrupt');
+    await eventually(() => h.sim.stats().promptsInterrupted, (n) => n === interruptedBefore + 1, 'the simulator to see /interrupt', { timeoutMs: 5000 });
     expect(h.sim.stats().running).toBeNull();
   });
 
@@ -152,7 +153,7 @@ describe('the circuit breaker hook', () => {
     open = true;
     const accepted = h.sim.stats().promptsAccepted;
     await h.send(refused, queueUrl);
-    await eventually(() => seen.filter((s) => s === 'refused').length, (n) => n >= 2, 10_000, 'the refused task to come back and be refused again');
+    await eventually(() => seen.filter((s) => s === 'refused').length, (n) => n >= 2, 'the refused task to come back and be refused again', { timeoutMs: 10_000 });
     const whileOpen = h.sim.stats().promptsAccepted;
     open = false;
     const answer = await answerOf(refused.taskToken);

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_PARAMS } from '../../core/params.ts';
 import { ComfyClient } from '../../worker/comfy-client.ts';
-import { eventually, startHarness, type Harness } from './support/harness.ts';
+import { startHarness, type Harness } from './support/harness.ts';
+import { eventually } from '../support/eventually.ts';
 
 let h: Harness;
 
@@ -23,7 +24,7 @@ const answerOf = (token: string, timeoutMs = 10_000) =>
   h.sfn.waitFor((c) => c.taskToken === token && (c.action === 'SendTaskSuccess' || c.action === 'SendTaskFailure'), timeoutMs);
 const promptsOf = (jobId: string) => h.sim.promptLog().filter((p) => p.jobId === jobId);
 const drained = (queueUrl: string) =>
-  eventually(() => h.queueCounts(queueUrl), (c) => c.visible === 0 && c.inFlight === 0, 10_000, 'the queue to be empty');
+  eventually(() => h.queueCounts(queueUrl), (c) => c.visible === 0 && c.inFlight === 0, 'the queue to be empty', { timeoutMs: 10_000 });
 /** Stall bounds far below the 60 s generation deadline the tests give. */
 const STALL = { stallFactor: 3, stallFloorMs: 400, stallFirstProgressMs: 3000, generationTimeoutMs: 60_000 };
 
@@ -40,7 +41,7 @@ describe('stall detection', () => {
 
     expect(answer.error).toBe('Gpu.Timeout');
     expect(String(answer.cause)).toMatch(/stalled: no progress for \d+ ms, more than \d+ ms/);
-    await eventually(() => h.sim.stats().promptsInterrupted, (n) => n === interrupted + 1, 5000, 'the prompt to be interrupted');
+    await eventually(() => h.sim.stats().promptsInterrupted, (n) => n === interrupted + 1, 'the prompt to be interrupted', { timeoutMs: 5000 });
     await drained(queueUrl);
   });
 
@@ -67,13 +68,13 @@ describe('a closed task and ComfyUI', () => {
     h.sim.setFault(running.jobId, 'hang');
     const waiting = h.task();
     await h.send(running, queueUrl);
-    await eventually(() => promptsOf(running.jobId).some((p) => p.startedAt !== null), Boolean, 10_000, 'the first prompt to run');
+    await eventually(() => promptsOf(running.jobId).some((p) => p.startedAt !== null), Boolean, 'the first prompt to run', { timeoutMs: 10_000 });
     await h.send(waiting, queueUrl);
-    await eventually(() => promptsOf(waiting.jobId), (p) => p.length === 1, 10_000, 'the second prompt to be queued in ComfyUI');
+    await eventually(() => promptsOf(waiting.jobId), (p) => p.length === 1, 'the second prompt to be queued in ComfyUI', { timeoutMs: 10_000 });
 
     // Act: the execution of the waiting task is stopped (Step Functions closes its token).
     h.sfn.close(waiting.taskToken, 'TaskTimedOut');
-    await eventually(() => h.sim.stats().queueRemaining, (n) => n === 1, 5000, 'the waiting prompt to leave ComfyUI\'s queue');
+    await eventually(() => h.sim.stats().queueRemaining, (n) => n === 1, 'the waiting prompt to leave ComfyUI\'s queue', { timeoutMs: 5000 });
     h.sfn.close(running.taskToken, 'TaskTimedOut');
     await drained(queueUrl);
 
@@ -93,12 +94,12 @@ describe('a worker starting beside a ComfyUI', () => {
     for (const node of Object.values(graph)) if (node.class_type === 'LoadImage' || node.class_type === 'LoadImageMask') node.inputs['image'] = upload.filename;
     const orphanId = randomUUID();
     await comfy.queuePrompt({ prompt: graph, clientId: 'dead-worker', promptId: orphanId, extraData: { vto: { jobId: orphan.jobId, attempt: 1 } } });
-    await eventually(() => h.sim.stats().running, (r) => r === orphanId, 5000, 'the orphan to run');
+    await eventually(() => h.sim.stats().running, (r) => r === orphanId, 'the orphan to run', { timeoutMs: 5000 });
     const interrupted = h.sim.stats().promptsInterrupted;
 
     await h.startWorker({ queueUrl: await h.newQueue() });
 
-    await eventually(() => h.sim.stats().promptsInterrupted, (n) => n === interrupted + 1, 5000, 'the orphan to be interrupted');
+    await eventually(() => h.sim.stats().promptsInterrupted, (n) => n === interrupted + 1, 'the orphan to be interrupted', { timeoutMs: 5000 });
     expect(h.sim.stats().running).toBeNull();
   });
 });
@@ -114,7 +115,7 @@ describe('after an out-of-memory error', () => {
     const answer = await answerOf(task.taskToken);
 
     expect(answer.error).toBe('Gpu.OutOfMemory');
-    await eventually(() => h.sim.stats().freeRequests, (n) => n === frees + 1, 5000, 'POST /free');
+    await eventually(() => h.sim.stats().freeRequests, (n) => n === frees + 1, 'POST /free', { timeoutMs: 5000 });
   });
 
   it('does not free memory after other failures', async () => {

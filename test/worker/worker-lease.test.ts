@@ -13,7 +13,8 @@ import { BreakerStore } from '../../lambdas/adapters/breaker-store.ts';
 import { startComfySim, type ComfySim } from '../../local/comfyui/server.ts';
 import { hostBreaker } from '../../worker/host-breaker.ts';
 import { createLogger } from '../../worker/logger.ts';
-import { eventually, startHarness, type Harness } from './support/harness.ts';
+import { startHarness, type Harness } from './support/harness.ts';
+import { eventually } from '../support/eventually.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const LEASE_SECONDS = 3;
@@ -66,13 +67,13 @@ describe('GPU task leases', () => {
     children.add(child);
     const task = h.task({ params: LONG });
     await h.send(task, queueUrl);
-    await eventually(() => promptsOf(h.sim, task.jobId).some((p) => p.startedAt !== null), Boolean, 30_000, 'the prompt to run on the first worker');
+    await eventually(() => promptsOf(h.sim, task.jobId).some((p) => p.startedAt !== null), Boolean, 'the prompt to run on the first worker', { timeoutMs: 30_000 });
     await h.startWorker({ queueUrl, comfyUrl: simB.url, workerId: 'rescuer', visibilityTimeoutSeconds: LEASE_SECONDS }, { claims: claimsFor('rescuer') });
 
     // Act
     child.kill('SIGKILL');
     const killedAt = Date.now();
-    const [rerun] = await eventually(() => promptsOf(simB, task.jobId), (p) => p.length > 0, (LEASE_SECONDS + 15) * 1000, 'the attempt to run again');
+    const [rerun] = await eventually(() => promptsOf(simB, task.jobId), (p) => p.length > 0, 'the attempt to run again', { timeoutMs: (LEASE_SECONDS + 15) * 1000 });
     const success = await h.sfn.waitFor((c) => c.taskToken === task.taskToken && c.action === 'SendTaskSuccess');
 
     // Assess
@@ -89,13 +90,13 @@ describe('GPU task leases', () => {
       { claims: new AttemptClaims({ table, workerId: 'holder', ttlMs: 2000 }), clients: { sqs: sqsLosingVisibilityChanges() } });
     const task = h.task({ params: LONG });
     await h.send(task, queueUrl);
-    await eventually(() => promptsOf(h.sim, task.jobId).some((p) => p.startedAt !== null), Boolean, 20_000, 'the holder to run the prompt');
+    await eventually(() => promptsOf(h.sim, task.jobId).some((p) => p.startedAt !== null), Boolean, 'the holder to run the prompt', { timeoutMs: 20_000 });
     await h.startWorker({ queueUrl, comfyUrl: simB.url, workerId: 'bystander', visibilityTimeoutSeconds: 2 },
       { claims: new AttemptClaims({ table, workerId: 'bystander', ttlMs: 2000 }) });
 
     // Act
     await h.sfn.waitFor((c) => c.taskToken === task.taskToken && c.action === 'SendTaskSuccess', 30_000);
-    await eventually(() => h.queueCounts(queueUrl), (c) => c.visible === 0 && c.inFlight === 0, 15_000, 'the message to be gone');
+    await eventually(() => h.queueCounts(queueUrl), (c) => c.visible === 0 && c.inFlight === 0, 'the message to be gone', { timeoutMs: 15_000 });
 
     // Assess
     expect(h.logs.some((l) => l['jobId'] === task.jobId && l['msg'] === 'another worker holds this attempt; leaving the message to it' && l['holder'] === 'holder')).toBe(true);

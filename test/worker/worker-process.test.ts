@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../local/ports.ts';
-import { eventually, startHarness, SMALL_PARAMS, type Harness } from './support/harness.ts';
+import { startHarness, SMALL_PARAMS, type Harness } from './support/harness.ts';
+import { eventually } from '../support/eventually.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -56,9 +57,9 @@ describe('the worker process (bin/worker.ts)', () => {
     const acceptedBefore = h.sim.stats().promptsAccepted;
 
     await h.send(first, queueUrl);
-    await eventually(() => h.sim.stats().running, (r) => r !== null, 10_000, 'the first prompt to run');
+    await eventually(() => h.sim.stats().running, (r) => r !== null, 'the first prompt to run', { timeoutMs: 10_000 });
     await h.send(second, queueUrl);
-    await eventually(() => h.sim.stats().promptsAccepted, (n) => n === acceptedBefore + 2, 10_000, 'the second prompt to be queued');
+    await eventually(() => h.sim.stats().promptsAccepted, (n) => n === acceptedBefore + 2, 'the second prompt to be queued', { timeoutMs: 10_000 });
     run.child.kill('SIGTERM');
     const code = await run.exit;
 

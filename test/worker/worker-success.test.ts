@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { gpuTaskOutputSchema } from '../../core/gpu-message.ts';
 import type { GpuWorker } from '../../worker/worker.ts';
-import { eventually, startHarness, type Harness } from './support/harness.ts';
+import { startHarness, type Harness } from './support/harness.ts';
+import { eventually } from '../support/eventually.ts';
 
 let h: Harness;
 let worker: GpuWorker;
@@ -31,7 +32,7 @@ describe('the GPU worker on a healthy ComfyUI', () => {
       expect([meta.format, meta.width, meta.height]).toEqual(['png', 512, 512]);
     }
     expect(h.sfn.callsFor(task.taskToken, 'SendTaskHeartbeat').length).toBeGreaterThan(0);
-    await eventually(() => h.queueCounts(), (c) => c.visible === 0 && c.inFlight === 0, 5000, 'the message to be deleted');
+    await eventually(() => h.queueCounts(), (c) => c.visible === 0 && c.inFlight === 0, 'the message to be deleted', { timeoutMs: 5000 });
   });
 
   it('runs a duplicate delivery of the same attempt once', async () => {
@@ -41,7 +42,7 @@ describe('the GPU worker on a healthy ComfyUI', () => {
     await h.send(task);
     await h.send(task);
     await h.sfn.waitFor((c) => c.taskToken === task.taskToken && c.action === 'SendTaskSuccess');
-    await eventually(() => h.queueCounts(), (c) => c.visible === 0 && c.inFlight === 0, 5000, 'both messages to be deleted');
+    await eventually(() => h.queueCounts(), (c) => c.visible === 0 && c.inFlight === 0, 'both messages to be deleted', { timeoutMs: 5000 });
 
     expect(h.sim.stats().promptsAccepted - before).toBe(1);
     expect(h.sfn.callsFor(task.taskToken).filter((c) => c.action !== 'SendTaskHeartbeat')).toHaveLength(1);
@@ -83,12 +84,12 @@ describe('the GPU worker on a healthy ComfyUI', () => {
     };
 
     await h.send(long, queueUrl);
-    await eventually(() => h.sim.stats().running, (r) => r !== null, 5000, 'the long prompt to run');
+    await eventually(() => h.sim.stats().running, (r) => r !== null, 'the long prompt to run', { timeoutMs: 5000 });
     await h.send(waiting, queueUrl);
-    const during = await eventually(gauges, (g) => g.busy === 1 && g.queue === 1, 5000, 'busy 1 and queue 1');
+    const during = await eventually(gauges, (g) => g.busy === 1 && g.queue === 1, 'busy 1 and queue 1', { timeoutMs: 5000 });
     h.sfn.close(long.taskToken);
     await h.sfn.waitFor((c) => c.taskToken === waiting.taskToken && c.action === 'SendTaskSuccess');
-    const after = await eventually(gauges, (g) => g.busy === 0 && g.queue === 0, 5000, 'busy 0 and queue 0');
+    const after = await eventually(gauges, (g) => g.busy === 0 && g.queue === 0, 'busy 0 and queue 0', { timeoutMs: 5000 });
     await single.stop();
 
     expect([during, after]).toEqual([{ busy: 1, queue: 1 }, { busy: 0, queue: 0 }]);
@@ -105,7 +106,7 @@ describe('the GPU worker on a healthy ComfyUI', () => {
     await h.send(again);
     await h.sfn.waitFor((c) => c.taskToken === again.taskToken && c.action === 'SendTaskSuccess');
 
-    await eventually(() => h.queueCounts(), (c) => c.visible === 0 && c.inFlight === 0, 5000, 'both messages to be deleted');
+    await eventually(() => h.queueCounts(), (c) => c.visible === 0 && c.inFlight === 0, 'both messages to be deleted', { timeoutMs: 5000 });
 
     expect(again.taskToken).not.toBe(first.taskToken);
     expect(h.sim.stats().promptsAccepted - before).toBe(1);

@@ -2,7 +2,8 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { SQSClient as Client } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuWorker } from '../../worker/worker.ts';
-import { eventually, startHarness, SMALL_PARAMS, type Harness } from './support/harness.ts';
+import { startHarness, SMALL_PARAMS, type Harness } from './support/harness.ts';
+import { eventually } from '../support/eventually.ts';
 
 let h: Harness;
 let worker: GpuWorker;
@@ -19,7 +20,7 @@ const answers = (token: string) => h.sfn.callsFor(token).filter((c) => c.action 
 const counter = async (w: GpuWorker, series: string) =>
   Number(new RegExp(`^${series} (\\S+)$`, 'm').exec(await (await fetch(w.metricsUrl)).text())?.[1] ?? 0);
 const drained = (queueUrl?: string) =>
-  eventually(() => h.queueCounts(queueUrl), (c) => c.visible === 0 && c.inFlight === 0, 8000, 'the queue to be empty');
+  eventually(() => h.queueCounts(queueUrl), (c) => c.visible === 0 && c.inFlight === 0, 'the queue to be empty', { timeoutMs: 8000 });
 
 /** An SQS client whose ChangeMessageVisibility calls are lost: the worker's extensions never land. */
 function sqsLosingVisibilityChanges(): SQSClient {
@@ -38,11 +39,11 @@ describe('the GPU worker and its task token', () => {
     const interruptedBefore = h.sim.stats().promptsInterrupted;
 
     await h.send(task);
-    await eventually(() => h.sim.stats().running, (r) => r !== null, 5000, 'the prompt to run');
+    await eventually(() => h.sim.stats().running, (r) => r !== null, 'the prompt to run', { timeoutMs: 5000 });
     h.sfn.close(task.taskToken, 'TaskTimedOut');
     await h.sfn.waitFor((c) => c.taskToken === task.taskToken && c.answer === 'TaskTimedOut');
 
-    await eventually(() => h.sim.stats().promptsInterrupted, (n) => n === interruptedBefore + 1, 5000, 'the prompt to be interrupted');
+    await eventually(() => h.sim.stats().promptsInterrupted, (n) => n === interruptedBefore + 1, 'the prompt to be interrupted', { timeoutMs: 5000 });
     await drained();
     expect(answers(task.taskToken).filter((c) => c.answer === 'ok')).toEqual([]);
   });
@@ -66,7 +67,7 @@ describe('the GPU worker and its task token', () => {
     const accepted = h.sim.stats().promptsAccepted;
 
     await h.send(task, queueUrl);
-    await eventually(() => h.sim.stats().promptsAccepted, (n) => n === accepted + 1, 5000, 'the prompt to be queued');
+    await eventually(() => h.sim.stats().promptsAccepted, (n) => n === accepted + 1, 'the prompt to be queued', { timeoutMs: 5000 });
     h.sfn.close(task.taskToken, 'TaskTimedOut');
     await h.sfn.waitFor((c) => c.taskToken === task.taskToken && c.action === 'SendTaskSuccess');
     await drained(queueUrl);

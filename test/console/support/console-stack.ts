@@ -12,6 +12,7 @@ import { targetFromEndpoints } from '../../../console/server/target.ts';
 import type { PackCreated, PackView } from '../../../lambdas/api/schemas.ts';
 import { startOfflineStack, type OfflineStack } from '../../../local/stack.ts';
 import { garmentImage, personImage } from '../../../local/synthetic-images.ts';
+import { eventually } from '../../support/eventually.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const SCREENSHOTS = new URL('../../../test-results/console/', import.meta.url);
@@ -105,14 +106,7 @@ export async function startConsoleWorld(o: { profile?: string } = {}): Promise<C
       return res.body as unknown as PackCreated;
     },
     async waitForPack(packId, done, deadlineMs = 60_000) {
-      const deadline = Date.now() + deadlineMs;
-      for (;;) {
-        const res = await call('GET', `/packs/${packId}`);
-        const view = res.body as unknown as PackView;
-        if (done(view)) return view;
-        if (Date.now() > deadline) throw new Error(`pack ${packId} did not get there in ${deadlineMs} ms: ${JSON.stringify(view)}`);
-        await new Promise((r) => setTimeout(r, 250));
-      }
+      return eventually(async () => (await call('GET', `/packs/${packId}`)).body as unknown as PackView, done, `pack ${packId} to get there`, { timeoutMs: deadlineMs, everyMs: 250 });
     },
     async shot(page, name) {
       const path = new URL(`${name}.png`, SCREENSHOTS).pathname;

@@ -133,15 +133,3 @@ export async function startHarness(simOptions: ComfySimOptions = {}): Promise<Ha
   };
   return h;
 }
-
-/** Polls `probe` until it returns a value that `accept` takes (bounded). */
-export async function eventually<T>(probe: () => Promise<T> | T, accept: (v: T) => boolean, timeoutMs = 10_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T = await probe();
-  while (!accept(last)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 25));
-    last = await probe();
-  }
-  return last;
-}
