@@ -132,7 +132,7 @@ export function needsLook(job: DeadlineView & Pick<JobRecord, 'watchdogDueAt'>, 
 
 /** The earliest time the job's next re-run may start (−∞ for the first: at once). */
 export function nextRestartAt(job: Pick<JobRecord, 'watchdogRestarts' | 'watchdogRestartedAt'>, s: WatchdogSettings): number {
-  const done = job.watchdogRestarts ?? 0;
+  const done = job.watchdogRestarts;
   if (done === 0 || job.watchdogRestartedAt === undefined) return Number.NEGATIVE_INFINITY;
   const gap = s.restartGapsMs[Math.min(done, s.restartGapsMs.length) - 1] ?? 0;
   return Date.parse(job.watchdogRestartedAt) + gap;
@@ -183,7 +183,7 @@ export function stuckStatus(job: Pick<JobRecord, 'status' | 'watchdogDueAt' | 'w
 
 function bounded(o: Observation, s: WatchdogSettings, f: { cause: string; error: string; stopFirst: boolean }): WatchdogAction {
   const { job, now } = o;
-  const done = job.watchdogRestarts ?? 0;
+  const done = job.watchdogRestarts;
   const stuckIn = stuckStatus(job);
   if (done >= s.maxRestarts) {
     const source = o.trigger === 'sweep' ? 'watchdog' : 'reconciler';
@@ -214,7 +214,7 @@ export function decide(o: Observation, s: WatchdogSettings): WatchdogAction {
       return bounded(o, s, { error: 'States.Timeout', stopFirst: true, cause: `its execution is running but silent for ${x.lastEventAt === null ? 'ever' : minutes(silentFor)} while the job was ${job.status} for ${idle}` });
     }
     case 'SUCCEEDED':
-      if (job.checkpoints?.qa !== undefined) return { kind: 'complete', cause: `its execution succeeded (QA passed) while the job item still said ${job.status}` };
+      if (job.checkpoints.qa !== undefined) return { kind: 'complete', cause: `its execution succeeded (QA passed) while the job item still said ${job.status}` };
       return bounded(o, s, { error: 'States.Timeout', stopFirst: false, cause: `its execution succeeded but left the job ${job.status} without a QA result` });
     case 'FAILED':
     case 'TIMED_OUT':
@@ -240,7 +240,7 @@ export function decide(o: Observation, s: WatchdogSettings): WatchdogAction {
  * the restart recovered.
  */
 export function lastFinishedStage(job: Pick<JobRecord, 'checkpoints'>): Stage | null {
-  const resumeAt = resumeFrom(job.checkpoints ?? {});
+  const resumeAt = resumeFrom(job.checkpoints);
   const i = STAGES.indexOf(resumeAt);
   return i <= 0 ? null : STAGES[i - 1]!;
 }

@@ -16,8 +16,8 @@ const schema = jobStateSchema.extend({
 export const handler = stateHandler({ fn: 'Compose', stage: 'compositing', schema }, async ({ state, job, executionArn }) => {
   if (!job) throw new DataCorruptionError('Compose needs a jobId');
   // A fresh inpaint output comes in the state; a resumed run reads the checkpoint.
-  const inpaintedKey = state.inpaint?.outputs[0] ?? job.checkpoints?.inpaint;
-  const maskKey = job.checkpoints?.segmentation;
+  const inpaintedKey = state.inpaint?.outputs[0] ?? job.checkpoints.inpaint;
+  const maskKey = job.checkpoints.segmentation;
   if (inpaintedKey === undefined || maskKey === undefined) {
     throw new DataCorruptionError(`job ${job.jobId} reached compositing without inpaint output and mask`);
   }
@@ -26,7 +26,7 @@ export const handler = stateHandler({ fn: 'Compose', stage: 'compositing', schem
   const key = await putObject(s3Keys.artifact(job.packId, job.jobId, 'result.png'), result);
   await updateJob(job.jobId, {
     to: 'compositing', owner: executionArn,
-    set: { 'checkpoints.inpaint': inpaintedKey, 'checkpoints.compositing': key, 'outputs.inpainted': inpaintedKey, 'outputs.result': key },
+    setIn: { checkpoints: { inpaint: inpaintedKey, compositing: key }, outputs: { inpainted: inpaintedKey, result: key } },
     ...(state.inpaint && { increment: { gpuSeconds: state.inpaint.gpuSeconds } }),
   });
   return { inpaint: null, hosted: null, gpu: null };

@@ -9,10 +9,10 @@ import { jobStateSchema } from '../adapters/state-schemas.ts';
 
 export const handler = stateHandler({ fn: 'InpaintPrepare', stage: 'inpaint', schema: jobStateSchema }, async ({ job, executionArn }) => {
   if (!job) throw new DataCorruptionError('InpaintPrepare needs a jobId');
-  const mask = job.checkpoints?.segmentation;
+  const mask = job.checkpoints.segmentation;
   if (mask === undefined) throw new DataCorruptionError(`job ${job.jobId} reached inpaint without a mask checkpoint`);
-  const attempt = (job.attempts?.gpu ?? 0) + 1;
-  await updateJob(job.jobId, { to: 'inpainting', owner: executionArn, increment: { 'attempts.gpu': 1 } });
+  const attempt = (job.attempts.gpu ?? 0) + 1;
+  await updateJob(job.jobId, { to: 'inpainting', owner: executionArn, increment: { attempts: { gpu: 1 } } });
   return {
     gpu: {
       attempt,
