@@ -82,7 +82,7 @@ export const jobRecordSchema = z.object({
   /** Seconds of GPU time spent on the job. */
   gpuSeconds: z.number().exactOptional(),
   /** Watchdog restarts so far (anti-loop). */
-  watchdogRestarts: z.int().default(0),
+  watchdogRestarts: z.int().exactOptional(),
   /** When the watchdog (or reconciler) last restarted the job; the next restart waits out its gap from here. */
   watchdogRestartedAt: isoTime.exactOptional(),
   /** A restart decided but held back by the anti-loop schedule: due at this time (the job waits in `recovering`). */
@@ -96,6 +96,8 @@ export const jobRecordSchema = z.object({
   /** POST /jobs/{id}/cancel (or the pack's): when and by whom. */
   cancelledAt: isoTime.exactOptional(),
   cancelledBy: z.string().exactOptional(),
+  /** The job of the pack refined into this one (POST /packs/{id}/refine). */
+  sourceJobId: z.string().exactOptional(),
   /** When POST /cleanup dropped the job's artifacts. */
   cleanedAt: isoTime.exactOptional(),
 });
@@ -157,7 +159,7 @@ export function newJobRecord(j: { packId: string; jobId: string; inpaint: Inpain
   return {
     jobId: j.jobId, packId: j.packId, status: 'pending', createdAt: j.now, updatedAt: j.now,
     inpaint: j.inpaint, inputs: j.inputs, params: j.params, originalParams: j.params,
-    attempts: {}, recoveriesUsed: 0, triedModels: [], checkpoints: {}, recoveries: [], recoveriesDropped: 0, runs: 0, outputs: {}, watchdogRestarts: 0,
+    attempts: {}, recoveriesUsed: 0, triedModels: [], checkpoints: {}, recoveries: [], recoveriesDropped: 0, runs: 0, outputs: {},
     ...(j.gpuWaitMinutes !== undefined && { gpuWaitMinutes: j.gpuWaitMinutes }),
   };
 }

@@ -132,7 +132,7 @@ export function needsLook(job: DeadlineView & Pick<JobRecord, 'watchdogDueAt'>, 
 
 /** The earliest time the job's next re-run may start (−∞ for the first: at once). */
 export function nextRestartAt(job: Pick<JobRecord, 'watchdogRestarts' | 'watchdogRestartedAt'>, s: WatchdogSettings): number {
-  const done = job.watchdogRestarts;
+  const done = job.watchdogRestarts ?? 0;
   if (done === 0 || job.watchdogRestartedAt === undefined) return Number.NEGATIVE_INFINITY;
   const gap = s.restartGapsMs[Math.min(done, s.restartGapsMs.length) - 1] ?? 0;
   return Date.parse(job.watchdogRestartedAt) + gap;
@@ -183,7 +183,7 @@ export function stuckStatus(job: Pick<JobRecord, 'status' | 'watchdogDueAt' | 'w
 
 function bounded(o: Observation, s: WatchdogSettings, f: { cause: string; error: string; stopFirst: boolean }): WatchdogAction {
   const { job, now } = o;
-  const done = job.watchdogRestarts;
+  const done = job.watchdogRestarts ?? 0;
   const stuckIn = stuckStatus(job);
   if (done >= s.maxRestarts) {
     const source = o.trigger === 'sweep' ? 'watchdog' : 'reconciler';

@@ -161,7 +161,7 @@ async function apply(job: JobRecord, action: Exclude<WatchdogAction, { kind: 'le
         // Nothing runs the job: park it so the next sweep tries again, without spending a restart.
         await updateJob(job.jobId, {
           to: 'recovering', from: ['pending'],
-          set: { watchdogDueAt: now, watchdogRestarts: job.watchdogRestarts, ...(job.watchdogRestartedAt !== undefined && { watchdogRestartedAt: job.watchdogRestartedAt }) },
+          set: { watchdogDueAt: now, watchdogRestarts: job.watchdogRestarts ?? 0, ...(job.watchdogRestartedAt !== undefined && { watchdogRestartedAt: job.watchdogRestartedAt }) },
           ...(job.watchdogRestartedAt === undefined && { remove: ['watchdogRestartedAt'] }),
         }).catch(() => undefined);
         throw e;
@@ -196,7 +196,7 @@ async function apply(job: JobRecord, action: Exclude<WatchdogAction, { kind: 'le
     }
     case 'fail': {
       const entry = ledgerEntry(job, source, {
-        error: action.error, cause: action.cause, strategy: entryFor(action.error).strategy, attempt: job.watchdogRestarts,
+        error: action.error, cause: action.cause, strategy: entryFor(action.error).strategy, attempt: job.watchdogRestarts ?? 0,
         detail: action.error === 'Recovery.Exhausted' ? `the watchdog's ${s.maxRestarts} restarts are spent` : 'the item reconciled to failed from its execution',
       });
       const { recoverable, strategy } = entryFor(action.error);

@@ -22,7 +22,7 @@ export interface ResetOptions {
 }
 
 /** Fields a reset may change, so an undo can put them back: those it may remove, and those it may set. */
-const RESET_OPTIONAL = ['error', 'needsIntervention', 'executionArn', 'qaReport'] as const satisfies readonly OptionalJobField[];
+const RESET_OPTIONAL = ['error', 'needsIntervention', 'executionArn', 'qaReport', 'watchdogRestarts'] as const satisfies readonly OptionalJobField[];
 
 export async function resetToPending(job: JobRecord, o: ResetOptions): Promise<JobRecord> {
   const set: { -readonly [K in keyof JobSet]: JobSet[K] } = {};
@@ -51,9 +51,9 @@ export async function resetToPending(job: JobRecord, o: ResetOptions): Promise<J
 
 /** Puts a job back as it was before resetToPending (best effort: its run did not start). */
 export async function undoReset(before: JobRecord): Promise<void> {
-  const { attempts, recoveriesUsed, triedModels, watchdogRestarts, checkpoints, outputs } = before;
+  const { attempts, recoveriesUsed, triedModels, checkpoints, outputs } = before;
   const set: JobSet = {
-    attempts, recoveriesUsed, triedModels, watchdogRestarts, checkpoints, outputs,
+    attempts, recoveriesUsed, triedModels, checkpoints, outputs,
     ...Object.fromEntries(RESET_OPTIONAL.flatMap((f) => (before[f] === undefined ? [] : [[f, before[f]]]))),
   };
   const remove = RESET_OPTIONAL.filter((f) => before[f] === undefined);

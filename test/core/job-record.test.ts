@@ -16,9 +16,9 @@ describe('parseJobRecord', () => {
   });
 
   it('fills the fields a legacy item lacks with their defaults and drops attributes no version reads', () => {
-    const { attempts: _a, recoveries: _r, recoveriesDropped: _d, runs: _n, outputs: _o, watchdogRestarts: _w, triedModels: _t, checkpoints: _c, recoveriesUsed: _u, ...legacy } = fresh();
+    const { attempts: _a, recoveries: _r, recoveriesDropped: _d, runs: _n, outputs: _o, triedModels: _t, checkpoints: _c, recoveriesUsed: _u, ...legacy } = fresh();
     const job = parseJobRecord({ ...legacy, lastRecovery: 'backoff 4 s' });
-    expect(job).toMatchObject({ attempts: {}, recoveries: [], recoveriesDropped: 0, runs: 0, outputs: {}, watchdogRestarts: 0, triedModels: [], checkpoints: {}, recoveriesUsed: 0 });
+    expect(job).toMatchObject({ attempts: {}, recoveries: [], recoveriesDropped: 0, runs: 0, outputs: {}, triedModels: [], checkpoints: {}, recoveriesUsed: 0 });
     expect(job).not.toHaveProperty('lastRecovery');
   });
 
