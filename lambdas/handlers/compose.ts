@@ -1,5 +1,5 @@
 /** "Composite the result": the inpainted region onto the original through the mask. */
-import { z } from 'zod';
+import { gpuTaskOutputSchema } from '../../core/gpu-message.ts';
 import { compositeThroughMask } from '../../core/images/composite.ts';
 import { decodeMask } from '../../core/images/mask.ts';
 import { DataCorruptionError } from '../../core/errors.ts';
@@ -10,7 +10,8 @@ import { stateHandler } from '../adapters/state-handler.ts';
 import { jobStateSchema } from '../adapters/state-schemas.ts';
 
 const schema = jobStateSchema.extend({
-  inpaint: z.object({ outputs: z.array(z.string().min(1)).min(1), gpuSeconds: z.number().min(0) }).loose().optional(),
+  // The GPU worker's answer, or the hosted inpaint's in the same shape (HostedPoll).
+  inpaint: gpuTaskOutputSchema.optional(),
 });
 
 export const handler = stateHandler({ fn: 'Compose', stage: 'compositing', schema }, async ({ state, job, executionArn }) => {
