@@ -4,13 +4,14 @@
  * that owns it (a stale execution can never overwrite a newer run).
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { BatchGetCommand, BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataCorruptionError, InvalidInputError, StoppedError, TransientServiceUnavailableError, TransientThrottledError } from '../../core/errors.ts';
 import { MAX_KEPT_RECOVERIES, parseJobRecord, type JobRecord, type PackRecord, type RecoveryOutcome } from '../../core/job.ts';
 import type { PackStatus } from '../../core/status.ts';
-import { jobEvent, packEvent, recoveredEvent } from '../../core/lifecycle.ts';
+import { jobEvent, jobEventOf, packEvent, recoveredEvent } from '../../core/lifecycle.ts';
 import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';
 import { access, grant } from './access.ts';
@@ -136,22 +137,37 @@ export async function jobsOfPack(pack: string | Pick<PackRecord, 'packId' | 'job
  * operator reset it) ends this run quietly as Control.Stopped; an impossible status
  * change is data the machine and the table disagree on.
  */
-export async function updateJob(jobId: string, u: JobUpdate): Promise<JobRecord> {
+export async function updateJob(jobId: string, u: JobUpdate): Promise<void> {
+  await writeJob(jobId, u, false);
+}
+
+/** updateJob, answering the job as written. */
+export async function updateJobAndRead(jobId: string, u: JobUpdate): Promise<JobRecord> {
+  return (await writeJob(jobId, u, true))!;
+}
+
+async function writeJob(jobId: string, u: JobUpdate, answer: boolean): Promise<JobRecord | undefined> {
+  // The item as written is read back only when something uses it: the caller, the lifecycle
+  // event a status announces, or the trim an appended recovery may call for.
+  const announces = u.to !== undefined && jobEventOf(u.to) !== undefined;
+  const readBack = answer || announces || u.append !== undefined;
   try {
     const res = await documentClient().send(new UpdateCommand({
       TableName: config().jobsTable,
       Key: { jobId },
       ...compileJobUpdate(u, new Date().toISOString()),
-      ReturnValues: 'ALL_NEW',
+      ReturnValues: readBack ? 'ALL_NEW' : 'NONE',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     }));
+    if (!readBack) return undefined;
     const updated = parseJobRecord(res.Attributes);
     // After the conditional write that made the transition: a retry of it fails, so it announces once.
-    if (u.to !== undefined) await emitLifecycle(jobEvent(updated, updated.updatedAt, eventApiUrl()));
+    if (announces) await emitLifecycle(jobEvent(updated, updated.updatedAt, eventApiUrl()));
     return u.append && updated.recoveries.length > MAX_KEPT_RECOVERIES ? await trimRecoveries(updated) : updated;
   } catch (e) {
     if (!(e instanceof ConditionalCheckFailedException)) throw e;
-    const current = await findJob(jobId);
+    // The failed condition returned the item as it is (ALL_OLD); none when it does not exist.
+    const current = e.Item === undefined ? undefined : parseJobRecord(unmarshall(e.Item));
     if (!current) throw new InvalidInputError(`job ${jobId} does not exist`, { context: { jobId } });
     if (current.status === 'cancelled' && u.to !== 'pending') {
       throw new StoppedError(`job ${jobId} was cancelled; this run stops`, { context: { jobId } });

@@ -16,7 +16,7 @@ import {
 import { config, required } from './config.ts';
 import { access } from './access.ts';
 import { JOB_EXECUTIONS_ACCESS, executionArnOf, startRun, stopExecution, viewExecution } from './job-executions.ts';
-import { JOB_STORE_ACCESS, getPack, NotFoundError, putEvent, updateJob, updatePack } from './job-store.ts';
+import { JOB_STORE_ACCESS, getPack, NotFoundError, putEvent, updateJob, updateJobAndRead, updatePack } from './job-store.ts';
 import { LEDGER_ACCESS, resolve } from './ledger.ts';
 import { logger, metrics } from './logging.ts';
 import { PACK_SETTLEMENT_ACCESS, markUnsettled } from './pack-settlement.ts';
@@ -143,7 +143,7 @@ async function apply(job: JobRecord, action: Exclude<WatchdogAction, { kind: 'le
         error: action.error, cause: `${source}: ${action.cause}`, strategy: 'RESUME_CHECKPOINT', attempt: action.restart,
         detail: `restart ${action.restart} of ${s.maxRestarts} from the checkpoints`,
       });
-      const reset = await updateJob(job.jobId, {
+      const reset = await updateJobAndRead(job.jobId, {
         to: 'pending', from: [job.status], unchangedSince: job.updatedAt,
         set: {
           watchdogRestarts: action.restart, watchdogRestartedAt: now, watchdogStuckIn: stuckStatus(job),
@@ -188,7 +188,7 @@ async function apply(job: JobRecord, action: Exclude<WatchdogAction, { kind: 'le
         error: 'States.Timeout', cause: `${source}: ${action.cause}`, strategy: 'RESUME_CHECKPOINT', attempt: 1,
         detail: 'the item reconciled to complete from its execution',
       });
-      const updated = await updateJob(job.jobId, { to: 'complete', from: [job.status], unchangedSince: job.updatedAt, append: entry, remove: ['watchdogDueAt'] });
+      const updated = await updateJobAndRead(job.jobId, { to: 'complete', from: [job.status], unchangedSince: job.updatedAt, append: entry, remove: ['watchdogDueAt'] });
       await recordEvent(job, entry);
       await resolve(updated, pendingIndexes(updated), 'recovered');
       await markUnsettled(job.packId);
@@ -200,7 +200,7 @@ async function apply(job: JobRecord, action: Exclude<WatchdogAction, { kind: 'le
         detail: action.error === 'Recovery.Exhausted' ? `the watchdog's ${s.maxRestarts} restarts are spent` : 'the item reconciled to failed from its execution',
       });
       const { recoverable, strategy } = entryFor(action.error);
-      const updated = await updateJob(job.jobId, {
+      const updated = await updateJobAndRead(job.jobId, {
         to: 'failed', from: [job.status], unchangedSince: job.updatedAt,
         set: { error: { name: action.error, cause: action.cause.slice(0, CAUSE_CHARS), at: now }, needsIntervention: !recoverable || strategy === 'NEEDS_INTERVENTION' },
         remove: ['watchdogDueAt'],

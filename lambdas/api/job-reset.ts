@@ -4,7 +4,7 @@
  */
 import type { JobRecord } from '../../core/job.ts';
 import { PipelineError } from '../../core/errors.ts';
-import { findJob, updateJob } from '../adapters/job-store.ts';
+import { findJob, updateJob, updateJobAndRead } from '../adapters/job-store.ts';
 import type { JobSet, OptionalJobField } from '../adapters/job-update.ts';
 import { conflict } from './errors.ts';
 
@@ -40,7 +40,7 @@ export async function resetToPending(job: JobRecord, o: ResetOptions): Promise<J
   const asRead = o.claimFor === undefined ? {} : { unchangedSince: job.updatedAt };
   try {
     // Only from the status the caller saw: a job that moved meanwhile is not reset blindly.
-    return await updateJob(job.jobId, { to: 'pending', from: [job.status], set, remove, ...asRead });
+    return await updateJobAndRead(job.jobId, { to: 'pending', from: [job.status], set, remove, ...asRead });
   } catch (e) {
     if (!(e instanceof PipelineError)) throw e;
     const now = await findJob(job.jobId);

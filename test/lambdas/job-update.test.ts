@@ -4,10 +4,10 @@
  * Fatal.DataCorruption naming the field.
  */
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
 import { config } from '../../lambdas/adapters/config.ts';
-import { getJob, updateJob } from '../../lambdas/adapters/job-store.ts';
+import { getJob, updateJob, updateJobAndRead } from '../../lambdas/adapters/job-store.ts';
 import { compileJobUpdate } from '../../lambdas/adapters/job-update.ts';
 import { provisionFresh } from '../support/aws.ts';
 import { seedPack } from '../support/jobs.ts';
@@ -43,11 +43,37 @@ describe('updateJob', () => {
   it('refuses an update whose unchangedSince is not the time the job was last written', async () => {
     const { jobs: [seeded] } = await seedPack();
     const job = await getJob(seeded!.jobId);
-    const failed = await updateJob(job.jobId, { to: 'failed', from: ['pending'] });
+    const failed = await updateJobAndRead(job.jobId, { to: 'failed', from: ['pending'] });
     await expect(updateJob(job.jobId, { to: 'pending', from: ['failed'], unchangedSince: job.updatedAt })).rejects.toMatchObject({ name: 'Fatal.DataCorruption' });
     expect((await getJob(job.jobId)).status).toBe('failed');
     await updateJob(job.jobId, { to: 'pending', from: ['failed'], unchangedSince: failed.updatedAt });
     expect((await getJob(job.jobId)).status).toBe('pending');
+  });
+});
+
+describe('what updateJob asks DynamoDB for', () => {
+  it('reads the item back only when it is used, and judges a failed condition by the item it returned, without reading again', async () => {
+    const { jobs: [seeded] } = await seedPack();
+    const sent: { name: string; returnValues?: string }[] = [];
+    const client = documentClient();
+    const send = client.send.bind(client);
+    const spy = vi.spyOn(client, 'send').mockImplementation(((command: { constructor: { name: string }; input: { ReturnValues?: string } }) => {
+      sent.push({ name: command.constructor.name, ...(command.input.ReturnValues !== undefined && { returnValues: command.input.ReturnValues }) });
+      return send(command as never);
+    }) as typeof client.send);
+    try {
+      await updateJob(seeded!.jobId, { to: 'segmenting', claim: 'arn:run-1' });
+      await updateJob(seeded!.jobId, { owner: 'arn:run-1', setIn: { checkpoints: { segmentation: 'm.png' } } });
+      await expect(updateJob(seeded!.jobId, { owner: 'arn:run-0', setIn: { checkpoints: { segmentation: 'x.png' } } })).rejects.toMatchObject({ name: 'Control.Stopped' });
+      await expect(updateJob('no-such-job', { to: 'failed' })).rejects.toMatchObject({ name: 'Fatal.InvalidInput' });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(sent).toEqual([
+      { name: 'UpdateCommand', returnValues: 'NONE' }, { name: 'UpdateCommand', returnValues: 'NONE' },
+      { name: 'UpdateCommand', returnValues: 'NONE' }, { name: 'UpdateCommand', returnValues: 'ALL_NEW' },
+    ]);
+    expect((await getJob(seeded!.jobId)).checkpoints.segmentation).toBe('m.png');
   });
 });
 
