@@ -74,7 +74,7 @@ export async function runOutageVariant(o: OutageOptions): Promise<OutageFigures>
     // The outage starts when the first job needs the analyzer, whatever the machine's speed.
     for (let i = 0; i < 7200; i++) {
       const now = await jobsOfPack(pack);
-      if (now.some((j) => j.status === 'qa' || j.checkpoints?.compositing !== undefined || TERMINAL.has(j.status))) break;
+      if (now.some((j) => j.status === 'qa' || j.checkpoints.compositing !== undefined || TERMINAL.has(j.status))) break;
       await new Promise((r) => setTimeout(r, 250));
     }
     stack.providers.faults.outage(outage.service, Date.now() + outageMs);
@@ -99,7 +99,7 @@ export async function runOutageVariant(o: OutageOptions): Promise<OutageFigures>
     const lastDone = complete.reduce((m, j) => Math.max(m, Date.parse(j.updatedAt)), 0);
     const failedBy: Record<string, number> = {};
     for (const j of failed) failedBy[j.error?.name ?? '?'] = (failedBy[j.error?.name ?? '?'] ?? 0) + 1;
-    const lasting = (j: JobRecord) => (j.recoveries ?? []).some((r) => r.outcome === 'failed' && (r.error.startsWith('Fatal.') || r.error === 'Unclassified'));
+    const lasting = (j: JobRecord) => j.recoveries.some((r) => r.outcome === 'failed' && (r.error.startsWith('Fatal.') || r.error === 'Unclassified'));
     return {
       deferred: o.deferred, jobs: o.jobs, plannedFatal, complete: complete.length, failed: failed.length,
       recoveryRate: complete.length / Math.max(1, o.jobs - plannedFatal),

@@ -98,7 +98,7 @@ export function dependencyOf(entry: Pick<RecoveryEntry, 'fn' | 'stage'>, job: Pi
     case 'BackoffGpu':
       return inpaint;
   }
-  const stage = WATCHERS.includes(entry.fn) ? resumeFrom(job.checkpoints ?? {}) : entry.stage;
+  const stage = WATCHERS.includes(entry.fn) ? resumeFrom(job.checkpoints) : entry.stage;
   if (stage === 'segmentation') return 'segmentation';
   if (stage === 'inpaint') return inpaint;
   if (stage === 'qa') return 'analyzer';
@@ -116,7 +116,7 @@ export function failureCause(job: Pick<JobRecord, 'status' | 'error' | 'recoveri
   if (job.status !== 'failed') return { ok: false, reason: `the job is ${job.status}` };
   const name = job.error?.name;
   if (name === undefined) return { ok: false, reason: 'the job records no error' };
-  const ledger = job.recoveries ?? [];
+  const ledger = job.recoveries;
   const failed = ledger.filter((r) => r.outcome === 'failed' && r.fn !== DEFERRED_FN);
   if (name === 'Recovery.Exhausted') {
     if (failed.length === 0) return { ok: false, reason: 'Recovery.Exhausted without a failed fault in its ledger' };
@@ -190,7 +190,7 @@ export function decideDeferred(o: DeferredObservation, s: DeferredSettings): Def
 
 /** How a deferred re-run ended, from the job as it reads now. */
 export function rerunOutcome(job: Pick<JobRecord, 'status' | 'recoveries'>, rerun: number): 'recovered' | 'failed' | 'pending' {
-  const entry = [...(job.recoveries ?? [])].reverse().find((r) => r.fn === DEFERRED_FN && r.attempt === rerun);
+  const entry = [...job.recoveries].reverse().find((r) => r.fn === DEFERRED_FN && r.attempt === rerun);
   if (entry !== undefined && entry.outcome !== 'pending') return entry.outcome;
   if (job.status === 'complete') return 'recovered';
   if (job.status === 'failed' || job.status === 'cancelled') return 'failed';

@@ -222,7 +222,7 @@ export function decide(o: Observation, s: WatchdogSettings): WatchdogAction {
       return bounded(o, s, { error: 'States.Timeout', stopFirst: true, cause: `its execution is running but silent for ${x.lastEventAt === null ? 'ever' : minutes(silentFor)} while the job was ${job.status} for ${idle}` });
     }
     case 'SUCCEEDED':
-      if (job.checkpoints?.qa !== undefined) return { kind: 'complete', cause: `its execution succeeded (QA passed) while the job item still said ${job.status}` };
+      if (job.checkpoints.qa !== undefined) return { kind: 'complete', cause: `its execution succeeded (QA passed) while the job item still said ${job.status}` };
       return bounded(o, s, { error: 'States.Timeout', stopFirst: false, cause: `its execution succeeded but left the job ${job.status} without a QA result` });
     case 'FAILED':
     case 'TIMED_OUT':
@@ -248,7 +248,7 @@ export function decide(o: Observation, s: WatchdogSettings): WatchdogAction {
  * the restart recovered.
  */
 export function lastFinishedStage(job: Pick<JobRecord, 'checkpoints'>): Stage | null {
-  const resumeAt = resumeFrom(job.checkpoints ?? {});
+  const resumeAt = resumeFrom(job.checkpoints);
   const i = STAGES.indexOf(resumeAt);
   return i <= 0 ? null : STAGES[i - 1]!;
 }

@@ -39,7 +39,7 @@ export function buildReport(pack: PackRecord, jobs: readonly JobRecord[], elapse
   let failed = 0;
   let errors = 0;
   for (const j of jobs) {
-    for (const r of j.recoveries ?? []) {
+    for (const r of j.recoveries) {
       errors++;
       const e = (byError[r.error] ??= { errors: 0, recovered: 0, failed: 0 });
       const s = (byStrategy[r.strategy] ??= { runs: 0, recovered: 0 });
@@ -61,9 +61,9 @@ export function buildReport(pack: PackRecord, jobs: readonly JobRecord[], elapse
     jobs: [...jobs].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.jobId.localeCompare(b.jobId)).map((j) => ({
       id: j.jobId,
       status: j.status,
-      attempts: j.attempts?.gpu ?? 0,
+      attempts: j.attempts.gpu ?? 0,
       error: j.error?.name ?? null,
-      recoveries: (j.recoveries ?? []).map((r) => ({ error: r.error, strategy: r.strategy, outcome: r.outcome, ...(r.detail !== undefined && { detail: r.detail }) })),
+      recoveries: j.recoveries.map((r) => ({ error: r.error, strategy: r.strategy, outcome: r.outcome, ...(r.detail !== undefined && { detail: r.detail }) })),
     })),
     statistics: {
       errors, recovered, failed,

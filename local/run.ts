@@ -56,7 +56,7 @@ export async function followPack(packId: string, opts: { quiet: boolean; deadlin
       const pack = await getPack(packId);
       let recoveries = 0;
       for (const j of jobs) {
-        const rs = j.recoveries ?? [];
+        const rs = j.recoveries;
         recoveries += rs.length;
         for (const r of rs.slice(seen.get(j.jobId) ?? 0)) {
           bar?.log(`  ↻ ${j.jobId.slice(0, 8)}  ${r.error} → ${r.strategy}${r.detail ? ` (${r.detail})` : ''}\n`);

@@ -4,6 +4,7 @@
  * job took; every Retry and Catch comes from the taxonomy.
  */
 import { HOSTED_POLL } from '../core/resources.ts';
+import { GPU_MESSAGE_FIELDS } from '../core/gpu-message.ts';
 import type { StateMachineDefinition, State } from './asl-types.ts';
 import { catchersFor } from './retry-catch.ts';
 import { GPU_QUEUE_URL_KEY, lambdaInvoke, lambdaTask } from './tasks.ts';
@@ -116,11 +117,8 @@ export function buildJobMachine(): StateMachineDefinition {
           'taskToken.$': '$$.Task.Token',
           'packId.$': '$.packId',
           'jobId.$': '$.jobId',
-          'attempt.$': '$.gpu.attempt',
-          'workflow.$': '$.gpu.workflow',
-          'inputs.$': '$.gpu.inputs',
-          'outputPrefix.$': '$.gpu.outputPrefix',
-          'deadlineSeconds.$': '$.gpu.deadlineSeconds',
+          // The task InpaintPrepare put in $.gpu, field by field (core/gpu-message.ts).
+          ...Object.fromEntries(GPU_MESSAGE_FIELDS.map((f) => [`${f}.$`, `$.gpu.${f}`])),
         },
       },
       // Set by "Prepare the GPU workflow" from the job's wait budget (gpuTaskTimeoutSeconds).

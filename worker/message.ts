@@ -4,13 +4,11 @@
  */
 import { createHash } from 'node:crypto';
 import type { Message } from '@aws-sdk/client-sqs';
-import { gpuTaskMessageSchema, type GpuTaskMessage } from '../core/gpu-message.ts';
+import { gpuTaskMessageSchema, type GpuTaskMessage, type GpuTaskMessageBody } from '../core/gpu-message.ts';
 
 export type ParsedMessage =
   | { readonly ok: true; readonly task: GpuTaskMessage; readonly action: string }
   | { readonly ok: false; readonly taskToken: string | null; readonly problems: readonly string[] };
-
-const ACTION = /^[a-z][a-z0-9_-]{0,31}$/;
 
 export function parseTaskBody(body: string | undefined): ParsedMessage {
   let json: unknown;
@@ -25,13 +23,11 @@ export function parseTaskBody(body: string | undefined): ParsedMessage {
   if (!r.success) {
     return { ok: false, taskToken, problems: r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`) };
   }
-  // The metric label: an optional `action` beside the contract's fields; GPU tasks are inpaints.
-  const action = (json as Record<string, unknown>)['action'];
-  return { ok: true, task: r.data, action: typeof action === 'string' && ACTION.test(action) ? action : 'inpaint' };
+  return { ok: true, task: r.data, action: r.data.action };
 }
 
 /** Seconds the task waited before this receive: from enqueuedAt, else SQS SentTimestamp. */
-export function queueSeconds(task: GpuTaskMessage, message: Message, receivedAt: number): number | null {
+export function queueSeconds(task: GpuTaskMessageBody, message: Message, receivedAt: number): number | null {
   const enqueued = task.enqueuedAt !== undefined ? Date.parse(task.enqueuedAt) : Number(message.Attributes?.SentTimestamp ?? NaN);
   return Number.isFinite(enqueued) ? Math.max(0, (receivedAt - enqueued) / 1000) : null;
 }

@@ -4,16 +4,20 @@
  * that owns it (a stale execution can never overwrite a newer run).
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { BatchGetCommand, BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataCorruptionError, InvalidInputError, StoppedError, TransientServiceUnavailableError, TransientThrottledError } from '../../core/errors.ts';
-import { MAX_KEPT_RECOVERIES, type JobRecord, type PackRecord, type RecoveryEntry, type RecoveryOutcome } from '../../core/job.ts';
-import { allowedSources, type JobStatus, type PackStatus } from '../../core/status.ts';
-import { jobEvent, packEvent, recoveredEvent } from '../../core/lifecycle.ts';
+import { MAX_KEPT_RECOVERIES, parseJobRecord, type JobRecord, type PackRecord, type RecoveryOutcome } from '../../core/job.ts';
+import type { PackStatus } from '../../core/status.ts';
+import { jobEvent, jobEventOf, packEvent, recoveredEvent } from '../../core/lifecycle.ts';
 import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';
 import { access, grant } from './access.ts';
+import { compileJobUpdate, type JobUpdate } from './job-update.ts';
+
+export type { JobUpdate } from './job-update.ts';
 
 /** What each group of this module's functions calls; handlers take the groups they use. */
 export const JOB_STORE_ACCESS = {
@@ -47,7 +51,7 @@ export class NotFoundError extends Error {
 export async function getJob(jobId: string, consistent = true): Promise<JobRecord> {
   const res = await documentClient().send(new GetCommand({ TableName: config().jobsTable, Key: { jobId }, ConsistentRead: consistent }));
   if (!res.Item) throw new NotFoundError(`job ${jobId} not found`);
-  return res.Item as JobRecord;
+  return parseJobRecord(res.Item);
 }
 
 export async function findJob(jobId: string): Promise<JobRecord | undefined> {
@@ -95,7 +99,7 @@ export async function getJobs(jobIds: readonly string[]): Promise<JobRecord[]> {
       if (round >= UNPROCESSED_ROUNDS) throw new TransientThrottledError(`BatchGetItem left ${keys.length} keys unprocessed after ${UNPROCESSED_ROUNDS} rounds`);
       if (round > 0) await sleep(50 * 2 ** round);
       const res = await documentClient().send(new BatchGetCommand({ RequestItems: { [table]: { Keys: keys, ConsistentRead: true } } }));
-      out.push(...((res.Responses?.[table] ?? []) as JobRecord[]));
+      out.push(...(res.Responses?.[table] ?? []).map(parseJobRecord));
       keys = (res.UnprocessedKeys?.[table]?.Keys ?? []) as Record<string, unknown>[];
     }
   }
@@ -128,77 +132,42 @@ export async function jobsOfPack(pack: string | Pick<PackRecord, 'packId' | 'job
   return jobs.filter((j) => j.packId === packId).sort((a, b) => a.jobId.localeCompare(b.jobId));
 }
 
-export interface JobUpdate {
-  /** New status; the write fails unless the current status may move to it. */
-  readonly to?: JobStatus;
-  /** Statuses the job may be in; defaults to every status that may move to `to`. */
-  readonly from?: readonly JobStatus[];
-  /** Only this execution may write (the job's current owner). */
-  readonly owner?: string;
-  /** Make this execution the owner (JobStart). */
-  readonly claim?: string;
-  readonly set?: Record<string, unknown>;
-  readonly increment?: Record<string, number>;
-  readonly append?: RecoveryEntry;
-  readonly remove?: readonly string[];
-  /** Extra condition on the current item, with its own placeholder values. */
-  readonly condition?: { expression: string; values: Record<string, unknown> };
-}
-
 /**
  * One conditional update of a job. A lost ownership (another run took the job, or an
  * operator reset it) ends this run quietly as Control.Stopped; an impossible status
  * change is data the machine and the table disagree on.
  */
-export async function updateJob(jobId: string, u: JobUpdate): Promise<JobRecord> {
-  const names: Record<string, string> = { '#updatedAt': 'updatedAt' };
-  const values: Record<string, unknown> = { ':now': new Date().toISOString() };
-  const sets = ['#updatedAt = :now'];
-  const conditions = ['attribute_exists(jobId)'];
-  let i = 0;
-  const name = (path: string) => path.split('.').map((part) => {
-    const key = `#n${i++}`;
-    names[key] = part;
-    return key;
-  }).join('.');
-  const value = (v: unknown) => {
-    const key = `:v${i++}`;
-    values[key] = v;
-    return key;
-  };
-  if (u.to) {
-    sets.push(`${name('status')} = ${value(u.to)}`);
-    const from = u.from ?? allowedSources(u.to);
-    conditions.push(`${name('status')} IN (${from.map(value).join(', ')})`);
-  }
-  if (u.owner) conditions.push(`${name('executionArn')} = ${value(u.owner)}`);
-  if (u.claim) sets.push(`${name('executionArn')} = ${value(u.claim)}`);
-  for (const [k, v] of Object.entries(u.set ?? {})) sets.push(`${name(k)} = ${value(v)}`);
-  for (const [k, v] of Object.entries(u.increment ?? {})) sets.push(`${name(k)} = if_not_exists(${name(k)}, ${value(0)}) + ${value(v)}`);
-  if (u.append) sets.push(`${name('recoveries')} = list_append(if_not_exists(${name('recoveries')}, ${value([])}), ${value([u.append])})`);
-  if (u.condition) {
-    conditions.push(u.condition.expression);
-    Object.assign(values, u.condition.values);
-  }
-  const remove = (u.remove ?? []).map(name);
+export async function updateJob(jobId: string, u: JobUpdate): Promise<void> {
+  await writeJob(jobId, u, false);
+}
+
+/** updateJob, answering the job as written. */
+export async function updateJobAndRead(jobId: string, u: JobUpdate): Promise<JobRecord> {
+  return (await writeJob(jobId, u, true))!;
+}
+
+async function writeJob(jobId: string, u: JobUpdate, answer: boolean): Promise<JobRecord | undefined> {
+  // The item as written is read back only when something uses it: the caller, the lifecycle
+  // event a status announces, or the trim an appended recovery may call for.
+  const announces = u.to !== undefined && jobEventOf(u.to) !== undefined;
+  const readBack = answer || announces || u.append !== undefined;
   try {
     const res = await documentClient().send(new UpdateCommand({
       TableName: config().jobsTable,
       Key: { jobId },
-      UpdateExpression: `SET ${sets.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
-      ConditionExpression: conditions.join(' AND '),
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
-      ReturnValues: 'ALL_NEW',
+      ...compileJobUpdate(u, new Date().toISOString()),
+      ReturnValues: readBack ? 'ALL_NEW' : 'NONE',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     }));
-    const updated = res.Attributes as JobRecord;
+    if (!readBack) return undefined;
+    const updated = parseJobRecord(res.Attributes);
     // After the conditional write that made the transition: a retry of it fails, so it announces once.
-    if (u.to !== undefined) await emitLifecycle(jobEvent(updated, updated.updatedAt, eventApiUrl()));
-    return u.append && (updated.recoveries ?? []).length > MAX_KEPT_RECOVERIES ? await trimRecoveries(updated) : updated;
+    if (announces) await emitLifecycle(jobEvent(updated, updated.updatedAt, eventApiUrl()));
+    return u.append && updated.recoveries.length > MAX_KEPT_RECOVERIES ? await trimRecoveries(updated) : updated;
   } catch (e) {
     if (!(e instanceof ConditionalCheckFailedException)) throw e;
-    const current = await findJob(jobId);
+    // The failed condition returned the item as it is (ALL_OLD); none when it does not exist.
+    const current = e.Item === undefined ? undefined : parseJobRecord(unmarshall(e.Item));
     if (!current) throw new InvalidInputError(`job ${jobId} does not exist`, { context: { jobId } });
     if (current.status === 'cancelled' && u.to !== 'pending') {
       throw new StoppedError(`job ${jobId} was cancelled; this run stops`, { context: { jobId } });
@@ -242,7 +211,7 @@ async function resolveAt(jobId: string, refs: readonly RecoveryRef[], outcome: R
       ExpressionAttributeValues: values,
       ReturnValues: 'ALL_NEW',
     }));
-    return res.Attributes as JobRecord;
+    return parseJobRecord(res.Attributes);
   } catch (e) {
     if (!(e instanceof ConditionalCheckFailedException)) throw e;
     return null;
@@ -280,7 +249,7 @@ export async function resolveRecoveries(jobId: string, refs: readonly RecoveryRe
  * write changed it first, the next append trims.
  */
 async function trimRecoveries(job: JobRecord): Promise<JobRecord> {
-  const list = job.recoveries ?? [];
+  const list = job.recoveries;
   let drop = 0;
   while (drop < list.length - MAX_KEPT_RECOVERIES && list[drop]!.outcome !== 'pending') drop++;
   if (drop === 0) return job;
@@ -293,7 +262,7 @@ async function trimRecoveries(job: JobRecord): Promise<JobRecord> {
       ExpressionAttributeValues: { ':zero': 0, ':drop': drop, ':len': list.length, ':head': list[0]!.at },
       ReturnValues: 'ALL_NEW',
     }));
-    return res.Attributes as JobRecord;
+    return parseJobRecord(res.Attributes);
   } catch (e) {
     if (!(e instanceof ConditionalCheckFailedException)) throw e;
     return job;

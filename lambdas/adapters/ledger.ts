@@ -20,7 +20,7 @@ const CAUSE_CHARS = 1000;
 /** Pending entries that a success of `fn` at `stage` cures. */
 export function curedBy(job: JobRecord, fn: string, stage: Stage | null): number[] {
   if (stage === null) return [];
-  return (job.recoveries ?? []).flatMap((r, i) =>
+  return job.recoveries.flatMap((r, i) =>
     r.outcome === 'pending' && (r.fn === fn || stageIndex(r.stage) < stageIndex(stage)) ? [i] : []);
 }
 
@@ -52,7 +52,7 @@ export async function recordFailure(job: JobRecord, failure: { error: string; ca
     strategy,
     fn: failure.fn,
     stage: failure.stage,
-    attempt: (job.attempts?.[strategy] ?? 0) + 1,
+    attempt: (job.attempts[strategy] ?? 0) + 1,
     cause: failure.cause.slice(0, CAUSE_CHARS),
     ...(failure.detail !== undefined && { detail: failure.detail }),
     outcome: 'pending',
@@ -73,7 +73,7 @@ export async function recordFailure(job: JobRecord, failure: { error: string; ca
  * Functions' own timeouts write none, so their failures are recorded by the strategy).
  */
 export function pendingEntry(job: JobRecord, error: string): number | undefined {
-  const i = (job.recoveries ?? []).length - 1;
-  const r = job.recoveries?.[i];
+  const i = job.recoveries.length - 1;
+  const r = job.recoveries[i];
   return r !== undefined && r.outcome === 'pending' && r.error === error && r.fn !== 'GPU' ? i : undefined;
 }

@@ -8,6 +8,7 @@ import { RecoveryExhaustedError } from '../../core/errors.ts';
 import type { JobRecord } from '../../core/job.ts';
 import type { Stage } from '../../core/strategies.ts';
 import { DEFAULT_STRATEGY_ATTEMPTS, JOB_RECOVERY_BUDGET, entryFor, type Strategy } from '../../core/taxonomy.ts';
+import type { JobIncrement } from './job-update.ts';
 import { LEDGER_ACCESS, pendingEntry, recordFailure } from './ledger.ts';
 
 export const RECOVERY_ACCESS = LEDGER_ACCESS;
@@ -26,15 +27,15 @@ export async function beginRecovery(job: JobRecord, lastError: LastError | undef
   }
   const entry = entryFor(error);
   const bound = entry.strategy === strategy ? entry.maxStrategyAttempts : DEFAULT_STRATEGY_ATTEMPTS;
-  const done = job.attempts?.[strategy] ?? 0;
+  const done = job.attempts[strategy] ?? 0;
   if (done >= bound) {
     throw new RecoveryExhaustedError(`${error}: ${strategy} already ran ${done} of ${bound} times`, { context: { jobId: job.jobId } });
   }
-  if ((job.recoveriesUsed ?? 0) >= JOB_RECOVERY_BUDGET) {
+  if (job.recoveriesUsed >= JOB_RECOVERY_BUDGET) {
     throw new RecoveryExhaustedError(`${error}: the job spent its recovery budget of ${JOB_RECOVERY_BUDGET}`, { context: { jobId: job.jobId } });
   }
   return done + 1;
 }
 
 /** The update that counts a strategy run against its bound and the job's budget. */
-export const countRecovery = (strategy: Strategy) => ({ [`attempts.${strategy}`]: 1, recoveriesUsed: 1 });
+export const countRecovery = (strategy: Strategy): JobIncrement => ({ attempts: { [strategy]: 1 }, recoveriesUsed: 1 });

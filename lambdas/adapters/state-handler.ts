@@ -1,9 +1,10 @@
 /**
  * The middy stack of every state-machine function. A handler receives
  * `{ state, executionArn }` from the machine (see statemachines/tasks.ts), parses the
- * state with its schema, and returns a patch; the stack merges the patch into the state,
- * turns every thrown failure into a taxonomy-named error (so Retry/Catch match), keeps
- * the recovery ledger, and honours the emergency stop.
+ * state with its schema, and returns a patch; the stack merges the patch into the state.
+ * Small middlewares do the rest, each read once per invocation: the envelope, the
+ * emergency stop, the job, the recovery ledger, stage metrics, and the taxonomy name of
+ * every thrown failure (so Retry/Catch match).
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -73,47 +74,132 @@ export function toPipelineError(e: unknown, classifier: Pick<Classifier, 'classi
   return pipelineError(verdict.name, message, { cause: e, context: verdict.matched === null ? {} : { matched: verdict.matched } });
 }
 
+/** The machine's event once the envelope middleware has read it; the later middlewares and the body share it. */
+interface StateEvent {
+  /** The state as the machine sent it (the output merges the patch into this). */
+  readonly raw: Record<string, unknown>;
+  readonly state: unknown;
+  readonly executionArn: string;
+  readonly jobId: string | undefined;
+  /** Read once per invocation by loadJob. */
+  job: JobRecord | undefined;
+}
+
+type StateMiddleware = middy.MiddlewareObj<StateEvent, Record<string, unknown>, Error, Context>;
+type StateRequest = middy.Request<StateEvent, Record<string, unknown>, Error, Context>;
+
+/** Parses `{ state, executionArn }` and the state with the function's schema; a misfit is Fatal.DataCorruption. */
+function readEnvelope(fn: StateFunctionId, schema: z.ZodType): StateMiddleware {
+  return {
+    before: (request) => {
+      const envelope = envelopeSchema.safeParse(request.event);
+      if (!envelope.success) throw new DataCorruptionError(`${fn}: the machine's state is not an object with state and executionArn`);
+      const parsed = schema.safeParse(envelope.data.state);
+      if (!parsed.success) {
+        const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(state)'}: ${i.message}`).join('; ');
+        throw new DataCorruptionError(`${fn}: unexpected state: ${issues}`);
+      }
+      const jobId = typeof envelope.data.state['jobId'] === 'string' ? envelope.data.state['jobId'] : undefined;
+      request.event = { raw: envelope.data.state, state: parsed.data, executionArn: envelope.data.executionArn, jobId, job: undefined };
+      started.add(request);
+    },
+  };
+}
+
+/** Requests whose envelope was read: only those count as a stage run in the metrics. */
+const started = new WeakSet<StateRequest>();
+
+/** Refuses to run while emergency-stopped (Control.Stopped: the job keeps its state until resume). */
+function honourEmergencyStop(): StateMiddleware {
+  return {
+    before: async () => {
+      if (await isEmergencyStopped()) throw new StoppedError('The pipeline is emergency-stopped; the job keeps its state until resume.');
+    },
+  };
+}
+
+/** Reads the job the state names, once, with strong consistency. */
+function loadJob(fn: StateFunctionId): StateMiddleware {
+  return {
+    before: async (request) => {
+      const { jobId } = request.event;
+      if (jobId !== undefined) request.event.job = await getJob(jobId);
+      logger.appendKeys({ jobId, fn });
+    },
+  };
+}
+
+/** The recovery ledger: a success resolves the entries it cures; a failure (but a stop) is recorded. */
+function recoveryLedger(fn: StateFunctionId, stage: Stage | null, recordFailures: boolean): StateMiddleware {
+  return {
+    after: async (request) => {
+      const { job } = request.event;
+      if (job) await resolve(job, curedBy(job, fn, stage), 'recovered');
+    },
+    onError: async (request) => {
+      // A state that could not be read names no job.
+      const job = started.has(request) ? request.event.job : undefined;
+      const err = request.error;
+      if (job && recordFailures && err && err.name !== 'Control.Stopped') {
+        await recordFailure(job, { error: err.name, cause: err.message, fn, stage });
+      }
+    },
+  };
+}
+
+/** Stage metrics and the failure log line. */
+function stageMetrics(fn: StateFunctionId): StateMiddleware {
+  return {
+    after: () => {
+      metrics.addMetric('StageSucceeded', MetricUnit.Count, 1);
+    },
+    onError: (request) => {
+      const err = request.error;
+      if (!err || !started.has(request)) return;
+      const failure = metrics.singleMetric();
+      failure.addDimensions({ function: fn, error: err.name });
+      failure.addMetric('StageFailures', MetricUnit.Count, 1);
+      metrics.addMetric('StageFailed', MetricUnit.Count, 1);
+      logger.warn('stage failed', { error: err.name, cause: err.message });
+    },
+  };
+}
+
+/** Every failure leaves as a taxonomy-named error, so the machine's Retry/Catch match it. */
+function pipelineErrors(stage: Stage | null): StateMiddleware {
+  return {
+    // Operator-taught patterns first (read at most a TTL ago), then the built-in rules.
+    onError: async (request) => {
+      if (request.error) request.error = toPipelineError(request.error, await currentClassifier(), stage);
+    },
+  };
+}
+
+/**
+ * A state function: the body gets the parsed state and the job, and returns a patch the
+ * stack merges into the state. Middlewares in order: Lambda context and metrics, stage
+ * metrics, the envelope, the stop flag, the job, the ledger, and (first on the way out of
+ * a failure) the error's taxonomy name.
+ */
 export function stateHandler<S extends z.ZodType>(
   opts: StateHandlerOptions<S>,
   body: (ctx: StateContext<z.infer<S>>) => Promise<Record<string, unknown>>,
 ): StateHandler {
-  const base = async (event: unknown, lambda: Context): Promise<Record<string, unknown>> => {
-    const envelope = envelopeSchema.safeParse(event);
-    if (!envelope.success) throw new DataCorruptionError(`${opts.fn}: the machine's state is not an object with state and executionArn`);
-    const parsed = opts.schema.safeParse(envelope.data.state);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(state)'}: ${i.message}`).join('; ');
-      throw new DataCorruptionError(`${opts.fn}: unexpected state: ${issues}`);
-    }
-    const state = parsed.data as z.infer<S>;
-    const jobId = typeof envelope.data.state['jobId'] === 'string' ? envelope.data.state['jobId'] : undefined;
-    let job: JobRecord | undefined;
-    try {
-      if (opts.honourStop !== false && (await isEmergencyStopped())) {
-        throw new StoppedError('The pipeline is emergency-stopped; the job keeps its state until resume.');
-      }
-      job = jobId === undefined ? undefined : await getJob(jobId);
-      logger.appendKeys({ jobId, fn: opts.fn });
-      const patch = await body({ state, executionArn: envelope.data.executionArn, job, lambda });
-      const output: Record<string, unknown> = { ...envelope.data.state, ...patch };
-      if (!opts.keepLastError) delete output['lastError'];
-      if (job) await resolve(job, curedBy(job, opts.fn, opts.stage), 'recovered');
-      metrics.addMetric('StageSucceeded', MetricUnit.Count, 1);
-      return output;
-    } catch (e) {
-      const err = toPipelineError(e, await currentClassifier(), opts.stage);
-      const failure = metrics.singleMetric();
-      failure.addDimensions({ function: opts.fn, error: err.name });
-      failure.addMetric('StageFailures', MetricUnit.Count, 1);
-      metrics.addMetric('StageFailed', MetricUnit.Count, 1);
-      if (job && opts.recordFailures !== false && err.name !== 'Control.Stopped') {
-        await recordFailure(job, { error: err.name, cause: err.message, fn: opts.fn, stage: opts.stage });
-      }
-      logger.warn('stage failed', { error: err.name, cause: err.message });
-      throw err;
-    }
+  const base = async (event: StateEvent, lambda: Context): Promise<Record<string, unknown>> => {
+    const patch = await body({ state: event.state as z.infer<S>, executionArn: event.executionArn, job: event.job, lambda });
+    const output: Record<string, unknown> = { ...event.raw, ...patch };
+    if (!opts.keepLastError) delete output['lastError'];
+    return output;
   };
-  return middy(base)
+  const stack = middy(base)
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics)) as unknown as StateHandler;
+    .use(logMetrics(metrics))
+    .use(stageMetrics(opts.fn))
+    .use(readEnvelope(opts.fn, opts.schema));
+  if (opts.honourStop !== false) stack.use(honourEmergencyStop());
+  stack
+    .use(loadJob(opts.fn))
+    .use(recoveryLedger(opts.fn, opts.stage, opts.recordFailures !== false))
+    .use(pipelineErrors(opts.stage));
+  return stack as unknown as StateHandler;
 }

@@ -15,7 +15,7 @@ import {
 import { config, required } from './config.ts';
 import { access } from './access.ts';
 import { JOB_EXECUTIONS_ACCESS, executionArnOf, startRun, stopExecution, viewExecution } from './job-executions.ts';
-import { JOB_STORE_ACCESS, getPack, NotFoundError, putEvent, updateJob, updatePack } from './job-store.ts';
+import { JOB_STORE_ACCESS, getPack, NotFoundError, putEvent, updateJob, updateJobAndRead, updatePack } from './job-store.ts';
 import { LEDGER_ACCESS, resolve } from './ledger.ts';
 import { logger } from './logging.ts';
 import { PACK_SETTLEMENT_ACCESS, markUnsettled } from './pack-settlement.ts';
@@ -51,7 +51,6 @@ export const jobMachineArn = () => required(config().jobStateMachineArn, STATE_M
 export const packMachineArn = () => required(config().packStateMachineArn, STATE_MACHINES.pack.envVar);
 
 /** Only the job as it was observed may be changed: a write by anyone since then wins. */
-const unchangedSince = (job: JobRecord) => ({ expression: '#updatedAt = :seen', values: { ':seen': job.updatedAt } });
 
 /**
  * Whether the pack's run is still going and may yet take a pending job. A pack claimed for
@@ -99,11 +98,11 @@ async function recordEvent(job: JobRecord, entry: RecoveryEntry): Promise<void> 
   await putEvent({ kind: 'error', at: entry.at, packId: job.packId, jobId: job.jobId, error: entry.error, strategy: entry.strategy });
 }
 
-const pendingIndexes = (job: JobRecord) => (job.recoveries ?? []).flatMap((r, i) => (r.outcome === 'pending' ? [i] : []));
+const pendingIndexes = (job: JobRecord) => job.recoveries.flatMap((r, i) => (r.outcome === 'pending' ? [i] : []));
 
 /** Starts the job's next run; a name taken by a run that never claimed the job is counted and skipped. */
 export async function startJobRun(job: JobRecord): Promise<string> {
-  let runs = job.runs ?? 0;
+  let runs = job.runs;
   return startRun(jobMachineArn(), () => jobExecutionName({ jobId: job.jobId, runs }), { packId: job.packId, jobId: job.jobId }, async () => {
     await updateJob(job.jobId, { increment: { runs: 1 } });
     runs++;
@@ -142,11 +141,10 @@ async function apply(job: JobRecord, action: Exclude<WatchdogAction, { kind: 'le
         error: action.error, cause: `${source}: ${action.cause}`, strategy: 'RESUME_CHECKPOINT', attempt: action.restart,
         detail: `restart ${action.restart} of ${s.maxRestarts} from the checkpoints`,
       });
-      const reset = await updateJob(job.jobId, {
-        to: 'pending', from: [job.status], condition: unchangedSince(job),
+      const reset = await updateJobAndRead(job.jobId, {
+        to: 'pending', from: [job.status], unchangedSince: job.updatedAt,
         set: {
           watchdogRestarts: action.restart, watchdogRestartedAt: now, watchdogStuckIn: stuckStatus(job),
-          lastRecovery: `${source}: restart ${action.restart} of ${s.maxRestarts}`,
         },
         // Without its owner a dead or stopped run can no longer write; the new run claims the job.
         remove: ['executionArn', 'watchdogDueAt', 'error', 'needsIntervention'],
@@ -175,8 +173,8 @@ async function apply(job: JobRecord, action: Exclude<WatchdogAction, { kind: 'le
         detail: `restart ${action.restart} of ${s.maxRestarts} held back until ${due} (anti-loop schedule)`,
       });
       await updateJob(job.jobId, {
-        to: 'recovering', from: [job.status], condition: unchangedSince(job),
-        set: { watchdogDueAt: due, watchdogStuckIn: job.status, lastRecovery: `${source}: restart ${action.restart} of ${s.maxRestarts} due at ${due}` },
+        to: 'recovering', from: [job.status], unchangedSince: job.updatedAt,
+        set: { watchdogDueAt: due, watchdogStuckIn: job.status },
         append: entry,
       });
       await recordEvent(job, entry);
@@ -188,7 +186,7 @@ async function apply(job: JobRecord, action: Exclude<WatchdogAction, { kind: 'le
         error: 'States.Timeout', cause: `${source}: ${action.cause}`, strategy: 'RESUME_CHECKPOINT', attempt: 1,
         detail: 'the item reconciled to complete from its execution',
       });
-      const updated = await updateJob(job.jobId, { to: 'complete', from: [job.status], condition: unchangedSince(job), append: entry, remove: ['watchdogDueAt'] });
+      const updated = await updateJobAndRead(job.jobId, { to: 'complete', from: [job.status], unchangedSince: job.updatedAt, append: entry, remove: ['watchdogDueAt'] });
       await recordEvent(job, entry);
       await resolve(updated, pendingIndexes(updated), 'recovered');
       await markUnsettled(job.packId);
@@ -200,8 +198,8 @@ async function apply(job: JobRecord, action: Exclude<WatchdogAction, { kind: 'le
         detail: action.error === 'Recovery.Exhausted' ? `the watchdog's ${s.maxRestarts} restarts are spent` : 'the item reconciled to failed from its execution',
       });
       const { recoverable, strategy } = entryFor(action.error);
-      const updated = await updateJob(job.jobId, {
-        to: 'failed', from: [job.status], condition: unchangedSince(job),
+      const updated = await updateJobAndRead(job.jobId, {
+        to: 'failed', from: [job.status], unchangedSince: job.updatedAt,
         set: { error: { name: action.error, cause: action.cause.slice(0, CAUSE_CHARS), at: now }, needsIntervention: !recoverable || strategy === 'NEEDS_INTERVENTION' },
         remove: ['watchdogDueAt'],
         append: entry,

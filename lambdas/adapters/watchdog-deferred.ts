@@ -173,9 +173,9 @@ async function rerun(job: JobRecord, d: Extract<DeferredDecision, { kind: 'rerun
     cause: `${job.error?.name ?? 'failed'}: ${job.error?.cause ?? ''}`.slice(0, 1000), detail: d.line, outcome: 'pending',
   };
   await updateJob(job.jobId, {
-    to: 'pending', from: ['failed'], condition: { expression: '#updatedAt = :seen', values: { ':seen': job.updatedAt } },
+    to: 'pending', from: ['failed'], unchangedSince: job.updatedAt,
     // A fresh in-run budget: the cause it spent it on has passed. The deferred bound holds the whole.
-    set: { deferredReruns: d.rerun, deferredRerunAt: at, attempts: {}, recoveriesUsed: 0, watchdogRestarts: 0, lastRecovery: d.line },
+    set: { deferredReruns: d.rerun, deferredRerunAt: at, attempts: {}, recoveriesUsed: 0, watchdogRestarts: 0 },
     remove: ['error', 'needsIntervention', 'executionArn', 'watchdogDueAt', 'watchdogRestartedAt', 'watchdogStuckIn'],
     append: entry,
   });

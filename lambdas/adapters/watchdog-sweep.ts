@@ -10,7 +10,7 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { BREAKER_PROVIDERS } from '../../core/breaker.ts';
 import type { BreakerState } from '../../core/health.ts';
-import type { JobRecord } from '../../core/job.ts';
+import { parseJobRecord, type JobRecord } from '../../core/job.ts';
 import { summarize, type StatisticsEvent } from '../../core/statistics.ts';
 import {
   WATCHED_STATUSES, decide, decidePack, isStuck, needsLook, queryCutoff, type WatchedStatus,
@@ -90,7 +90,7 @@ async function staleJobs(status: WatchedStatus, before: string, limit: number): 
       Limit: limit - out.length,
       ...(start && { ExclusiveStartKey: start }),
     }));
-    out.push(...((res.Items ?? []) as JobRecord[]));
+    out.push(...(res.Items ?? []).map(parseJobRecord));
     start = res.LastEvaluatedKey;
   } while (start && out.length < limit);
   return out;

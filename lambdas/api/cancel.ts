@@ -11,7 +11,7 @@ import { packEvent } from '../../core/lifecycle.ts';
 import type { JobRecord, PackRecord } from '../../core/job.ts';
 import { CANCELLABLE_JOB_STATUSES, CANCELLABLE_PACK_STATUSES, emptyCounts, isTerminalJob } from '../../core/status.ts';
 import { stopExecution } from '../adapters/job-executions.ts';
-import { findJob, jobsOfPack, updateJob, updatePack } from '../adapters/job-store.ts';
+import { findJob, jobsOfPack, updateJobAndRead, updatePack } from '../adapters/job-store.ts';
 import { emitLifecycle, eventApiUrl } from '../adapters/lifecycle-events.ts';
 import { ApiError, conflict, notFound } from './errors.ts';
 import { mapLimit } from './map-limit.ts';
@@ -35,7 +35,7 @@ export async function cancelOneJob(job: JobRecord, by: string, now = new Date().
     if (current.status === 'cancelled') return { job: current, changed: false };
     if (isTerminalJob(current.status)) throw conflict('JobFinished', `Job ${current.jobId} is ${current.status}; only an unfinished job can be cancelled`);
     try {
-      const cancelled = await updateJob(current.jobId, { to: 'cancelled', from: CANCELLABLE_JOB_STATUSES, set: { cancelledAt: now, cancelledBy: by } });
+      const cancelled = await updateJobAndRead(current.jobId, { to: 'cancelled', from: CANCELLABLE_JOB_STATUSES, set: { cancelledAt: now, cancelledBy: by } });
       if (current.executionArn !== undefined) await stopExecution(current.executionArn, CANCEL_ERROR, `Cancelled by ${by}`);
       return { job: cancelled, changed: true };
     } catch (e) {

@@ -101,12 +101,11 @@ async function reclassify(job: JobRecord, m: DryRunMatch, pattern: TaughtPattern
   const at = new Date().toISOString();
   try {
     await updateJob(job.jobId, {
-      condition: { expression: '#updatedAt = :seen', values: { ':seen': job.updatedAt } },
+      unchangedSince: job.updatedAt,
       set: {
         error: { ...job.error, name: m.after.name },
         needsIntervention: !entryFor(m.after.name).recoverable,
         reclassified: { from: m.before.name, to: m.after.name, pattern: pattern.id, by, at },
-        lastRecovery: `failure reclassified ${m.before.name} → ${m.after.name} by taught pattern ${pattern.id}`,
       },
     });
     return true;

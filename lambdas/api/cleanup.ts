@@ -41,7 +41,7 @@ async function keysUnder(prefix: string): Promise<string[]> {
 
 /** Cleans one job; returns the objects deleted, or undefined if the job changed meanwhile. */
 async function cleanJob(job: JobRecord): Promise<number | undefined> {
-  const keep = new Set(Object.values(job.outputs ?? {}).filter((k): k is string => typeof k === 'string'));
+  const keep = new Set(Object.values(job.outputs).filter((k): k is string => typeof k === 'string'));
   const doomed = (await keysUnder(s3Keys.jobPrefix(job.packId, job.jobId))).filter((k) => !keep.has(k));
   await mapLimit(doomed, DELETE_CONCURRENCY, (key) => s3Client().send(new DeleteObjectCommand({ Bucket: config().bucket, Key: key })));
   try {
@@ -73,7 +73,7 @@ export const cleanup: Operation<'cleanup'> = async (req) => {
   // The byStatus index may lag: a job retried since still reads finished there. Objects are
   // deleted only for jobs a consistent read shows finished, idle past the cutoff, not cleaned.
   const ids = candidates.slice(0, limit).map((j) => j.jobId);
-  const batch = (await getJobs(ids)).filter((j) => TERMINAL_JOB_STATUSES.includes(j.status) && j.updatedAt < cutoff && (j as { cleanedAt?: string }).cleanedAt === undefined);
+  const batch = (await getJobs(ids)).filter((j) => TERMINAL_JOB_STATUSES.includes(j.status) && j.updatedAt < cutoff && j.cleanedAt === undefined);
   const deleted = await mapLimit(batch, JOB_CONCURRENCY, cleanJob);
   return {
     status: 200,

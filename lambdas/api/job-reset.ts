@@ -4,7 +4,8 @@
  */
 import type { JobRecord } from '../../core/job.ts';
 import { PipelineError } from '../../core/errors.ts';
-import { findJob, updateJob } from '../adapters/job-store.ts';
+import { findJob, updateJob, updateJobAndRead } from '../adapters/job-store.ts';
+import type { JobSet, OptionalJobField } from '../adapters/job-update.ts';
 import { conflict } from './errors.ts';
 
 export interface ResetOptions {
@@ -20,26 +21,26 @@ export interface ResetOptions {
   readonly claimFor?: string;
 }
 
-/** Fields a reset may change, so an undo can put them back. */
-const RESET_FIELDS = ['error', 'needsIntervention', 'executionArn', 'attempts', 'recoveriesUsed', 'triedModels', 'watchdogRestarts', 'checkpoints', 'outputs', 'qaReport'] as const;
+/** Fields a reset may change, so an undo can put them back: those it may remove, and those it may set. */
+const RESET_OPTIONAL = ['error', 'needsIntervention', 'executionArn', 'qaReport', 'watchdogRestarts'] as const satisfies readonly OptionalJobField[];
 
 export async function resetToPending(job: JobRecord, o: ResetOptions): Promise<JobRecord> {
-  const set: Record<string, unknown> = {};
+  const set: { -readonly [K in keyof JobSet]: JobSet[K] } = {};
   // Without its owner, a run that was stopped but whose function is still finishing can no
   // longer write to the job (updateJob's owner condition); the next run claims it afresh.
-  const remove: string[] = ['error', 'needsIntervention'];
+  const remove: OptionalJobField[] = ['error', 'needsIntervention'];
   if (o.claimFor === undefined) remove.push('executionArn');
-  else set['executionArn'] = o.claimFor;
+  else set.executionArn = o.claimFor;
   if (o.resetBounds) Object.assign(set, { attempts: {}, recoveriesUsed: 0, triedModels: [], watchdogRestarts: 0 });
   if (o.fromScratch) {
     Object.assign(set, { checkpoints: {}, outputs: {} });
     remove.push('qaReport');
   }
   // Every write stamps updatedAt, so the one read stands for the whole record.
-  const asRead = o.claimFor === undefined ? {} : { condition: { expression: '#updatedAt = :asRead', values: { ':asRead': job.updatedAt } } };
+  const asRead = o.claimFor === undefined ? {} : { unchangedSince: job.updatedAt };
   try {
     // Only from the status the caller saw: a job that moved meanwhile is not reset blindly.
-    return await updateJob(job.jobId, { to: 'pending', from: [job.status], set, remove, ...asRead });
+    return await updateJobAndRead(job.jobId, { to: 'pending', from: [job.status], set, remove, ...asRead });
   } catch (e) {
     if (!(e instanceof PipelineError)) throw e;
     const now = await findJob(job.jobId);
@@ -50,11 +51,11 @@ export async function resetToPending(job: JobRecord, o: ResetOptions): Promise<J
 
 /** Puts a job back as it was before resetToPending (best effort: its run did not start). */
 export async function undoReset(before: JobRecord): Promise<void> {
-  const set: Record<string, unknown> = {};
-  const remove: string[] = [];
-  for (const f of RESET_FIELDS) {
-    if (before[f] === undefined) remove.push(f);
-    else set[f] = before[f];
-  }
+  const { attempts, recoveriesUsed, triedModels, checkpoints, outputs } = before;
+  const set: JobSet = {
+    attempts, recoveriesUsed, triedModels, checkpoints, outputs,
+    ...Object.fromEntries(RESET_OPTIONAL.flatMap((f) => (before[f] === undefined ? [] : [[f, before[f]]]))),
+  };
+  const remove = RESET_OPTIONAL.filter((f) => before[f] === undefined);
   await updateJob(before.jobId, { to: before.status, from: ['pending'], set, remove });
 }

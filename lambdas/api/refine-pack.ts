@@ -27,13 +27,10 @@ export const refinePack: Operation<'refinePack'> = async (req) => {
       }
       const packId = randomUUID();
       const now = new Date().toISOString();
-      const jobs: JobRecord[] = chosen.map((j) => {
-        const job: JobRecord & { sourceJobId: string } = {
-          ...newJobRecord({ packId, jobId: randomUUID(), inpaint: j.inpaint, inputs: j.inputs, params: refinedParams(j), now, gpuWaitMinutes: j.gpuWaitMinutes }),
-          sourceJobId: j.jobId,
-        };
-        return job;
-      });
+      const jobs: JobRecord[] = chosen.map((j) => ({
+        ...newJobRecord({ packId, jobId: randomUUID(), inpaint: j.inpaint, inputs: j.inputs, params: refinedParams(j), now, gpuWaitMinutes: j.gpuWaitMinutes }),
+        sourceJobId: j.jobId,
+      }));
       const pack = newPackRecord({
         packId, name: refinedName(source.name, MAX_NAME_LENGTH), inpaint: source.inpaint, jobCount: jobs.length, now,
         sourcePackId: sourceId, refineScope: scope, gpuWaitMinutes: source.gpuWaitMinutes,

@@ -66,7 +66,7 @@ export const resume: Operation<'resume'> = async () => {
 
 async function resumeJob(j: JobRecord): Promise<void> {
   const reset = await resetToPending(j, { resetBounds: false });
-  let runs = reset.runs ?? 0;
+  let runs = reset.runs;
   await startNamedRun('job', () => jobExecutionName({ jobId: j.jobId, runs }), { packId: j.packId, jobId: j.jobId }, async () => {
     await updateJob(j.jobId, { increment: { runs: 1 } });
     runs++;

@@ -37,9 +37,9 @@ export const retryJob: Operation<'retryJob'> = async (req) => {
   }
   // The run is recorded on the job before it starts: of simultaneous retries only the one
   // that claimed the job starts (and reports) the run, the others get 409.
-  const planned = executionArnOf(machineArn('job'), jobExecutionName({ jobId: job.jobId, runs: job.runs ?? 0 }));
+  const planned = executionArnOf(machineArn('job'), jobExecutionName({ jobId: job.jobId, runs: job.runs }));
   const reset = await resetToPending(job, { resetBounds: force, fromScratch: job.status === 'complete', claimFor: planned });
-  let runs = reset.runs ?? 0;
+  let runs = reset.runs;
   let executionArn: string;
   try {
     executionArn = await startNamedRun('job', () => jobExecutionName({ jobId: job.jobId, runs }), { packId: job.packId, jobId: job.jobId }, async () => {

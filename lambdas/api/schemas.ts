@@ -5,14 +5,12 @@
  * cannot disagree.
  */
 import { z } from 'zod';
-import { MAX_KEPT_RECOVERIES } from '../../core/job.ts';
-import { inpaintParamsSchema, partialParamsSchema } from '../../core/params.ts';
+import { MAX_KEPT_RECOVERIES, jobRecordSchema, recoveryEntrySchema } from '../../core/job.ts';
+import { partialParamsSchema } from '../../core/params.ts';
 import { REFINE_SCOPES } from '../../core/refine.ts';
 import { GPU_TASK } from '../../core/resources.ts';
 import { EVENT_TYPES } from '../../core/lifecycle.ts';
 import { JOB_STATUSES, PACK_STATUSES } from '../../core/status.ts';
-import { STAGES } from '../../core/strategies.ts';
-import { STRATEGIES } from '../../core/taxonomy.ts';
 import { CLEANUP, MAX_JOBS, MAX_NAME_LENGTH, MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, PAGE, UPLOAD_CONTENT_TYPES } from './limits.ts';
 import { inpaintBackendSchema } from '../../core/inpaint-backend.ts';
 
@@ -188,33 +186,13 @@ export const webhookFailuresSchema = z.object({
 
 export const packListSchema = z.object({ items: z.array(packViewSchema), nextCursor: z.string().optional() });
 
-const recoveryEntrySchema = z.object({
-  at: isoTime,
-  error: z.string(),
-  strategy: z.enum(STRATEGIES),
-  fn: z.string(),
-  stage: z.enum(STAGES).nullable(),
-  attempt: z.int(),
-  cause: z.string().optional(),
-  detail: z.string().optional(),
-  outcome: z.enum(['pending', 'recovered', 'failed']),
-  resolvedAt: isoTime.optional(),
-});
+const stored = jobRecordSchema.shape;
 
-const jobErrorSchema = z.object({ name: z.string(), cause: z.string(), at: isoTime });
-
-export const jobSummarySchema = z.object({
-  jobId: z.string(),
-  packId: z.string(),
-  status: z.enum(JOB_STATUSES),
-  createdAt: isoTime,
-  updatedAt: isoTime,
-  inpaint: inpaintBackendSchema,
-  inputs: z.object({ person: z.string(), garment: z.string() }),
-  params: inpaintParamsSchema,
-  runs: z.int(),
-  recoveriesUsed: z.int(),
-  error: jobErrorSchema.optional(),
+/** A job as lists show it: fields of the stored record (core/job.ts), needsIntervention always present. */
+export const jobSummarySchema = jobRecordSchema.pick({
+  jobId: true, packId: true, status: true, createdAt: true, updatedAt: true, inpaint: true, inputs: true, params: true,
+  runs: true, recoveriesUsed: true, error: true,
+}).extend({
   needsIntervention: z.boolean(),
 });
 export type JobSummary = z.infer<typeof jobSummarySchema>;
@@ -223,19 +201,20 @@ export const jobListSchema = z.object({ items: z.array(jobSummarySchema), nextCu
 
 const artifactLinkSchema = z.object({ key: z.string(), url: z.string().describe('Pre-signed GET URL, valid for a few minutes') });
 
+/** A job with its history: more fields of the stored record, and pre-signed links to its images. */
 export const jobViewSchema = jobSummarySchema.extend({
-  originalParams: inpaintParamsSchema,
+  originalParams: stored.originalParams,
   attempts: z.record(z.string(), z.int()),
-  triedModels: z.array(z.string()),
+  triedModels: stored.triedModels,
   checkpoints: z.record(z.string(), z.string()).describe('S3 keys of finished stage outputs, by stage'),
-  qaReport: z.unknown().optional(),
+  qaReport: stored.qaReport,
   recoveries: z.array(recoveryEntrySchema).describe(`The newest failures met, at most ${MAX_KEPT_RECOVERIES}; older resolved ones are counted in recoveryCount and kept in the recovery-events table`),
   recoveryCount: z.int().describe('Every failure the job met, including those no longer listed in recoveries'),
   outputs: z.object({ result: artifactLinkSchema.optional(), mask: artifactLinkSchema.optional(), inpainted: artifactLinkSchema.optional() }),
   inputLinks: z.object({ person: artifactLinkSchema, garment: artifactLinkSchema }).describe('Pre-signed GET links of the input images'),
-  executionArn: z.string().optional(),
+  executionArn: stored.executionArn,
   consoleUrl: z.string().optional(),
-  gpuSeconds: z.number().optional(),
+  gpuSeconds: stored.gpuSeconds,
   deferredReruns: z.int().optional().describe('Times the watchdog ran the failed job again once its temporary cause had passed (at most 3)'),
 });
 export type JobView = z.infer<typeof jobViewSchema>;

@@ -5,7 +5,7 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import type { JobRecord, PackRecord } from '../../core/job.ts';
+import { parseJobRecord, type JobRecord, type PackRecord } from '../../core/job.ts';
 import type { JobStatus } from '../../core/status.ts';
 import { isErasing } from '../adapters/pack-erasure.ts';
 import { documentClient } from '../adapters/aws-clients.ts';
@@ -80,7 +80,7 @@ export async function jobsPage(packId: string, status: JobStatus | undefined, li
       ...(key && { ExclusiveStartKey: key }),
     };
     const res = await documentClient().send(new QueryCommand(input));
-    items.push(...((res.Items ?? []) as JobRecord[]));
+    items.push(...(res.Items ?? []).map(parseJobRecord));
     key = res.LastEvaluatedKey;
     if (!key || items.length >= limit) break;
   }
@@ -109,7 +109,7 @@ export async function jobsByStatus(status: JobStatus, opts: { before?: string; m
       ...(opts.max !== undefined && { Limit: Math.max(opts.max - out.length, 100) }),
       ...(start && { ExclusiveStartKey: start }),
     }));
-    out.push(...((res.Items ?? []) as JobRecord[]));
+    out.push(...(res.Items ?? []).map(parseJobRecord));
     start = res.LastEvaluatedKey;
   } while (start && (opts.max === undefined || out.length < opts.max));
   return opts.max === undefined ? out : out.slice(0, opts.max);

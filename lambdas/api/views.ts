@@ -49,7 +49,7 @@ export function jobSummary(j: JobRecord): JobSummary {
   return {
     jobId: j.jobId, packId: j.packId, status: j.status, createdAt: j.createdAt, updatedAt: j.updatedAt,
     inpaint: j.inpaint, inputs: { person: j.inputs.person, garment: j.inputs.garment }, params: j.params,
-    runs: j.runs ?? 0, recoveriesUsed: j.recoveriesUsed ?? 0,
+    runs: j.runs, recoveriesUsed: j.recoveriesUsed,
     ...(j.error !== undefined && { error: j.error }),
     needsIntervention: j.needsIntervention === true,
   };
@@ -63,17 +63,17 @@ async function presign(key: string): Promise<{ key: string; url: string }> {
 export async function jobView(j: JobRecord): Promise<JobView> {
   const outputs: JobView['outputs'] = {};
   for (const name of ['result', 'mask', 'inpainted'] as const) {
-    const key = j.outputs?.[name];
-    if (typeof key === 'string' && key !== '') outputs[name] = await presign(key);
+    const key = j.outputs[name];
+    if (key !== undefined && key !== '') outputs[name] = await presign(key);
   }
   return {
     ...jobSummary(j),
     originalParams: j.originalParams,
-    attempts: Object.fromEntries(Object.entries(j.attempts ?? {}).filter((e): e is [string, number] => typeof e[1] === 'number')),
-    triedModels: j.triedModels ?? [],
-    checkpoints: Object.fromEntries(Object.entries(j.checkpoints ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string')),
+    attempts: Object.fromEntries(Object.entries(j.attempts).filter((e): e is [string, number] => e[1] !== undefined)),
+    triedModels: j.triedModels,
+    checkpoints: Object.fromEntries(Object.entries(j.checkpoints).filter((e): e is [string, string] => e[1] !== undefined)),
     ...(j.qaReport !== undefined && { qaReport: j.qaReport }),
-    recoveries: (j.recoveries ?? []).map((r) => ({ ...r })),
+    recoveries: j.recoveries.map((r) => ({ ...r })),
     recoveryCount: recoveryCount(j),
     outputs,
     inputLinks: { person: await presign(j.inputs.person), garment: await presign(j.inputs.garment) },

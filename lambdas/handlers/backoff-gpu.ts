@@ -14,6 +14,6 @@ export const handler = stateHandler({ fn: 'BackoffGpu', stage: null, schema: job
   const policy = entryFor(state.lastError?.Error ?? 'Transient.Network').retry ?? entryFor('Transient.Network').retry!;
   // Wait states take whole seconds; the time scale compresses them offline.
   const waitSeconds = Math.round(nextBackoff(attempt, policy) * config().timeScale);
-  await updateJob(job.jobId, { to: 'recovering', owner: executionArn, set: { lastRecovery: `backoff ${waitSeconds} s` }, increment: countRecovery('RETRY_BACKOFF') });
+  await updateJob(job.jobId, { to: 'recovering', owner: executionArn, increment: countRecovery('RETRY_BACKOFF') });
   return { backoff: { waitSeconds, attempt } };
 });

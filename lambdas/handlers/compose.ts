@@ -1,5 +1,5 @@
 /** "Composite the result": the inpainted region onto the original through the mask. */
-import { z } from 'zod';
+import { gpuTaskOutputSchema } from '../../core/gpu-message.ts';
 import { compositeThroughMask } from '../../core/images/composite.ts';
 import { decodeMask } from '../../core/images/mask.ts';
 import { DataCorruptionError } from '../../core/errors.ts';
@@ -10,14 +10,15 @@ import { stateHandler } from '../adapters/state-handler.ts';
 import { jobStateSchema } from '../adapters/state-schemas.ts';
 
 const schema = jobStateSchema.extend({
-  inpaint: z.object({ outputs: z.array(z.string().min(1)).min(1), gpuSeconds: z.number().min(0) }).loose().optional(),
+  // The GPU worker's answer, or the hosted inpaint's in the same shape (HostedPoll).
+  inpaint: gpuTaskOutputSchema.optional(),
 });
 
 export const handler = stateHandler({ fn: 'Compose', stage: 'compositing', schema }, async ({ state, job, executionArn }) => {
   if (!job) throw new DataCorruptionError('Compose needs a jobId');
   // A fresh inpaint output comes in the state; a resumed run reads the checkpoint.
-  const inpaintedKey = state.inpaint?.outputs[0] ?? job.checkpoints?.inpaint;
-  const maskKey = job.checkpoints?.segmentation;
+  const inpaintedKey = state.inpaint?.outputs[0] ?? job.checkpoints.inpaint;
+  const maskKey = job.checkpoints.segmentation;
   if (inpaintedKey === undefined || maskKey === undefined) {
     throw new DataCorruptionError(`job ${job.jobId} reached compositing without inpaint output and mask`);
   }
@@ -26,7 +27,7 @@ export const handler = stateHandler({ fn: 'Compose', stage: 'compositing', schem
   const key = await putObject(s3Keys.artifact(job.packId, job.jobId, 'result.png'), result);
   await updateJob(job.jobId, {
     to: 'compositing', owner: executionArn,
-    set: { 'checkpoints.inpaint': inpaintedKey, 'checkpoints.compositing': key, 'outputs.inpainted': inpaintedKey, 'outputs.result': key },
+    setIn: { checkpoints: { inpaint: inpaintedKey, compositing: key }, outputs: { inpainted: inpaintedKey, result: key } },
     ...(state.inpaint && { increment: { gpuSeconds: state.inpaint.gpuSeconds } }),
   });
   return { inpaint: null, hosted: null, gpu: null };

@@ -1,6 +1,7 @@
 /** "Poll the hosted inpaint": progress, or the result stored as this attempt's output. */
 import { z } from 'zod';
 import { currentClassifier } from '../adapters/taught-classifier.ts';
+import type { GpuTaskOutput } from '../../core/gpu-message.ts';
 import { DataCorruptionError, GpuTimeoutError, pipelineError } from '../../core/errors.ts';
 import { HOSTED_POLL, s3Keys } from '../../core/resources.ts';
 import { putObject } from '../adapters/artifacts.ts';
@@ -26,7 +27,7 @@ export const handler = stateHandler({ fn: 'HostedPoll', stage: 'inpaint', schema
     const key = await putObject(s3Keys.artifact(job.packId, job.jobId, `inpaint/attempt-${attempt}/hosted.png`), Buffer.from(res.result, 'base64'));
     return {
       hosted: { ...state.hosted, status: 'succeeded', polls: polls + 1 },
-      inpaint: { outputs: [key], gpuSeconds: res.gpuSeconds ?? 0, promptId: taskId, workerId: 'hosted' },
+      inpaint: { outputs: [key], gpuSeconds: res.gpuSeconds ?? 0, promptId: taskId, workerId: 'hosted' } satisfies GpuTaskOutput,
     };
   }
   if (polls + 1 >= HOSTED_POLL.maxPolls) {

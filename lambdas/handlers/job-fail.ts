@@ -2,7 +2,7 @@
 import { DataCorruptionError } from '../../core/errors.ts';
 import { entryFor } from '../../core/taxonomy.ts';
 import { TASK_FAILURE_LIMITS } from '../../core/gpu-message.ts';
-import { updateJob } from '../adapters/job-store.ts';
+import { updateJobAndRead } from '../adapters/job-store.ts';
 import { resolve } from '../adapters/ledger.ts';
 import { stateHandler } from '../adapters/state-handler.ts';
 import { jobStateSchema } from '../adapters/state-schemas.ts';
@@ -14,7 +14,7 @@ export const handler = stateHandler(
     const name = state.lastError?.Error ?? 'Unclassified';
     const cause = (state.lastError?.Cause ?? '').slice(0, TASK_FAILURE_LIMITS.cause);
     const { recoverable, strategy } = entryFor(name);
-    const updated = await updateJob(job.jobId, {
+    const updated = await updateJobAndRead(job.jobId, {
       to: 'failed', owner: executionArn,
       set: {
         error: { name, cause, at: new Date().toISOString() },

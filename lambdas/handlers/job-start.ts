@@ -10,7 +10,7 @@ const STATUS_AT = { segmentation: 'segmenting', inpaint: 'inpainting', compositi
 
 export const handler = stateHandler({ fn: 'JobStart', stage: null, schema: jobStateSchema }, async ({ job, executionArn }) => {
   if (!job) throw new DataCorruptionError('JobStart needs a jobId');
-  const resumeAt = resumeFrom(job.checkpoints ?? {});
+  const resumeAt = resumeFrom(job.checkpoints);
   // Only a pending job can be claimed: a run for a job another run owns stops here.
   await updateJob(job.jobId, {
     to: STATUS_AT[resumeAt], from: ['pending'], claim: executionArn, increment: { runs: 1 },

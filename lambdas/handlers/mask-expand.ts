@@ -14,7 +14,7 @@ export const handler = stateHandler({ fn: 'MaskExpand', stage: 'segmentation', s
   if (!job) throw new DataCorruptionError('MaskExpand needs a jobId');
   const mask = expandMask(await decodeMask(await getObject(state.segmentation.aggregatedKey)), job.params.maskExpandPx);
   const key = await putObject(s3Keys.artifact(job.packId, job.jobId, 'mask.png'), await encodeMask(mask));
-  await updateJob(job.jobId, { owner: executionArn, set: { 'checkpoints.segmentation': key, 'outputs.mask': key } });
+  await updateJob(job.jobId, { owner: executionArn, setIn: { checkpoints: { segmentation: key }, outputs: { mask: key } } });
   // The segmentation scratch leaves the state: the checkpoint holds what the next stages need.
   return { segmentation: null };
 });

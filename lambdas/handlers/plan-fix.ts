@@ -15,9 +15,9 @@ export const handler = stateHandler({ fn: 'PlanFix', stage: null, schema: jobSta
   const plan = planFix(report.data, job.params, attempt);
   await updateJob(job.jobId, {
     to: 'recovering', owner: executionArn,
-    set: { params: plan.params, lastRecovery: plan.changes.join('; ') },
+    set: { params: plan.params },
     // The old inpaint and composite are not to be resumed from: the fix needs a new one.
-    remove: ['checkpoints.inpaint', 'checkpoints.compositing', 'checkpoints.qa'],
+    removeIn: { checkpoints: ['inpaint', 'compositing', 'qa'] },
     increment: countRecovery('FIX_AND_RETRY'),
   });
   return {};

@@ -10,15 +10,15 @@ import { jobStateSchema } from '../adapters/state-schemas.ts';
 
 export const handler = stateHandler({ fn: 'QaCheck', stage: 'qa', schema: jobStateSchema }, async ({ job, executionArn }) => {
   if (!job) throw new DataCorruptionError('QaCheck needs a jobId');
-  const resultKey = job.checkpoints?.compositing;
-  const maskKey = job.checkpoints?.segmentation;
+  const resultKey = job.checkpoints.compositing;
+  const maskKey = job.checkpoints.segmentation;
   if (resultKey === undefined || maskKey === undefined) throw new DataCorruptionError(`job ${job.jobId} reached QA without a composite`);
   await updateJob(job.jobId, { to: 'qa', owner: executionArn });
   const [original, result, maskPng] = await Promise.all([getObject(job.inputs.person), getObject(resultKey), getObject(maskKey)]);
   const analyzer = await analyze({ jobId: job.jobId, original, result, mask: maskPng });
   const report = await qaReport({ original, result, mask: await decodeMask(maskPng), analyzer });
   if (report.passed) {
-    await updateJob(job.jobId, { to: 'complete', owner: executionArn, set: { qaReport: report, 'checkpoints.qa': resultKey } });
+    await updateJob(job.jobId, { to: 'complete', owner: executionArn, set: { qaReport: report }, setIn: { checkpoints: { qa: resultKey } } });
     return { qa: { score: report.score, passed: true } };
   }
   await updateJob(job.jobId, { to: 'awaiting_fix', owner: executionArn, set: { qaReport: report } });

@@ -11,8 +11,6 @@ export const handler = stateHandler({ fn: 'ReduceParams', stage: null, schema: j
   await beginRecovery(job, state.lastError, 'REDUCE_PARAMS', 'inpaint');
   const next = reduceParams(job.params);
   if (next === null) throw new RecoveryExhaustedError(`Gpu.OutOfMemory: parameters are already at their minimum (${job.params.width}×${job.params.height}, batch ${job.params.batch}, ${job.params.steps} steps)`);
-  const p = job.params;
-  const detail = `batch ${p.batch}→${next.batch}, size ${p.width}×${p.height}→${next.width}×${next.height}, steps ${p.steps}→${next.steps}`;
-  await updateJob(job.jobId, { to: 'recovering', owner: executionArn, set: { params: next, lastRecovery: detail }, increment: countRecovery('REDUCE_PARAMS') });
+  await updateJob(job.jobId, { to: 'recovering', owner: executionArn, set: { params: next }, increment: countRecovery('REDUCE_PARAMS') });
   return {};
 });

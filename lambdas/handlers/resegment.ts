@@ -7,7 +7,7 @@ import { jobStateSchema } from '../adapters/state-schemas.ts';
 
 export const handler = stateHandler({ fn: 'Resegment', stage: null, schema: jobStateSchema, recordFailures: false }, async ({ state, job, executionArn }) => {
   if (!job) throw new DataCorruptionError('Resegment needs a jobId');
-  const attempt = await beginRecovery(job, state.lastError, 'RESEGMENT', 'segmentation');
-  await updateJob(job.jobId, { to: 'recovering', owner: executionArn, set: { lastRecovery: `alternative prompts, pass ${attempt}` }, increment: countRecovery('RESEGMENT') });
+  await beginRecovery(job, state.lastError, 'RESEGMENT', 'segmentation');
+  await updateJob(job.jobId, { to: 'recovering', owner: executionArn, increment: countRecovery('RESEGMENT') });
   return { segmentation: null };
 });

@@ -9,7 +9,7 @@ import { jobStateSchema } from '../adapters/state-schemas.ts';
 export const handler = stateHandler({ fn: 'ResumeCheckpoint', stage: null, schema: jobStateSchema, recordFailures: false }, async ({ state, job, executionArn }) => {
   if (!job) throw new DataCorruptionError('ResumeCheckpoint needs a jobId');
   await beginRecovery(job, state.lastError, 'RESUME_CHECKPOINT', 'inpaint');
-  const resumeAt = resumeFrom(job.checkpoints ?? {});
-  await updateJob(job.jobId, { to: 'recovering', owner: executionArn, set: { lastRecovery: `resume at ${resumeAt}` }, increment: countRecovery('RESUME_CHECKPOINT') });
+  const resumeAt = resumeFrom(job.checkpoints);
+  await updateJob(job.jobId, { to: 'recovering', owner: executionArn, increment: countRecovery('RESUME_CHECKPOINT') });
   return { job: { resumeAt, inpaint: job.inpaint }, inpaint: null, hosted: null };
 });

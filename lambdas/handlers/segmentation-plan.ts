@@ -7,8 +7,8 @@ import { jobStateSchema } from '../adapters/state-schemas.ts';
 
 export const handler = stateHandler({ fn: 'SegmentationPlan', stage: 'segmentation', schema: jobStateSchema }, async ({ job, executionArn }) => {
   if (!job) throw new DataCorruptionError('SegmentationPlan needs a jobId');
-  const pass = (job.attempts?.RESEGMENT ?? 0);
+  const pass = (job.attempts.RESEGMENT ?? 0);
   const prompts = pass === 0 ? config().segmentationPrompts : config().segmentationAltPrompts;
-  await updateJob(job.jobId, { to: 'segmenting', owner: executionArn, increment: { 'attempts.segmentation': 1 } });
+  await updateJob(job.jobId, { to: 'segmenting', owner: executionArn, increment: { attempts: { segmentation: 1 } } });
   return { segmentation: { pass, calls: prompts.map((prompt, i) => ({ prompt, variant: pass * prompts.length + i })) } };
 });

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetExecutionHistoryCommand, SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { CreateQueueCommand, DeleteMessageCommand, DeleteQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GPU_TASK, gpuTaskTimeoutSeconds } from '../../core/resources.ts';
+import type { GpuTask } from '../../core/gpu-message.ts';
 import { LOCAL_CREDENTIALS } from '../../local/emulators.ts';
 import { startLocalStepFunctions } from '../../local/stepfunctions/service.ts';
 import type { LocalStepFunctions } from '../../local/stepfunctions/types.ts';
@@ -74,7 +75,8 @@ const input = (jobId: string, timeoutSeconds: number) => ({
   gpu: {
     attempt: 1, workflow: { 1: { class_type: 'LoadImage', inputs: { image: '{{person}}' } } },
     inputs: { person: 'uploads/p.png' }, outputPrefix: `out/${jobId}/`, deadlineSeconds: 600, timeoutSeconds,
-  },
+    enqueuedAt: new Date().toISOString(), action: 'inpaint',
+  } satisfies GpuTask,
 });
 
 async function start(jobId: string, timeoutSeconds: number): Promise<string> {

@@ -6,7 +6,7 @@
  * throws Recovery.Exhausted.
  */
 import { RecoveryExhaustedError } from '../../../core/errors.ts';
-import { gpuTaskMessageSchema, type GpuTaskOutput } from '../../../core/gpu-message.ts';
+import { gpuTaskMessageSchema, type GpuTask, type GpuTaskOutput } from '../../../core/gpu-message.ts';
 import { gpuTaskTimeoutSeconds } from '../../../core/resources.ts';
 import { STAGES, nextBackoff, resumeFrom, type Checkpoints, type Stage } from '../../../core/strategies.ts';
 import { entryFor, type RetryPolicy } from '../../../core/taxonomy.ts';
@@ -139,7 +139,9 @@ export class JobWorld {
           outputPrefix: prefix,
           deadlineSeconds: 600,
           timeoutSeconds: gpuTaskTimeoutSeconds(),
-        },
+          enqueuedAt: new Date().toISOString(),
+          action: this.#gpuAttempt === 1 ? 'inpaint' : 'reduce_params',
+        } satisfies GpuTask,
       };
     },
     HostedSubmit: (s) => {

@@ -8,7 +8,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import sharp from 'sharp';
-import type { GpuTaskMessage } from '../../../core/gpu-message.ts';
+import type { GpuTaskMessageBody } from '../../../core/gpu-message.ts';
 import { DEFAULT_PARAMS, type InpaintParams } from '../../../core/params.ts';
 import { buildInpaintWorkflow } from '../../../core/workflow.ts';
 import { startComfySim, type ComfySim, type ComfySimOptions } from '../../../local/comfyui/server.ts';
@@ -31,7 +31,7 @@ export interface Harness {
   /** Input keys (person, mask, garment) already in the bucket. */
   readonly inputs: Readonly<Record<string, string>>;
   newQueue(): Promise<string>;
-  task(over?: Partial<GpuTaskMessage> & { params?: Partial<InpaintParams> }): GpuTaskMessage;
+  task(over?: Partial<GpuTaskMessageBody> & { params?: Partial<InpaintParams> }): GpuTaskMessageBody;
   send(body: unknown, queueUrl?: string): Promise<void>;
   config(over?: Record<string, unknown>): WorkerConfig;
   /** A worker on the harness's clients; stopped by close(). */
