@@ -31,7 +31,7 @@ const sfn = new SFNClient({});
 
 beforeAll(async () => {
   stack = await startOfflineStack({
-    logs: process.env['FS_LOGS'] === '1' ? 'inherit' : 'ignore', timeScale: 0.1, profile: 'none', watchdog: false, prefix: `fs${randomUUID().slice(0, 6)}`, fleet: FLEET, scalerPeriodSeconds: 5,
+    timeScale: 0.1, profile: 'none', watchdog: false, prefix: `fs${randomUUID().slice(0, 6)}`, fleet: FLEET, scalerPeriodSeconds: 5,
     onSupervisorLog: (l) => fleetLog.push(l),
   });
 }, 150_000);
