@@ -248,6 +248,8 @@ export class GpuFleet extends Construct {
         VTO_METRICS_PORT: String(WORKER_METRICS_PORT),
         VTO_SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_SECONDS * 1000),
         VTO_WORKER_START_TIMEOUT_MS: String(COMFY_START_TIMEOUT_MS),
+        // A new task loads the first model with a warm-up prompt before it takes a job (worker/warmup.ts).
+        VTO_WARMUP_MODEL: modelChain[0] ?? 'off',
         AWS_REGION: Stack.of(this).region,
       },
       // SIGTERM first (scale-in, Spot interruption, deploys): the worker drains within its grace.

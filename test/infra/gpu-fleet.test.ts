@@ -245,6 +245,8 @@ describe('the fleet with the default scaling settings', () => {
     expect(apiModelChain(stack, t)).toBeUndefined();
     expect(envOf(container(t, 'models'))['VTO_MODEL_CHAIN']).toBe(chain.join(','));
     expect(chain.length).toBeGreaterThan(0);
+    // A new task warms up on the first model of that list before it takes a job.
+    expect(envOf(container(t, 'worker'))['VTO_WARMUP_MODEL']).toBe(chain[0]);
   });
 
   it('outputs the cluster and service names', () => {
@@ -280,6 +282,7 @@ describe('fleet settings from context', () => {
     // One model list: what the API parses from its variable is what the fleet's tasks copy.
     expect(apiModelChain(stack, t)).toBe('a.safetensors, b.safetensors');
     expect(envOf(container(t, 'models'))['VTO_MODEL_CHAIN']).toBe('a.safetensors,b.safetensors');
+    expect(envOf(container(t, 'worker'))['VTO_WARMUP_MODEL']).toBe('a.safetensors');
   });
 
   it.each([
