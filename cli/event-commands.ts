@@ -5,6 +5,7 @@
  */
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
+import { lifecycleEventText } from '../core/lifecycle-text.ts';
 import { apiOptions, runCommand, type CommonOptions } from './command-context.ts';
 import { CliError } from './errors.ts';
 import { checkId, intOption } from './options.ts';
@@ -17,12 +18,8 @@ const pageSchema = z.object({
 
 /** One event as a line for people. */
 export function renderEvent(e: { time: string; detail: Record<string, unknown> }): string {
-  const d = e.detail;
-  const subject = typeof d['jobId'] === 'string' ? `job ${d['jobId']} of pack ${String(d['packId'])}` : `pack ${String(d['packId'])}`;
-  const counts = d['counts'] !== undefined ? ` ${Object.entries(d['counts'] as Record<string, number>).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ')}` : '';
-  const error = (d['error'] as { name?: string } | undefined)?.name;
-  const recovery = d['recovery'] as { error?: string; strategy?: string } | undefined;
-  return `${e.time}  ${String(d['type']).padEnd(29)} ${subject}${counts}${error ? ` ${error}` : ''}${recovery ? ` ${recovery.error} by ${recovery.strategy}` : ''}`;
+  const t = lifecycleEventText(e.detail);
+  return `${e.time}  ${t.type.padEnd(29)} ${t.subject}${t.note ? ` ${t.note}` : ''}`;
 }
 
 export function registerEventCommands(program: Command): void {

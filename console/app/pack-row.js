@@ -3,7 +3,8 @@
  * One pack of the packs page as an accordion item (WAI-ARIA accordion pattern: a heading
  * with a button that expands a region). The header shows name, status, creation time, a
  * progress bar and the counts per job status; the panel holds the pack's details, its
- * tools (Restart Incomplete, Refine Pack, Cancel Pack, Erase Pack) and its jobs, filterable by status.
+ * tools (Restart Incomplete, Refine Pack, Cancel Pack, Erase Pack), its jobs, filterable by status,
+ * and its lifecycle events.
  */
 import { api } from './api.js';
 import { confirmDialog } from './dialog.js';
@@ -11,6 +12,7 @@ import { actionButton, h, setDisabled, setText, uid } from './dom.js';
 import { formatDateTime, formatRelative, plural, shortId } from './format.js';
 import { executionLink, jobLink, packHref } from './links.js';
 import { errorNotice, messageSlot, successNotice } from './notice.js';
+import { packEvents } from './pack-events.js';
 import { countChips, progressBar } from './progress.js';
 import { CANCELLABLE_PACK, JOB_STATUSES, PROGRESS_ORDER, TERMINAL_JOB, TERMINAL_PACK, badge, statusLabel } from './status.js';
 
@@ -67,6 +69,7 @@ export function packRow(initial, ctx, hooks) {
   let busy = false;
   let shown = 0;
   let loading = false;
+  const events = packEvents(view.packId, ctx.config);
 
   const panel = h('div', { class: 'pack-panel', id: panelId, role: 'region', 'aria-labelledby': btnId, hidden: true },
     meta,
@@ -100,7 +103,8 @@ export function packRow(initial, ctx, hooks) {
             h('th', { scope: 'col' }, 'Job'), h('th', { scope: 'col' }, 'Status'), h('th', { scope: 'col' }, 'Error'),
             h('th', { scope: 'col', class: 'num' }, 'Recoveries'), h('th', { scope: 'col', class: 'num' }, 'Runs'), h('th', { scope: 'col' }, 'Updated'))),
           jobsBody)),
-      moreBtn));
+      moreBtn),
+    events.el);
 
   const el = h('section', { class: 'pack', id: `pack-${view.packId}`, dataset: { packId: view.packId } },
     h('h2', { class: 'pack-heading' }, toggle), panel);
@@ -110,7 +114,7 @@ export function packRow(initial, ctx, hooks) {
     panel.hidden = !open;
     el.classList.toggle('open', open);
     hooks.onExpand(view.packId, open);
-    if (open) void loadJobs();
+    if (open) void refresh();
     if (focus) toggle.focus();
   }
 
@@ -203,6 +207,12 @@ export function packRow(initial, ctx, hooks) {
       h('td', { class: 'num' }, String(j.recoveriesUsed)),
       h('td', { class: 'num' }, String(j.runs)),
       h('td', { title: formatDateTime(j.updatedAt) }, formatRelative(j.updatedAt)));
+  }
+
+  /** The open panel's live parts: its jobs and its events. */
+  function refresh() {
+    if (panel.hidden) return Promise.resolve();
+    return Promise.all([loadJobs(), events.refresh()]);
   }
 
   async function loadJobs({ more = false } = {}) {
@@ -371,6 +381,6 @@ export function packRow(initial, ctx, hooks) {
     get expanded() { return !panel.hidden; },
     update,
     setExpanded,
-    refreshJobs: () => loadJobs(),
+    refreshJobs: refresh,
   };
 }

@@ -1,6 +1,6 @@
 /**
  * What the app needs to know about its server and the domain, served as
- * /console/api/config: whether execution histories are local, and the taxonomy
+ * /console/api/config: whether execution histories and lifecycle events are local, and the taxonomy
  * (family, recoverability, strategy, description of each error name) and status lists,
  * so the pages explain an error name without a copy of the table.
  */
@@ -14,6 +14,7 @@ export function appConfig(target: ConsoleTarget) {
     region: target.region,
     api: target.apiUrl,
     localHistory: target.stepFunctionsUrl !== undefined,
+    localEvents: target.eventsUrl !== undefined,
     jobStatuses: JOB_STATUSES,
     packStatuses: PACK_STATUSES,
     terminalJobStatuses: TERMINAL_JOB_STATUSES,

@@ -1,8 +1,9 @@
 /**
  * The operator console's server: node:http on 127.0.0.1. It serves the static app,
  * forwards /api/* to the API signed with the operator's credentials (proxy.ts), and
- * answers two routes of its own under /console/api/: the app's config and, offline, an
- * execution's history from the local Step Functions endpoint. Every answer carries the
+ * answers routes of its own under /console/api/: the app's config and, offline, an
+ * execution's history from the local Step Functions endpoint and a pack's lifecycle
+ * events from the local event bus. Every answer carries the
  * security headers; every refusal has the API's error shape.
  */
 import { randomUUID } from 'node:crypto';
@@ -12,6 +13,7 @@ import { appConfig } from './app-config.ts';
 import { ConsoleError } from './errors.ts';
 import { historyReader } from './execution-history.ts';
 import { sendError, sendJson } from './http-io.ts';
+import { NO_LOCAL_EVENTS, packEventsReader } from './pack-events.ts';
 import { DEFAULT_PROXY_LIMITS, proxyApi, type ProxyLimits } from './proxy.ts';
 import { allowedHosts, checkHost, checkSameOrigin, securityHeaders } from './security.ts';
 import { staticFiles } from './static-files.ts';
@@ -42,6 +44,7 @@ export async function startConsoleServer(o: ConsoleServerOptions): Promise<Conso
   const limits: ProxyLimits = { ...DEFAULT_PROXY_LIMITS, ...o.limits };
   const files = staticFiles(o.appDir);
   const history = historyReader(o.target, limits.readTimeoutMs);
+  const events = packEventsReader(o.target, limits.readTimeoutMs);
   const headers = securityHeaders(o.target.imageOrigins);
   const config = JSON.stringify(appConfig(o.target));
   let hosts = new Set<string>();
@@ -69,6 +72,10 @@ export async function startConsoleServer(o: ConsoleServerOptions): Promise<Conso
         }
         const arn = new URLSearchParams(search).get('executionArn') ?? '';
         return sendJson(res, 200, JSON.stringify(await history.read(arn)), headers);
+      }
+      if (path === '/console/api/events') {
+        if (events === undefined) throw new ConsoleError(404, 'LocalEventsUnavailable', NO_LOCAL_EVENTS);
+        return sendJson(res, 200, JSON.stringify(await events.read(search.slice(1))), headers);
       }
       throw new ConsoleError(404, 'NotFound', `The console has no route ${path.slice(0, 200)}.`);
     }

@@ -18,6 +18,8 @@ export interface ConsoleTarget {
   readonly credentials: () => Promise<SigningCredentials>;
   /** The local Step Functions endpoint (offline only): execution histories are read from it. */
   readonly stepFunctionsUrl?: string;
+  /** The offline stack's local event bus (offline only): a pack's lifecycle events are read from it. */
+  readonly eventsUrl?: string;
   /** Where the pre-signed image URLs point (the Content-Security-Policy allows them). */
   readonly imageOrigins: readonly string[];
 }
@@ -36,6 +38,7 @@ const endpointsSchema = z.object({
   credentials: z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) }),
   api: httpUrl,
   stepFunctions: httpUrl.optional(),
+  events: httpUrl.optional(),
   s3: httpUrl.optional(),
 });
 
@@ -57,26 +60,29 @@ export function targetFromEndpoints(endpoints: unknown, source = 'the endpoints'
     region: e.region,
     credentials: () => Promise.resolve(credentials),
     ...(e.stepFunctions !== undefined && { stepFunctionsUrl: trimSlash(e.stepFunctions) }),
+    ...(e.events !== undefined && { eventsUrl: trimSlash(e.events) }),
     imageOrigins: e.s3 === undefined ? [] : [originOf(e.s3)],
   };
 }
 
 /**
  * What only the console needs from an offline stack's endpoints file, besides the API and
- * credentials the CLI reads: the local Step Functions endpoint and the S3 origin. Missing
- * or unreadable, the console still works, without local histories and with images off.
+ * credentials the CLI reads: the local Step Functions endpoint, the local event bus and the
+ * S3 origin. Missing or unreadable, the console still works, without local histories or
+ * events and with images off.
  */
-export function offlineExtras(file: string): Pick<ConsoleTarget, 'stepFunctionsUrl' | 'imageOrigins'> {
+export function offlineExtras(file: string): Pick<ConsoleTarget, 'stepFunctionsUrl' | 'eventsUrl' | 'imageOrigins'> {
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(file, 'utf8'));
   } catch {
     return { imageOrigins: [] };
   }
-  const r = z.object({ stepFunctions: httpUrl.optional(), s3: httpUrl.optional() }).safeParse(json);
+  const r = z.object({ stepFunctions: httpUrl.optional(), events: httpUrl.optional(), s3: httpUrl.optional() }).safeParse(json);
   if (!r.success) return { imageOrigins: [] };
   return {
     ...(r.data.stepFunctions !== undefined && { stepFunctionsUrl: trimSlash(r.data.stepFunctions) }),
+    ...(r.data.events !== undefined && { eventsUrl: trimSlash(r.data.events) }),
     imageOrigins: r.data.s3 === undefined ? [] : [originOf(r.data.s3)],
   };
 }

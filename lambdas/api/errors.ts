@@ -12,8 +12,8 @@ export interface Issue {
 
 /**
  * Every error code the API and the console server answer with (the `code` of the error
- * body): the API's refusals first, then the console server's own (its proxy, origin checks
- * and local histories), which reach the browser in the same shape.
+ * body): the API's refusals first, then the console server's own (its proxy, origin checks,
+ * local histories and events), which reach the browser in the same shape.
  */
 export const ERROR_CODES = [
   'ValidationFailed', 'MalformedJson', 'PayloadTooLarge', 'UnsupportedMediaType', 'NotFound', 'RouteNotFound',
@@ -21,7 +21,7 @@ export const ERROR_CODES = [
   'JobFinished', 'JobComplete', 'JobChanged', 'JobNotRecoverable', 'NothingToRestart', 'NothingToRefine',
   'IdempotencyKeyReused', 'IdempotencyInProgress', 'EmergencyStopped', 'AlreadyEmergencyStopped', 'NotEmergencyStopped', 'ServiceUnavailable',
   'StepFunctionsError', 'InternalError', 'CrossOriginRefused', 'MisdirectedRequest', 'ConsoleHeaderMissing', 'NotForwarded',
-  'CredentialsUnavailable', 'LocalHistoryUnavailable', 'ConsoleInternalError', 'UpstreamError', 'UpstreamTimeout', 'UpstreamUnreachable',
+  'CredentialsUnavailable', 'LocalHistoryUnavailable', 'LocalEventsUnavailable', 'ConsoleInternalError', 'UpstreamError', 'UpstreamTimeout', 'UpstreamUnreachable',
   'UpstreamTooLarge', 'UpstreamNotJson', 'PatternsChanged', 'TooManyPatterns',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

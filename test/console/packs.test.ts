@@ -68,7 +68,7 @@ describe('the packs page', () => {
 describe('the job page', () => {
   it('shows a recovered job\'s images, its parameters now and originally, its QA report and its recovery path', async () => {
     // Act: follow the job's link from the pack's table
-    await packRow(packId).locator(`a[href="#/jobs/${jobIds[1]}"]`).click();
+    await packRow(packId).locator(`.jobs-table a[href="#/jobs/${jobIds[1]}"]`).click();
     await page.getByRole('heading', { level: 1, name: new RegExp(`Job ${jobIds[1]!.slice(0, 8)}`) }).waitFor();
     // Assess: the recovery path names the failure and the strategy taken
     const step = page.locator('li.tl-item[data-error="Gpu.OutOfMemory"]');

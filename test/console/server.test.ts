@@ -13,6 +13,7 @@ import { NoStackError, UsageError } from '../../cli/errors.ts';
 import { startConsoleServer, type ConsoleServer } from '../../console/server/server.ts';
 import { targetFromEndpoints, type ConsoleTarget } from '../../console/server/target.ts';
 import { startLocalApi, type LocalApi } from '../../local/api-server.ts';
+import { startLocalBus } from '../../local/events/bus.ts';
 import { freePort } from '../../local/ports.ts';
 
 const CREDENTIALS = { accessKeyId: 'AKIDCONSOLETEST', secretAccessKey: 'console-test-secret-never-in-a-browser' };
@@ -269,6 +270,89 @@ describe('the console server', () => {
   });
 });
 
+describe('a pack\'s lifecycle events', () => {
+  const OTHER_PACK = '5b0d9a51-8a43-4f8e-9c1e-2f3a4b5c6d7e';
+  const JOB_ID = 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d';
+  const putEvents = (url: string, details: Record<string, unknown>[]) => fetch(url, {
+    method: 'POST', headers: { 'x-amz-target': 'AWSEvents.PutEvents', 'content-type': 'application/x-amz-json-1.1' },
+    body: JSON.stringify({ Entries: details.map((d) => ({ Source: 'vto.pipeline', DetailType: String(d['type']), Detail: JSON.stringify(d) })) }),
+    signal: AbortSignal.timeout(5000),
+  });
+  const get = async (p: number, path: string) => {
+    const res = await fetch(`http://127.0.0.1:${p}${path}`, { headers: fromApp, signal: AbortSignal.timeout(10_000) });
+    return { status: res.status, body: await res.json() as Record<string, unknown> };
+  };
+
+  it('reads one pack\'s events from the local bus, in words, and then only the newer ones', async () => {
+    // Prepare: a bus holding events of two packs
+    const bus = await startLocalBus({ busName: 'vto-events', region: REGION, accountId: '000000000000' });
+    const withBus = await startConsoleServer({ target: { ...target, eventsUrl: bus.url } });
+    try {
+      await putEvents(bus.url, [
+        { type: 'pack.started', packId: PACK_ID },
+        { type: 'pack.started', packId: OTHER_PACK },
+        { type: 'job.recovered', packId: PACK_ID, jobId: JOB_ID, recovery: { error: 'Gpu.OutOfMemory', strategy: 'REDUCE_PARAMS' } },
+        { type: 'job.failed', packId: PACK_ID, jobId: JOB_ID, error: { name: 'Fatal.DiskFull', cause: 'x' } },
+      ]);
+      // Act
+      const first = await get(withBus.port, `/console/api/events?pack=${PACK_ID}`);
+      await putEvents(bus.url, [{ type: 'pack.completed_with_failures', packId: PACK_ID, counts: { complete: 3, failed: 1, pending: 0 } }]);
+      const newer = await get(withBus.port, `/console/api/events?pack=${PACK_ID}&after=${String(first.body['next'])}`);
+      // Assess
+      expect(first.status).toBe(200);
+      expect((first.body['events'] as { type: string; jobId?: string; note: string }[]).map(({ type, jobId, note }) => ({ type, jobId, note }))).toEqual([
+        { type: 'pack.started', jobId: undefined, note: '' },
+        { type: 'job.recovered', jobId: JOB_ID, note: 'Gpu.OutOfMemory by REDUCE_PARAMS' },
+        { type: 'job.failed', jobId: JOB_ID, note: 'Fatal.DiskFull' },
+      ]);
+      expect((first.body['events'] as { time: string }[])[0]!.time).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+      expect(newer.body['events']).toMatchObject([{ type: 'pack.completed_with_failures', note: 'complete 3, failed 1' }]);
+    } finally {
+      await withBus.stop();
+      await bus.stop();
+    }
+  });
+
+  it.each([
+    ['no pack', '', 'query.pack'],
+    ['a pack id that is not a UUID', '?pack=..%2F..%2Fadmin', 'query.pack'],
+    ['a sequence number that is not one', `?pack=${PACK_ID}&after=-1`, 'query.after'],
+    ['a URL of the caller\'s', `?pack=${PACK_ID}&url=http://169.254.169.254/`, 'query.url'],
+  ])('refuses %s with a 400 naming the field', async (_what, query, field) => {
+    const withBus = await startConsoleServer({ target: { ...target, eventsUrl: 'http://127.0.0.1:1' } });
+    try {
+      const res = await get(withBus.port, `/console/api/events${query}`);
+      expect(res.status).toBe(400);
+      const error = (res.body as ReturnType<typeof errorOf>).error;
+      expect(error.code).toBe('ValidationFailed');
+      expect(error.issues?.map((i) => i.path)).toContain(field);
+    } finally {
+      await withBus.stop();
+    }
+  });
+
+  it('answers 502 in the error shape when the local bus cannot be reached', async () => {
+    const closed = await freePort();
+    const withBus = await startConsoleServer({ target: { ...target, eventsUrl: `http://127.0.0.1:${closed}` } });
+    try {
+      const res = await get(withBus.port, `/console/api/events?pack=${PACK_ID}`);
+      expect(res.status).toBe(502);
+      expect((res.body as ReturnType<typeof errorOf>).error.code).toBe('UpstreamUnreachable');
+    } finally {
+      await withBus.stop();
+    }
+  });
+
+  it('says where the events are when there is no local bus (a deployed stack)', async () => {
+    const res = await send('GET', `/console/api/events?pack=${PACK_ID}`, fromApp);
+    const config = await send('GET', '/console/api/config', fromApp);
+    expect(res.status).toBe(404);
+    expect(errorOf(res).error.code).toBe('LocalEventsUnavailable');
+    expect(errorOf(res).error.message).toContain('EventBridge bus');
+    expect(config.json()['localEvents']).toBe(false);
+  });
+});
+
 describe('vto console', () => {
   it.each([
     ['an endpoint without a region', { endpoint: 'https://api.example.com/v1' }, UsageError, /--region/],
@@ -297,7 +381,7 @@ describe('vto console', () => {
     const until = new Promise<void>((resolve) => { stop = resolve; });
     const file = `${process.env['TMPDIR'] ?? '/tmp'}/vto-console-test-${process.pid}.json`;
     const { writeFileSync, rmSync } = await import('node:fs');
-    writeFileSync(file, JSON.stringify({ region: REGION, credentials: CREDENTIALS, api: upstream.url, stepFunctions: 'http://127.0.0.1:1', s3: 'http://127.0.0.1:2' }));
+    writeFileSync(file, JSON.stringify({ region: REGION, credentials: CREDENTIALS, api: upstream.url, stepFunctions: 'http://127.0.0.1:1', events: 'http://127.0.0.1:3', s3: 'http://127.0.0.1:2' }));
     try {
       // Act
       const running = runConsole({ endpoints: file, port: '0' }, { out: (s) => lines.push(s), err: () => undefined, until, env: {} });
@@ -311,7 +395,7 @@ describe('vto console', () => {
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
       expect(page.status).toBe(200);
       expect(page.headers.get('content-security-policy')).toContain('img-src \'self\' http://127.0.0.1:2');
-      expect(config).toMatchObject({ mode: 'offline', localHistory: true });
+      expect(config).toMatchObject({ mode: 'offline', localHistory: true, localEvents: true });
       await expect(fetch(url)).rejects.toThrow();
     } finally {
       rmSync(file, { force: true });
