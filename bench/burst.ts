@@ -13,6 +13,7 @@
  */
 import { inspect } from 'node:util';
 import { Command, InvalidArgumentError } from 'commander';
+import { intOption, timeScaleOption } from '../cli/options.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
@@ -118,17 +119,11 @@ export async function runBurst(o: BurstOptions): Promise<BurstFigures> {
   }
 }
 
-const int = (name: string, min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
-  return n;
-};
-
 async function main(): Promise<void> {
   const program = new Command('npm run bench:burst --')
     .description('Issue 13\'s burst of one-job packs on the offline stack (no injected faults), the job machine beside the baseline')
-    .option('--packs <n>', 'one-job packs in all', int('--packs', 1), 120)
-    .option('--burst <n>', 'packs accepted at once', int('--burst', 1), 20)
+    .option('--packs <n>', 'one-job packs in all', intOption('--packs', 1, 10_000), 120)
+    .option('--burst <n>', 'packs accepted at once', intOption('--burst', 1, 1000), 20)
     .option('--every-seconds <s>', 'real seconds between bursts', (v: string) => {
       const n = Number(v);
       if (!(n >= 0)) throw new InvalidArgumentError('--every-seconds must be ≥ 0');
@@ -139,15 +134,11 @@ async function main(): Promise<void> {
       for (const x of list) if (x !== 'ours' && x !== 'baseline') throw new InvalidArgumentError(`--variants: "${x}" is not ours or baseline`);
       return list as Variant[];
     }, ['ours', 'baseline'] as Variant[])
-    .option('--workers <n>', 'GPU worker processes', int('--workers', 1), 2)
-    .option('--prefetch <n>', 'tasks each worker takes beyond the one it runs (VTO_PREFETCH)', int('--prefetch', 0))
-    .option('--seed <n>', 'seed of the pack and job ids', int('--seed', 0), 1)
-    .option('--time-scale <f>', 'real seconds per simulated second', (v: string) => {
-      const n = Number(v);
-      if (!(n > 0 && n <= 1)) throw new InvalidArgumentError('--time-scale must be in (0, 1]');
-      return n;
-    }, 0.05)
-    .option('--deadline-seconds <n>', 'give up on jobs not done this long after the last burst', int('--deadline-seconds', 1), 600)
+    .option('--workers <n>', 'GPU worker processes', intOption('--workers', 1, 16), 2)
+    .option('--prefetch <n>', 'tasks each worker takes beyond the one it runs (VTO_PREFETCH)', intOption('--prefetch', 0, 8))
+    .option('--seed <n>', 'seed of the pack and job ids', intOption('--seed', 0, 2 ** 31 - 1), 1)
+    .option('--time-scale <f>', 'real seconds per simulated second', timeScaleOption, 0.05)
+    .option('--deadline-seconds <n>', 'give up on jobs not done this long after the last burst', intOption('--deadline-seconds', 1, 86_400), 600)
     .option('--json', 'print the figures as JSON too')
     .showHelpAfterError();
   program.parse();

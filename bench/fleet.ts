@@ -15,6 +15,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
+import { intOption, timeScaleOption } from '../cli/options.ts';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { FLEET_SCALING_DEFAULTS, fleetScalingSchema } from '../core/fleet-scaling-settings.ts';
 import { newJobRecord, newPackRecord, packExecutionName } from '../core/job.ts';
@@ -112,12 +113,6 @@ async function waitFor(ok: () => boolean, timeoutMs: number, what: string): Prom
 
 const label = (v: FleetVariant) => `min ${v.minWorkers}, in ${v.scaleInCooldownSeconds} s`;
 
-const int = (name: string, min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
-  return n;
-};
-
 /** `--variants 0/60,1/300`: minWorkers/scaleInCooldownSeconds pairs. */
 export const variantsOption = (v: string): FleetVariant[] => v.split(',').map((pair) => {
   const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(pair);
@@ -128,21 +123,17 @@ export const variantsOption = (v: string): FleetVariant[] => v.split(',').map((p
 async function main(): Promise<void> {
   const program = new Command('npm run bench:fleet --')
     .description('Issue 14: the autoscaled GPU fleet from empty under a steady load; billed vs needed GPU time per warm minimum and scale-in cooldown')
-    .option('--packs <n>', 'one-job packs in all', int('--packs', 1), 24)
+    .option('--packs <n>', 'one-job packs in all', intOption('--packs', 1, 10_000), 24)
     .option('--every-seconds <s>', 'pipeline seconds between two submissions', (v: string) => {
       const n = Number(v);
       if (!(n >= 0)) throw new InvalidArgumentError('--every-seconds must be ≥ 0');
       return n;
     }, 10)
-    .option('--max <n>', 'maxWorkers', int('--max', 1), 3)
+    .option('--max <n>', 'maxWorkers', intOption('--max', 1, 100), 3)
     .option('--variants <list>', 'MIN/SCALE_IN_SECONDS pairs, comma-separated', variantsOption, variantsOption('0/60,1/60,0/300,1/300'))
-    .option('--seed <n>', 'seed of the pack and job ids', int('--seed', 0), 1)
-    .option('--time-scale <f>', 'real seconds per pipeline second', (v: string) => {
-      const n = Number(v);
-      if (!(n > 0 && n <= 1)) throw new InvalidArgumentError('--time-scale must be in (0, 1]');
-      return n;
-    }, 0.05)
-    .option('--deadline-seconds <n>', 'real seconds to wait for the jobs and the scale-in after the last submission', int('--deadline-seconds', 1), 600)
+    .option('--seed <n>', 'seed of the pack and job ids', intOption('--seed', 0, 2 ** 31 - 1), 1)
+    .option('--time-scale <f>', 'real seconds per pipeline second', timeScaleOption, 0.05)
+    .option('--deadline-seconds <n>', 'real seconds to wait for the jobs and the scale-in after the last submission', intOption('--deadline-seconds', 1, 86_400), 600)
     .option('--json', 'print the figures as JSON too')
     .option('--one', 'run the single variant given and print its figures as one JSON line (used by the command itself)')
     .showHelpAfterError();
