@@ -13,7 +13,7 @@
 import { parseArgs } from 'node:util';
 import { classify } from '../core/classifier.ts';
 import { FAMILIES } from '../core/taxonomy.ts';
-import { loadPublicCorpus, type PublicPart } from '../test/fixtures/errors/public.ts';
+import { loadPublicCorpus, type PublicPart } from './public-corpus.ts';
 import { percent, score, type Miss, type Score } from './classifier-score.ts';
 
 function printScore(part: PublicPart, s: Score, misses: boolean): void {

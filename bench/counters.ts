@@ -2,12 +2,12 @@
  * Counts what the pipeline's own AWS clients do in this process (the Lambda handlers run in
  * process offline): DynamoDB items written and read with the capacity DynamoDB Local reports
  * (ReturnConsumedCapacity TOTAL, indexes included), and S3 requests. It hooks the shared
- * clients of lambdas/adapters/aws-clients.ts from outside through their middleware stacks,
+ * clients of adapters/aws-clients.ts from outside through their middleware stacks,
  * so no handler changes; the benchmark reads through clients of its own, which are not
  * counted.
  */
 import type { MiddlewareStack } from '@smithy/types';
-import { documentClient, s3Client } from '../lambdas/adapters/aws-clients.ts';
+import { documentClient, s3Client } from '../adapters/aws-clients.ts';
 
 export interface DynamoCounts {
   /** Items written (Put/Update/Delete one each; batch and transaction items each). */

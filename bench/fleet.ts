@@ -21,8 +21,8 @@ import { FLEET_SCALING_DEFAULTS, fleetScalingSchema } from '../core/fleet-scalin
 import { newJobRecord, newPackRecord, packExecutionName } from '../core/job.ts';
 import { resolveParams } from '../core/params.ts';
 import { s3Keys } from '../core/resources.ts';
-import { putObject } from '../lambdas/adapters/artifacts.ts';
-import { getJob, putPackWithJobs } from '../lambdas/adapters/job-store.ts';
+import { putObject } from '../adapters/artifacts.ts';
+import { getJob, putPackWithJobs } from '../adapters/job-store.ts';
 import { COLD_START } from '../local/comfyui/physics.ts';
 import { seededUuid } from '../local/demo.ts';
 import { startOfflineStack } from '../local/stack.ts';

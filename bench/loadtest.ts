@@ -20,8 +20,8 @@ import { GetExecutionHistoryCommand, SFNClient, StartExecutionCommand, type Hist
 import { newJobRecord, newPackRecord, packExecutionName, type JobRecord } from '../core/job.ts';
 import { resolveParams } from '../core/params.ts';
 import { s3Keys } from '../core/resources.ts';
-import { putObject } from '../lambdas/adapters/artifacts.ts';
-import { putPackWithJobs } from '../lambdas/adapters/job-store.ts';
+import { putObject } from '../adapters/artifacts.ts';
+import { putPackWithJobs } from '../adapters/job-store.ts';
 import { seededUuid } from '../local/demo.ts';
 import { getProfile } from '../local/faults.ts';
 import { startOfflineStack, type OfflineStack } from '../local/stack.ts';

@@ -18,7 +18,7 @@ import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { deferredSettings, isDeferrable } from '../core/deferred-recovery.ts';
 import { packExecutionName, type JobRecord } from '../core/job.ts';
 import { watchdogSettings } from '../core/watchdog.ts';
-import { jobsOfPack } from '../lambdas/adapters/job-store.ts';
+import { jobsOfPack } from '../adapters/job-store.ts';
 import { CORRUPT_INPUT_JOB, createDemoPack } from '../local/demo.ts';
 import { getProfile } from '../local/faults.ts';
 import { startOfflineStack } from '../local/stack.ts';

@@ -13,7 +13,7 @@ import {
   DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand,
   type ExecutionListItem, type HistoryEvent,
 } from '@aws-sdk/client-sfn';
-import { signedFetch } from '../cli/signed-fetch.ts';
+import { signedFetch } from '../client/signed-fetch.ts';
 import { packExecutionName, type JobRecord, type PackRecord } from '../core/job.ts';
 import { STATE_MACHINES } from '../core/resources.ts';
 import { startLocalApi, type LocalApi } from '../local/api-server.ts';

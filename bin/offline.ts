@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { daysOption, intOption, timeScaleOption, workersOption } from '../cli/options.ts';
-import { runOffline, type OfflineRunOptions } from '../local/run.ts';
+import { runOffline, type OfflineRunOptions } from '../cli/offline-run.ts';
 
 
 const program = new Command()

@@ -6,9 +6,9 @@
  * SIGINT (drained) or an idle auto-shutdown, 1 on a configuration or start-up error.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { BreakerStore, breakerSettingsFromEnv } from '../lambdas/adapters/breaker-store.ts';
-import { AttemptClaims } from '../lambdas/adapters/attempt-claims.ts';
-import { startPresence } from '../lambdas/adapters/worker-presence.ts';
+import { BreakerStore, breakerSettingsFromEnv } from '../adapters/breaker-store.ts';
+import { AttemptClaims } from '../adapters/attempt-claims.ts';
+import { startPresence } from '../adapters/worker-presence.ts';
 import { loadWorkerConfig, type WorkerConfig } from '../worker/config.ts';
 import { hostBreaker } from '../worker/host-breaker.ts';
 import { createLogger, type Logger } from '../worker/logger.ts';

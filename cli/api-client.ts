@@ -8,7 +8,7 @@ import { errorBodySchema } from '../lambdas/api/schemas.ts';
 import { ROUTES, type OperationId } from '../lambdas/api/spec.ts';
 import { formatPath } from './classify.ts';
 import { ApiRefusal, NoAnswerError, UnexpectedAnswerError, UnreachableError } from './errors.ts';
-import { signedFetch } from './signed-fetch.ts';
+import { signedFetch } from '../client/signed-fetch.ts';
 import { START_HINT, type ApiTarget } from './target.ts';
 
 export type SuccessOf<O extends OperationId> = z.infer<(typeof ROUTES)[O]['success']['schema']>;

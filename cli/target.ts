@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import type { SigningCredentials } from './signed-fetch.ts';
+import type { SigningCredentials } from '../client/signed-fetch.ts';
 import { formatPath } from './classify.ts';
 import { CliError, NoCredentialsError, NoStackError, UsageError } from './errors.ts';
 

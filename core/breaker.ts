@@ -4,7 +4,7 @@
  * call until `openMs` have passed, then half-open admits at most `halfOpenMaxCalls` trial
  * calls; a trial's success closes it, a trial's failure opens it again. The clock is the
  * caller's (`now`, epoch ms), so every rule is tested without waiting; the shared copy lives
- * in DynamoDB (lambdas/adapters/breaker-store.ts).
+ * in DynamoDB (adapters/breaker-store.ts).
  */
 import type { BreakerStatus } from './health.ts';
 

@@ -4,7 +4,7 @@
  * watchdog's restart schedule (5 → 15 → 45 min, at most 3 times), only once the dependency
  * its failure names is healthy again, and never while auto-recovery as a whole is paused by
  * its own circuit breaker (5 consecutive failed re-runs open it; it half-opens after a
- * cooldown). The adapter (lambdas/adapters/watchdog-deferred.ts) observes and carries out.
+ * cooldown). The adapter (adapters/watchdog-deferred.ts) observes and carries out.
  */
 import { admit, checkBreakerSettings, type Breaker, type BreakerProvider, type BreakerSettings } from './breaker.ts';
 import type { BreakerStatus } from './health.ts';

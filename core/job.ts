@@ -2,7 +2,7 @@
  * The job and pack records as the pipeline keeps them (DynamoDB items, API answers). The
  * job record is one zod schema: the store parses every item it reads with it (an item that
  * does not fit is Fatal.DataCorruption naming the field), the API views are derived from
- * it, and updates are typed against it (lambdas/adapters/job-update.ts). Fields a record
+ * it, and updates are typed against it (adapters/job-update.ts). Fields a record
  * written by an older version may lack have defaults here, so readers need no `??`.
  */
 import { z } from 'zod';

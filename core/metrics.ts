@@ -1,7 +1,7 @@
 /**
  * The pipeline's CloudWatch metrics, defined once: the namespace, the service dimension
  * every function adds, and each metric's unit and dimensions. The Lambda emitters
- * (lambdas/adapters/metrics.ts) and the dashboard and alarms (lib/observability.ts) read
+ * (adapters/metrics.ts) and the dashboard and alarms (lib/observability.ts) read
  * them, so a name changes in one place. Units are CloudWatch's unit names.
  */
 
@@ -19,7 +19,7 @@ export interface MetricDefinition {
 }
 
 export const METRICS = {
-  // The watchdog's sweep (lambdas/adapters/watchdog-sweep.ts).
+  // The watchdog's sweep (adapters/watchdog-sweep.ts).
   JobsByStatus: { unit: 'Count', dimensions: ['status'] },
   StuckJobs: { unit: 'Count', dimensions: [] },
   /** 0 closed, 1 half-open, 2 open. */
@@ -29,12 +29,12 @@ export const METRICS = {
   WatchdogSkipped: { unit: 'Count', dimensions: [] },
   WatchdogActions: { unit: 'Count', dimensions: ['action', 'source'] },
   DeferredReruns: { unit: 'Count', dimensions: ['outcome'] },
-  // The recovery ledger (lambdas/adapters/ledger.ts).
+  // The recovery ledger (adapters/ledger.ts).
   Recoveries: { unit: 'Count', dimensions: ['error', 'outcome', 'strategy'] },
   TimeToRecover: { unit: 'Milliseconds', dimensions: ['error', 'outcome', 'strategy'] },
   BreakerTransitions: { unit: 'Count', dimensions: ['provider', 'state'] },
   LifecycleEventsLost: { unit: 'Count', dimensions: [] },
-  // The state functions (lambdas/adapters/state-handler.ts) and the API.
+  // The state functions (lambdas/state/state-handler.ts) and the API.
   StageSucceeded: { unit: 'Count', dimensions: [] },
   StageFailed: { unit: 'Count', dimensions: [] },
   StageFailures: { unit: 'Count', dimensions: ['error', 'function'] },

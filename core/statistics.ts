@@ -1,5 +1,5 @@
 /**
- * Recovery statistics from recovery events (lambdas/adapters/ledger.ts writes them into
+ * Recovery statistics from recovery events (adapters/ledger.ts writes them into
  * hour buckets): what failed, what recovered, how fast, and an hourly series for charts.
  * Pure: the API reads the buckets and hands the events here.
  */

@@ -10,7 +10,7 @@
  *
  * The set is one versioned document: every change (add, remove) makes the next version and
  * records who and when. The changes here are pure; the adapter stores them with a
- * conditional write on the version (lambdas/adapters/taught-patterns.ts).
+ * conditional write on the version (adapters/taught-patterns.ts).
  */
 import safeRegex from 'safe-regex2';
 import { z } from 'zod';

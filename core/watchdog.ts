@@ -4,7 +4,7 @@
  * deadline; the reconciler hears that an execution ended. Both observe the job's execution
  * and ask `decide` what to do: leave it, restart it from its checkpoints, wait out the
  * restart schedule, reconcile the item to what the execution did, or fail it when its
- * restarts are spent. The adapters (lambdas/adapters/job-recovery.ts) carry it out.
+ * restarts are spent. The adapters (adapters/job-recovery.ts) carry it out.
  */
 import type { JobRecord, PackRecord } from './job.ts';
 import { GPU_TASK, HOSTED_POLL, gpuTaskTimeoutSeconds } from './resources.ts';

@@ -5,17 +5,17 @@
  * any call those grants do not allow (local/iam/). A handler's access is the union of what
  * the adapters it calls declare beside their code.
  */
-import { access, type Access } from './adapters/access.ts';
-import { ARTIFACTS_READ_ACCESS, ARTIFACTS_WRITE_ACCESS } from './adapters/artifacts.ts';
-import { JOB_STORE_ACCESS } from './adapters/job-store.ts';
-import { LEDGER_ACCESS } from './adapters/ledger.ts';
-import { PROVIDERS_ACCESS } from './adapters/providers.ts';
-import { RECOVERY_ACCESS } from './adapters/recovery.ts';
-import { STATE_HANDLER_ACCESS } from './adapters/state-handler.ts';
-import { RECONCILE_ACCESS } from './adapters/reconcile.ts';
-import { LIFECYCLE_EVENTS_ACCESS } from './adapters/lifecycle-events.ts';
-import { WATCHDOG_LEASE_ACCESS } from './adapters/watchdog-lease.ts';
-import { WATCHDOG_SWEEP_ACCESS } from './adapters/watchdog-sweep.ts';
+import { access, type Access } from '../adapters/access.ts';
+import { ARTIFACTS_READ_ACCESS, ARTIFACTS_WRITE_ACCESS } from '../adapters/artifacts.ts';
+import { JOB_STORE_ACCESS } from '../adapters/job-store.ts';
+import { LEDGER_ACCESS } from '../adapters/ledger.ts';
+import { PROVIDERS_ACCESS } from '../adapters/providers.ts';
+import { RECOVERY_ACCESS } from '../adapters/recovery.ts';
+import { STATE_HANDLER_ACCESS } from './state/state-handler.ts';
+import { RECONCILE_ACCESS } from '../adapters/reconcile.ts';
+import { LIFECYCLE_EVENTS_ACCESS } from '../adapters/lifecycle-events.ts';
+import { WATCHDOG_LEASE_ACCESS } from '../adapters/watchdog-lease.ts';
+import { WATCHDOG_SWEEP_ACCESS } from '../adapters/watchdog-sweep.ts';
 import type { StateFunctionId } from '../statemachines/tasks.ts';
 
 /** External providers a function calls; it gets their base URLs (lib/functions.ts). */

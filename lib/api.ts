@@ -49,7 +49,7 @@ export interface VtoApiProps {
   readonly stageName?: string;
   /**
    * Extra settings for the API function, e.g. `VTO_MODEL_CHAIN` (the installed models; see
-   * lambdas/adapters/config.ts) or `VTO_STUCK_AFTER_SECONDS` (lambdas/api/settings.ts).
+   * adapters/config.ts) or `VTO_STUCK_AFTER_SECONDS` (lambdas/api/settings.ts).
    * @default - none
    */
   readonly environment?: Readonly<Record<string, string>>;

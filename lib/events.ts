@@ -1,7 +1,7 @@
 /**
  * The app's side of the pipeline on AWS: the event bus lifecycle events go to, and the
  * signed webhooks fed from it. Every function that changes a pack's or a job's status
- * emits (lambdas/adapters/lifecycle-events.ts): it gets the bus name, PutEvents on the bus
+ * emits (adapters/lifecycle-events.ts): it gets the bus name, PutEvents on the bus
  * and write access to the control table (the claim that makes each transition announce
  * once). Events link to API paths, not URLs: the state functions cannot be given the API's
  * URL (the API depends on the machines, which depend on them). A rule on the bus feeds an SQS queue; the
@@ -20,8 +20,8 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { WEBHOOK_RULE_PATTERN } from '../core/lifecycle.ts';
 import { BUCKETS, QUEUES, TABLES } from '../core/resources.ts';
-import { EVENT_BUS_ENV } from '../lambdas/adapters/lifecycle-events.ts';
-import { WEBHOOK_SENDER_ACCESS } from '../lambdas/adapters/webhook-delivery.ts';
+import { EVENT_BUS_ENV } from '../adapters/lifecycle-events.ts';
+import { WEBHOOK_SENDER_ACCESS } from '../adapters/webhook-delivery.ts';
 import { grantAccess } from './grants.ts';
 import type { PipelineData, TableKey } from './data.ts';
 import { acknowledge } from './nag.ts';

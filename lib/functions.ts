@@ -17,7 +17,7 @@ import type { PipelineData, TableKey } from './data.ts';
 import { grantAccess } from './grants.ts';
 import { PipelineFunction } from './pipeline-function.ts';
 
-/** The environment variable each provider's base URL goes in (lambdas/adapters/config.ts). */
+/** The environment variable each provider's base URL goes in (adapters/config.ts). */
 export const PROVIDER_ENV: Readonly<Record<Provider, string>> = {
   segmentation: 'SEGMENTATION_URL',
   analyzer: 'ANALYZER_URL',
@@ -55,7 +55,7 @@ export interface StateFunctionsProps extends ProviderEndpoints {
    */
   readonly sharpLayer?: ILayerVersion;
   /**
-   * Extra settings for every function, e.g. `VTO_MODEL_CHAIN` (see lambdas/adapters/config.ts).
+   * Extra settings for every function, e.g. `VTO_MODEL_CHAIN` (see adapters/config.ts).
    * @default - none
    */
   readonly environment?: Readonly<Record<string, string>>;

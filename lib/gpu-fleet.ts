@@ -48,7 +48,7 @@ import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { FleetScalingSettings } from '../core/fleet-scaling-settings.ts';
-import { access, grant } from '../lambdas/adapters/access.ts';
+import { access, grant } from '../adapters/access.ts';
 import { GPU_WORKER_ACCESS } from '../worker/access.ts';
 import type { PipelineData } from './data.ts';
 import { clusterView, vpcView } from './cdk-types.ts';

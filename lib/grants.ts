@@ -1,5 +1,5 @@
 /**
- * Turns access declared beside the code (lambdas/adapters/access.ts) into IAM statements on
+ * Turns access declared beside the code (adapters/access.ts) into IAM statements on
  * this stack's resources: a table, an index, objects under a key pattern, a queue, a machine
  * or its executions, the hosted inpaint key's secret. Exactly the declared actions; wildcard
  * resources (object key patterns, executions, `*`) are acknowledged for cdk-nag here.
@@ -10,7 +10,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { CfnStateMachine, type IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct, IConstruct } from 'constructs';
 import { TABLES } from '../core/resources.ts';
-import type { Access, AccessTarget } from '../lambdas/adapters/access.ts';
+import type { Access, AccessTarget } from '../adapters/access.ts';
 import type { PipelineData, TableKey } from './data.ts';
 import { acknowledge, nagRef, wildcardResource, type Acknowledgement } from './nag.ts';
 
@@ -83,7 +83,7 @@ function resolveTarget(scope: IConstruct, on: AccessTarget, r: AccessResources):
   }
 }
 
-const WILDCARD_REASON = 'Declared beside the code that makes these calls (lambdas/adapters/access.ts): per-pack and per-job keys and execution names are unknown at deploy time, '
+const WILDCARD_REASON = 'Declared beside the code that makes these calls (adapters/access.ts): per-pack and per-job keys and execution names are unknown at deploy time, '
   + 'so the grant is the narrowest pattern (a prefix, one machine\'s executions); task tokens name no resource, so SendTask* is granted on "*".';
 
 /** One statement per declared target, and the acknowledgements its wildcards need. */

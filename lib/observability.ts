@@ -35,7 +35,7 @@ export const WATCHDOG_ENTRY = 'lambdas/handlers/watchdog.ts';
 export const RECONCILER_ENTRY = 'lambdas/handlers/reconciler.ts';
 
 /**
- * Where the functions' EMF metrics land: lambdas/adapters/logging.ts publishes in this
+ * Where the functions' EMF metrics land: adapters/logging.ts publishes in this
  * namespace with the default dimension service (both defined in core/metrics.ts).
  */
 export { METRICS_NAMESPACE } from '../core/metrics.ts';
@@ -55,7 +55,7 @@ export interface PipelineObservabilityProps {
   /**
    * Extra settings for the watchdog and reconciler: VTO_WATCHDOG_DEADLINES,
    * VTO_WATCHDOG_MAX_RESTARTS, VTO_WATCHDOG_RESTART_GAPS_MINUTES, VTO_WATCHDOG_MAX_JOBS,
-   * VTO_BREAKER_* (lambdas/adapters/watchdog-settings.ts, breaker-store.ts).
+   * VTO_BREAKER_* (adapters/watchdog-settings.ts, breaker-store.ts).
    * @default - none: the seed values
    */
   readonly environment?: Readonly<Record<string, string>>;

@@ -5,9 +5,9 @@
  * the first invocation on AWS. Unset keys leave the runtime's defaults in force.
  */
 import type { z } from 'zod';
-import { configEnvSchema } from '../lambdas/adapters/config.ts';
-import { breakerSettingsFromEnv } from '../lambdas/adapters/breaker-store.ts';
-import { watchdogSettingsFromEnv } from '../lambdas/adapters/watchdog-settings.ts';
+import { configEnvSchema } from '../adapters/config.ts';
+import { breakerSettingsFromEnv } from '../adapters/breaker-store.ts';
+import { watchdogSettingsFromEnv } from '../adapters/watchdog-settings.ts';
 import { apiEnvSchema } from '../lambdas/api/settings.ts';
 
 type Check = (env: Readonly<Record<string, string>>) => void;

@@ -27,7 +27,7 @@ import { accessPolicy } from './grants.ts';
 import { PipelineEvents } from './events.ts';
 import { GpuFleet } from './gpu-fleet.ts';
 import type { GpuFleetOptions } from './gpu-fleet-settings.ts';
-import { configEnvSchema } from '../lambdas/adapters/config.ts';
+import { configEnvSchema } from '../adapters/config.ts';
 
 export interface VtoStackProps extends StackProps, ProviderEndpoints {
   /**

@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import { newJobRecord, newPackRecord, type PackRecord, type JobRecord } from '../core/job.ts';
 import { resolveParams, type PartialParams } from '../core/params.ts';
 import { s3Keys } from '../core/resources.ts';
-import { putObject } from '../lambdas/adapters/artifacts.ts';
-import { putPackWithJobs } from '../lambdas/adapters/job-store.ts';
+import { putObject } from '../adapters/artifacts.ts';
+import { putPackWithJobs } from '../adapters/job-store.ts';
 import { garmentImage, personImage, type Rgb } from './synthetic-images.ts';
 
 /** A model no simulated GPU has installed: switching along the chain cures it. */

@@ -11,8 +11,8 @@
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { FleetScalingSettings } from '../core/fleet-scaling-settings.ts';
 import { decideScaling, type FleetWorker, type ScalingDecision, type WorkerPhase } from '../core/scaling.ts';
-import { access, grant } from '../lambdas/adapters/access.ts';
-import { sqsClient } from '../lambdas/adapters/aws-clients.ts';
+import { access, grant } from '../adapters/access.ts';
+import { sqsClient } from '../adapters/aws-clients.ts';
 import type { Health } from '../worker/metrics-server.ts';
 
 /** The scaler reads the GPU queue's depth (waiting and in flight), nothing else. */

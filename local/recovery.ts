@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { isReconciledStatus } from '../core/watchdog.ts';
-import type { SweepReport } from '../lambdas/adapters/watchdog-sweep.ts';
+import type { SweepReport } from '../adapters/watchdog-sweep.ts';
 import { runsAs } from './iam/enforce.ts';
 import type { EventBridgeStepFunctionsStatusEvent } from './stepfunctions/index.ts';
 

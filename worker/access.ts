@@ -3,11 +3,11 @@
  * stack publishes it as a managed policy to attach to the GPU hosts' role (lib/grants.ts),
  * and the offline stack runs its workers under it (local/iam/).
  */
-import { access } from '../lambdas/adapters/access.ts';
-import { ATTEMPT_CLAIMS_ACCESS } from '../lambdas/adapters/attempt-claims.ts';
-import { BREAKER_STORE_ACCESS } from '../lambdas/adapters/breaker-store.ts';
-import { TAUGHT_PATTERNS_ACCESS } from '../lambdas/adapters/taught-patterns.ts';
-import { WORKER_PRESENCE_ACCESS } from '../lambdas/adapters/worker-presence.ts';
+import { access } from '../adapters/access.ts';
+import { ATTEMPT_CLAIMS_ACCESS } from '../adapters/attempt-claims.ts';
+import { BREAKER_STORE_ACCESS } from '../adapters/breaker-store.ts';
+import { TAUGHT_PATTERNS_ACCESS } from '../adapters/taught-patterns.ts';
+import { WORKER_PRESENCE_ACCESS } from '../adapters/worker-presence.ts';
 import { JOB_RUNNER_ACCESS } from './job-runner.ts';
 import { TASK_ANSWER_ACCESS } from './task-answer.ts';
 import { GPU_QUEUE_ACCESS } from './worker.ts';

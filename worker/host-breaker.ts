@@ -5,7 +5,7 @@
  * holds at once, which the worker gives back for the other hosts to run.
  */
 import { comfyHostBreaker, type ComfyHostBreaker } from '../core/breaker.ts';
-import type { BreakerStore } from '../lambdas/adapters/breaker-store.ts';
+import type { BreakerStore } from '../adapters/breaker-store.ts';
 import { sleep } from './comfy-socket.ts';
 import type { Logger } from './logger.ts';
 import type { CircuitBreakerHook } from './worker.ts';

@@ -15,8 +15,8 @@ import { ExecutionError } from './failure.ts';
 import type { Logger } from './logger.ts';
 import { watchPrompt, type StallBounds } from './prompt-watch.ts';
 import { placeholdersIn, substitutePlaceholders } from './workflow-inputs.ts';
-import { ARTIFACTS_READ_ACCESS, ARTIFACTS_WRITE_ACCESS } from '../lambdas/adapters/artifacts.ts';
-import { access } from '../lambdas/adapters/access.ts';
+import { ARTIFACTS_READ_ACCESS, ARTIFACTS_WRITE_ACCESS } from '../adapters/artifacts.ts';
+import { access } from '../adapters/access.ts';
 
 /** Reads the job's inputs and writes its outputs in the artifacts bucket. */
 export const JOB_RUNNER_ACCESS = access(ARTIFACTS_READ_ACCESS, ARTIFACTS_WRITE_ACCESS);

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { TASK_FAILURE_LIMITS, gpuTaskOutputSchema, type GpuTaskOutput } from '../core/gpu-message.ts';
 import { cutText } from './failure.ts';
-import { access, grant } from '../lambdas/adapters/access.ts';
+import { access, grant } from '../adapters/access.ts';
 
 /** Task tokens name no resource: Step Functions authorizes SendTask* on `*` only. */
 export const TASK_ANSWER_ACCESS = access(grant('*', 'states', 'SendTaskSuccess', 'SendTaskFailure', 'SendTaskHeartbeat'));

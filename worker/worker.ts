@@ -39,8 +39,8 @@ import { createClassifier, type Classifier } from '../core/classifier.ts';
 import { CircuitOpenError } from '../core/errors.ts';
 import type { GpuTaskMessage, GpuTaskOutput } from '../core/gpu-message.ts';
 import { breakerVerdict, type ErrorName } from '../core/taxonomy.ts';
-import { documentClient, s3Client, sfnClient, sqsClient } from '../lambdas/adapters/aws-clients.ts';
-import { TaughtPatternStore, taughtCache } from '../lambdas/adapters/taught-patterns.ts';
+import { documentClient, s3Client, sfnClient, sqsClient } from '../adapters/aws-clients.ts';
+import { TaughtPatternStore, taughtCache } from '../adapters/taught-patterns.ts';
 import { ComfyClient } from './comfy-client.ts';
 import { sleep } from './comfy-socket.ts';
 import type { WorkerConfig } from './config.ts';
@@ -54,7 +54,7 @@ import { waitForComfy } from './readiness.ts';
 import { warmUp } from './warmup.ts';
 import { RecentKeys, repeat } from './repeat.ts';
 import { TaskAnswerer, TokenGoneError } from './task-answer.ts';
-import { access, grant } from '../lambdas/adapters/access.ts';
+import { access, grant } from '../adapters/access.ts';
 
 /** The agent's own queue calls: long polls, deletes, visibility changes, the backlog gauge. */
 export const GPU_QUEUE_ACCESS = access(grant('queue:gpu', 'sqs', 'ReceiveMessage', 'DeleteMessage', 'ChangeMessageVisibility', 'GetQueueAttributes'));
@@ -75,7 +75,7 @@ export type ClaimResult =
   | { readonly held: true }
   | { readonly held: false; readonly holder: string; readonly expiresAt: number };
 
-/** Leases on (jobId, attempt, run), shared by every worker (lambdas/adapters/attempt-claims.ts); `run` is the task's token digest. */
+/** Leases on (jobId, attempt, run), shared by every worker (adapters/attempt-claims.ts); `run` is the task's token digest. */
 export interface AttemptClaimHook {
   claim(jobId: string, attempt: number, run?: string): Promise<ClaimResult>;
   /** False when another worker took the attempt over. */
@@ -84,11 +84,11 @@ export interface AttemptClaimHook {
 
 export interface GpuWorkerOptions {
   readonly config: WorkerConfig;
-  /** Defaults: the process-wide clients of lambdas/adapters/aws-clients.ts. */
+  /** Defaults: the process-wide clients of adapters/aws-clients.ts. */
   readonly clients?: { readonly sqs?: SQSClient; readonly s3?: S3Client; readonly sfn?: SFNClient };
   readonly breaker?: CircuitBreakerHook;
   /**
-   * Claims on (jobId, attempt) shared by every worker (lambdas/adapters/attempt-claims.ts),
+   * Claims on (jobId, attempt) shared by every worker (adapters/attempt-claims.ts),
    * so copies of one attempt never run on two workers at once. None: this worker's own
    * duplicate guard only.
    */

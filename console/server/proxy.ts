@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { IDEMPOTENCY_KEY_PATTERN } from '../../lambdas/api/limits.ts';
-import { signedFetch } from '../../cli/signed-fetch.ts';
+import { signedFetch } from '../../client/signed-fetch.ts';
 import { forwardedRoute } from './allow-list.ts';
 import { ConsoleError } from './errors.ts';
 import { readBody, sendError, sendJson } from './http-io.ts';

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { SigningCredentials } from '../../cli/signed-fetch.ts';
+import type { SigningCredentials } from '../../client/signed-fetch.ts';
 import { ConsoleTargetError } from './errors.ts';
 
 export interface ConsoleTarget {

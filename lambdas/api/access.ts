@@ -2,12 +2,12 @@
  * What the API function may call on AWS: the union of what its modules declare beside their
  * calls, and the job-store groups its operations use. lib/api.ts grants exactly this.
  */
-import { access } from '../adapters/access.ts';
-import { JOB_STORE_ACCESS } from '../adapters/job-store.ts';
-import { BREAKER_READ_ACCESS } from '../adapters/breaker-store.ts';
-import { FLEET_STATE_ACCESS } from '../adapters/fleet-state.ts';
-import { LIFECYCLE_EVENTS_ACCESS } from '../adapters/lifecycle-events.ts';
-import { PACK_ERASURE_ACCESS } from '../adapters/pack-erasure.ts';
+import { access } from '../../adapters/access.ts';
+import { JOB_STORE_ACCESS } from '../../adapters/job-store.ts';
+import { BREAKER_READ_ACCESS } from '../../adapters/breaker-store.ts';
+import { FLEET_STATE_ACCESS } from '../../adapters/fleet-state.ts';
+import { LIFECYCLE_EVENTS_ACCESS } from '../../adapters/lifecycle-events.ts';
+import { PACK_ERASURE_ACCESS } from '../../adapters/pack-erasure.ts';
 import { CLASSIFIER_PATTERNS_ACCESS } from './classifier-patterns.ts';
 import { CLEANUP_ACCESS } from './cleanup.ts';
 import { EXECUTIONS_ACCESS } from './executions.ts';

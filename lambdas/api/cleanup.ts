@@ -9,16 +9,16 @@ import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { JobRecord } from '../../core/job.ts';
-import { getJobs } from '../adapters/job-store.ts';
+import { getJobs } from '../../adapters/job-store.ts';
 import { s3Keys } from '../../core/resources.ts';
 import { TERMINAL_JOB_STATUSES } from '../../core/status.ts';
-import { documentClient, s3Client } from '../adapters/aws-clients.ts';
-import { config } from '../adapters/config.ts';
+import { documentClient, s3Client } from '../../adapters/aws-clients.ts';
+import { config } from '../../adapters/config.ts';
 import { CLEANUP } from './limits.ts';
 import { mapLimit } from './map-limit.ts';
 import type { Operation } from './operation.ts';
 import { jobsByStatus } from './store.ts';
-import { access, grant } from '../adapters/access.ts';
+import { access, grant } from '../../adapters/access.ts';
 
 /** Lists and deletes a finished job's artifacts, then marks the job cleaned. */
 export const CLEANUP_ACCESS = access(

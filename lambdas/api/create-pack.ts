@@ -5,7 +5,7 @@ import { newJobRecord, newPackRecord } from '../../core/job.ts';
 import { resolveParams, type PartialParams } from '../../core/params.ts';
 import { s3Keys } from '../../core/resources.ts';
 import { webhookUrlProblem } from '../../core/webhook.ts';
-import { config } from '../adapters/config.ts';
+import { config } from '../../adapters/config.ts';
 import { apiSettings } from './settings.ts';
 import { badRequest, type Issue } from './errors.ts';
 import { idempotent } from './idempotency.ts';

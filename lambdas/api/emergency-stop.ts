@@ -6,8 +6,8 @@
  * would rewrite the standing stop's time and reason.
  */
 import { PipelineError } from '../../core/errors.ts';
-import { forgetStopFlag } from '../adapters/control.ts';
-import { updatePack } from '../adapters/job-store.ts';
+import { forgetStopFlag } from '../../adapters/control.ts';
+import { updatePack } from '../../adapters/job-store.ts';
 import { conflict } from './errors.ts';
 import { recordIdOf, runningExecutions, stopExecution } from './executions.ts';
 import { mapLimit } from './map-limit.ts';

@@ -2,12 +2,12 @@
  * DELETE /packs/{id} and GET /packs/{id}/erasure. The pack is marked for erasure first (a
  * conditional write from the status it was read with, so a run starting meanwhile wins and
  * the request answers 409), then erased within the request's time budget; what is left the
- * watchdog finishes (lambdas/adapters/pack-erasure.ts says why there, not in a queue).
+ * watchdog finishes (adapters/pack-erasure.ts says why there, not in a queue).
  */
 import { runningWork } from '../../core/pack-activity.ts';
 import type { PackRecord } from '../../core/job.ts';
-import { NotFoundError, getPack, jobsOfPack } from '../adapters/job-store.ts';
-import { PackChangedError, erasePack, erasureScope, isErasing, markErasing, type ErasingPack } from '../adapters/pack-erasure.ts';
+import { NotFoundError, getPack, jobsOfPack } from '../../adapters/job-store.ts';
+import { PackChangedError, erasePack, erasureScope, isErasing, markErasing, type ErasingPack } from '../../adapters/pack-erasure.ts';
 import { conflict, notFound } from './errors.ts';
 import type { Operation } from './operation.ts';
 

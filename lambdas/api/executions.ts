@@ -5,10 +5,10 @@
  */
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { STATE_MACHINES } from '../../core/resources.ts';
-import { sfnClient } from '../adapters/aws-clients.ts';
-import { config, required } from '../adapters/config.ts';
-import { JOB_EXECUTIONS_ACCESS, startRun, stopExecution as stopRun } from '../adapters/job-executions.ts';
-import { access, grant } from '../adapters/access.ts';
+import { sfnClient } from '../../adapters/aws-clients.ts';
+import { config, required } from '../../adapters/config.ts';
+import { JOB_EXECUTIONS_ACCESS, startRun, stopExecution as stopRun } from '../../adapters/job-executions.ts';
+import { access, grant } from '../../adapters/access.ts';
 
 /** Starts, lists (the emergency stop) and stops runs of both machines. */
 export const EXECUTIONS_ACCESS = access(
@@ -30,7 +30,7 @@ const CALL_TIMEOUT_MS = 10_000;
 
 /**
  * Starts an execution named after a record's next run; a taken name is counted by `bump`
- * and the next one tried (the loop is the watchdog's, lambdas/adapters/job-executions.ts).
+ * and the next one tried (the loop is the watchdog's, adapters/job-executions.ts).
  */
 export function startNamedRun(
   machine: MachineKey,

@@ -6,9 +6,9 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { logger } from '../adapters/logging.ts';
-import { breakerStates } from '../adapters/provider-breakers.ts';
-import { autoRecoveryBreakerState } from '../adapters/watchdog-deferred.ts';
+import { logger } from '../../adapters/logging.ts';
+import { breakerStates } from '../../adapters/provider-breakers.ts';
+import { autoRecoveryBreakerState } from '../../adapters/watchdog-deferred.ts';
 import { useBreakerSource } from './health-hooks.ts';
 import { dispatch } from './router.ts';
 

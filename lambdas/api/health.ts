@@ -11,15 +11,15 @@ import { DescribeStateMachineCommand } from '@aws-sdk/client-sfn';
 import { fleetOf, healthOf, type BreakerState, type DependencyCheck } from '../../core/health.ts';
 import { GPU_TASK } from '../../core/resources.ts';
 import { JOB_STATUSES, TERMINAL_JOB_STATUSES } from '../../core/status.ts';
-import { s3Client, sfnClient, sqsClient } from '../adapters/aws-clients.ts';
-import { config } from '../adapters/config.ts';
-import { readFleetItems } from '../adapters/fleet-state.ts';
-import { EMERGENCY_STOP_FLAG, getFlag } from '../adapters/job-store.ts';
+import { s3Client, sfnClient, sqsClient } from '../../adapters/aws-clients.ts';
+import { config } from '../../adapters/config.ts';
+import { readFleetItems } from '../../adapters/fleet-state.ts';
+import { EMERGENCY_STOP_FLAG, getFlag } from '../../adapters/job-store.ts';
 import { breakerStates } from './health-hooks.ts';
 import type { Operation } from './operation.ts';
 import { apiSettings } from './settings.ts';
 import { countByStatus } from './store.ts';
-import { access, grant } from '../adapters/access.ts';
+import { access, grant } from '../../adapters/access.ts';
 
 /** The dependencies GET /health probes: both queues' depths, the pack machine, the bucket. */
 export const HEALTH_ACCESS = access(

@@ -8,9 +8,9 @@ import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempo
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { JSONValue } from '@aws-lambda-powertools/commons/types';
 import type { Context } from 'aws-lambda';
-import { dynamoClient } from '../adapters/aws-clients.ts';
-import { config } from '../adapters/config.ts';
-import { access, grant } from '../adapters/access.ts';
+import { dynamoClient } from '../../adapters/aws-clients.ts';
+import { config } from '../../adapters/config.ts';
+import { access, grant } from '../../adapters/access.ts';
 
 /** Powertools' DynamoDB persistence layer: conditional put, get, update and delete of the record. */
 export const IDEMPOTENCY_ACCESS = access(grant('table:control', 'dynamodb', 'PutItem', 'GetItem', 'UpdateItem', 'DeleteItem'));

@@ -4,8 +4,8 @@
  */
 import type { JobRecord } from '../../core/job.ts';
 import { PipelineError } from '../../core/errors.ts';
-import { findJob, updateJob, updateJobAndRead } from '../adapters/job-store.ts';
-import type { JobSet, OptionalJobField } from '../adapters/job-update.ts';
+import { findJob, updateJob, updateJobAndRead } from '../../adapters/job-store.ts';
+import type { JobSet, OptionalJobField } from '../../adapters/job-update.ts';
 import { conflict } from './errors.ts';
 
 export interface ResetOptions {

@@ -4,9 +4,9 @@
  * a caller's retry finds nothing half-done.
  */
 import { packExecutionName, type JobRecord, type PackRecord } from '../../core/job.ts';
-import { ConfigError } from '../adapters/config.ts';
-import { logger } from '../adapters/logging.ts';
-import { PackExistsError, deletePackWithJobs, putPackWithJobs, updatePack } from '../adapters/job-store.ts';
+import { ConfigError } from '../../adapters/config.ts';
+import { logger } from '../../adapters/logging.ts';
+import { PackExistsError, deletePackWithJobs, putPackWithJobs, updatePack } from '../../adapters/job-store.ts';
 import { conflict, unavailable } from './errors.ts';
 import { startNamedRun } from './executions.ts';
 import type { PackCreated } from './schemas.ts';

@@ -6,9 +6,9 @@
 import { packExecutionName, type PackRecord } from '../../core/job.ts';
 import { PipelineError } from '../../core/errors.ts';
 import type { PackStatus } from '../../core/status.ts';
-import { ConfigError } from '../adapters/config.ts';
-import { updatePack } from '../adapters/job-store.ts';
-import { logger } from '../adapters/logging.ts';
+import { ConfigError } from '../../adapters/config.ts';
+import { updatePack } from '../../adapters/job-store.ts';
+import { logger } from '../../adapters/logging.ts';
 import { conflict, unavailable } from './errors.ts';
 import { startNamedRun } from './executions.ts';
 import { apiSettings } from './settings.ts';

@@ -1,5 +1,5 @@
 /** GET /jobs/{id}. */
-import { findJob } from '../adapters/job-store.ts';
+import { findJob } from '../../adapters/job-store.ts';
 import { notFound } from './errors.ts';
 import type { Operation } from './operation.ts';
 import { jobView } from './views.ts';

@@ -1,6 +1,6 @@
 /** GET /packs, GET /packs/{id}, GET /packs/{id}/jobs. */
-import { NotFoundError, getPack } from '../adapters/job-store.ts';
-import { isErasing } from '../adapters/pack-erasure.ts';
+import { NotFoundError, getPack } from '../../adapters/job-store.ts';
+import { isErasing } from '../../adapters/pack-erasure.ts';
 import { decodeCursor, encodeCursor, jobCursorSchema, packCursorSchema } from './cursor.ts';
 import { badRequest, notFound } from './errors.ts';
 import { PAGE } from './limits.ts';

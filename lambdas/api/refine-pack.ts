@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { newJobRecord, newPackRecord, type JobRecord } from '../../core/job.ts';
 import { refineSelection, refinedName, refinedParams } from '../../core/refine.ts';
-import { jobsOfPack } from '../adapters/job-store.ts';
+import { jobsOfPack } from '../../adapters/job-store.ts';
 import { conflict } from './errors.ts';
 import { idempotent } from './idempotency.ts';
 import { MAX_NAME_LENGTH } from './limits.ts';

@@ -1,6 +1,6 @@
 /** POST /packs/{id}/restart-incomplete: every job not complete runs again. */
 import { runningWork } from '../../core/pack-activity.ts';
-import { jobsOfPack } from '../adapters/job-store.ts';
+import { jobsOfPack } from '../../adapters/job-store.ts';
 import { conflict } from './errors.ts';
 import { resetToPending } from './job-reset.ts';
 import { mapLimit } from './map-limit.ts';

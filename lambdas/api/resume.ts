@@ -7,9 +7,9 @@
  */
 import { jobExecutionName, type JobRecord } from '../../core/job.ts';
 import { JOB_STATUSES, TERMINAL_JOB_STATUSES } from '../../core/status.ts';
-import { forgetStopFlag } from '../adapters/control.ts';
-import { EMERGENCY_STOP_FLAG, getFlag, updateJob } from '../adapters/job-store.ts';
-import { logger } from '../adapters/logging.ts';
+import { forgetStopFlag } from '../../adapters/control.ts';
+import { EMERGENCY_STOP_FLAG, getFlag, updateJob } from '../../adapters/job-store.ts';
+import { logger } from '../../adapters/logging.ts';
 import { conflict } from './errors.ts';
 import { startNamedRun } from './executions.ts';
 import { resetToPending } from './job-reset.ts';

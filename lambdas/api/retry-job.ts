@@ -2,11 +2,11 @@
 import { jobExecutionName } from '../../core/job.ts';
 import { isTerminalJob } from '../../core/status.ts';
 import { entryFor } from '../../core/taxonomy.ts';
-import { ConfigError } from '../adapters/config.ts';
-import { executionArnOf, viewExecution } from '../adapters/job-executions.ts';
-import { getPack, updateJob } from '../adapters/job-store.ts';
-import { logger } from '../adapters/logging.ts';
-import { markUnsettled } from '../adapters/pack-settlement.ts';
+import { ConfigError } from '../../adapters/config.ts';
+import { executionArnOf, viewExecution } from '../../adapters/job-executions.ts';
+import { getPack, updateJob } from '../../adapters/job-store.ts';
+import { logger } from '../../adapters/logging.ts';
+import { markUnsettled } from '../../adapters/pack-settlement.ts';
 import { conflict, unavailable } from './errors.ts';
 import { machineArn, startNamedRun } from './executions.ts';
 import { resetToPending, undoReset } from './job-reset.ts';

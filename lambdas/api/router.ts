@@ -4,8 +4,8 @@
  * to the one error body. A caller's input never produces a 500.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { EMERGENCY_STOP_FLAG, getFlag } from '../adapters/job-store.ts';
-import { logger, metrics } from '../adapters/logging.ts';
+import { EMERGENCY_STOP_FLAG, getFlag } from '../../adapters/job-store.ts';
+import { logger, metrics } from '../../adapters/logging.ts';
 import { cancelJob, cancelPack } from './cancel.ts';
 import { addClassifierPattern, dryRunClassifierPattern, listClassifierPatterns, removeClassifierPattern } from './classifier-patterns.ts';
 import { cleanup } from './cleanup.ts';
@@ -29,7 +29,7 @@ import { ROUTES, matchRoute, routeOfResource, type OperationId, type RouteSpec }
 import { getStatistics } from './statistics.ts';
 import { createUploads } from './uploads.ts';
 import { listWebhookFailures } from './webhook-failures.ts';
-import { addPoint } from '../adapters/metric-points.ts';
+import { addPoint } from '../../adapters/metric-points.ts';
 
 let openApi: Record<string, unknown> | undefined;
 

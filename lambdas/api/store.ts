@@ -7,11 +7,11 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { parseJobRecord, type JobRecord, type PackRecord } from '../../core/job.ts';
 import type { JobStatus } from '../../core/status.ts';
-import { isErasing } from '../adapters/pack-erasure.ts';
-import { documentClient } from '../adapters/aws-clients.ts';
-import { config } from '../adapters/config.ts';
-import { EMERGENCY_STOP_FLAG, getFlag } from '../adapters/job-store.ts';
-import { access, grant } from '../adapters/access.ts';
+import { isErasing } from '../../adapters/pack-erasure.ts';
+import { documentClient } from '../../adapters/aws-clients.ts';
+import { config } from '../../adapters/config.ts';
+import { EMERGENCY_STOP_FLAG, getFlag } from '../../adapters/job-store.ts';
+import { access, grant } from '../../adapters/access.ts';
 
 /** The API's reads by index, the statistics' event buckets, the emergency-stop flag's updates. */
 export const API_STORE_ACCESS = access(

@@ -6,10 +6,10 @@
 import { DeleteObjectTaggingCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { s3Keys, UNCLAIMED_UPLOAD_TAG } from '../../core/resources.ts';
-import { s3Client } from '../adapters/aws-clients.ts';
-import { config } from '../adapters/config.ts';
+import { s3Client } from '../../adapters/aws-clients.ts';
+import { config } from '../../adapters/config.ts';
 import { mapLimit } from './map-limit.ts';
-import { access, grant } from '../adapters/access.ts';
+import { access, grant } from '../../adapters/access.ts';
 
 /**
  * Pre-signed PUTs are signed by the API's role, so it must itself be allowed to put them,

@@ -6,11 +6,11 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { recoveryCount, type JobRecord, type PackRecord } from '../../core/job.ts';
 import { emptyCounts, JOB_STATUSES, TERMINAL_JOB_STATUSES, livePackStatus, type StatusCounts } from '../../core/status.ts';
-import { s3Client } from '../adapters/aws-clients.ts';
-import { config } from '../adapters/config.ts';
+import { s3Client } from '../../adapters/aws-clients.ts';
+import { config } from '../../adapters/config.ts';
 import type { JobSummary, JobView, PackView } from './schemas.ts';
 import { apiSettings, consoleUrl } from './settings.ts';
-import { access, grant } from '../adapters/access.ts';
+import { access, grant } from '../../adapters/access.ts';
 
 /** Output URLs are pre-signed GETs, signed by the API's role. */
 export const VIEWS_ACCESS = access(grant('objects:artifacts/packs/*', 's3', 'GetObject'));

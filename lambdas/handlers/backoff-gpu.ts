@@ -2,11 +2,11 @@
 import { DataCorruptionError } from '../../core/errors.ts';
 import { nextBackoff } from '../../core/strategies.ts';
 import { entryFor } from '../../core/taxonomy.ts';
-import { config } from '../adapters/config.ts';
-import { updateJob } from '../adapters/job-store.ts';
-import { beginRecovery, countRecovery } from '../adapters/recovery.ts';
-import { stateHandler } from '../adapters/state-handler.ts';
-import { jobStateSchema } from '../adapters/state-schemas.ts';
+import { config } from '../../adapters/config.ts';
+import { updateJob } from '../../adapters/job-store.ts';
+import { beginRecovery, countRecovery } from '../../adapters/recovery.ts';
+import { stateHandler } from '../state/state-handler.ts';
+import { jobStateSchema } from '../state/state-schemas.ts';
 
 export const handler = stateHandler({ fn: 'BackoffGpu', stage: null, schema: jobStateSchema, recordFailures: false }, async ({ state, job, executionArn }) => {
   if (!job) throw new DataCorruptionError('BackoffGpu needs a jobId');

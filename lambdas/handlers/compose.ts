@@ -4,10 +4,10 @@ import { compositeThroughMask } from '../../core/images/composite.ts';
 import { decodeMask } from '../../core/images/mask.ts';
 import { DataCorruptionError } from '../../core/errors.ts';
 import { s3Keys } from '../../core/resources.ts';
-import { getObject, putObject } from '../adapters/artifacts.ts';
-import { updateJob } from '../adapters/job-store.ts';
-import { stateHandler } from '../adapters/state-handler.ts';
-import { jobStateSchema } from '../adapters/state-schemas.ts';
+import { getObject, putObject } from '../../adapters/artifacts.ts';
+import { updateJob } from '../../adapters/job-store.ts';
+import { stateHandler } from '../state/state-handler.ts';
+import { jobStateSchema } from '../state/state-schemas.ts';
 
 const schema = jobStateSchema.extend({
   // The GPU worker's answer, or the hosted inpaint's in the same shape (HostedPoll).

@@ -1,13 +1,13 @@
 /** "Poll the hosted inpaint": progress, or the result stored as this attempt's output. */
 import { z } from 'zod';
-import { currentClassifier } from '../adapters/taught-classifier.ts';
+import { currentClassifier } from '../../adapters/taught-classifier.ts';
 import type { GpuTaskOutput } from '../../core/gpu-message.ts';
 import { DataCorruptionError, GpuTimeoutError, pipelineError } from '../../core/errors.ts';
 import { HOSTED_POLL, s3Keys } from '../../core/resources.ts';
-import { putObject } from '../adapters/artifacts.ts';
-import { hostedPoll } from '../adapters/providers.ts';
-import { stateHandler } from '../adapters/state-handler.ts';
-import { jobStateSchema } from '../adapters/state-schemas.ts';
+import { putObject } from '../../adapters/artifacts.ts';
+import { hostedPoll } from '../../adapters/providers.ts';
+import { stateHandler } from '../state/state-handler.ts';
+import { jobStateSchema } from '../state/state-schemas.ts';
 
 const schema = jobStateSchema.extend({
   hosted: z.object({ taskId: z.string().min(1), attempt: z.int().min(1), polls: z.int().min(0) }).loose(),

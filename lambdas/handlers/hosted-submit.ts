@@ -1,10 +1,10 @@
 /** "Submit to the hosted inpaint API": a new attempt on the hosted backend. */
 import { DataCorruptionError } from '../../core/errors.ts';
-import { getObject } from '../adapters/artifacts.ts';
-import { updateJob } from '../adapters/job-store.ts';
-import { hostedSubmit } from '../adapters/providers.ts';
-import { stateHandler } from '../adapters/state-handler.ts';
-import { jobStateSchema } from '../adapters/state-schemas.ts';
+import { getObject } from '../../adapters/artifacts.ts';
+import { updateJob } from '../../adapters/job-store.ts';
+import { hostedSubmit } from '../../adapters/providers.ts';
+import { stateHandler } from '../state/state-handler.ts';
+import { jobStateSchema } from '../state/state-schemas.ts';
 
 export const handler = stateHandler({ fn: 'HostedSubmit', stage: 'inpaint', schema: jobStateSchema }, async ({ job, executionArn }) => {
   if (!job) throw new DataCorruptionError('HostedSubmit needs a jobId');

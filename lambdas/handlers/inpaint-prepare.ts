@@ -3,10 +3,10 @@ import { gpuTaskTimeoutSeconds, s3Keys } from '../../core/resources.ts';
 import { buildInpaintWorkflow } from '../../core/workflow.ts';
 import { gpuTaskAction, type GpuTask } from '../../core/gpu-message.ts';
 import { DataCorruptionError } from '../../core/errors.ts';
-import { config } from '../adapters/config.ts';
-import { updateJob } from '../adapters/job-store.ts';
-import { stateHandler } from '../adapters/state-handler.ts';
-import { jobStateSchema } from '../adapters/state-schemas.ts';
+import { config } from '../../adapters/config.ts';
+import { updateJob } from '../../adapters/job-store.ts';
+import { stateHandler } from '../state/state-handler.ts';
+import { jobStateSchema } from '../state/state-schemas.ts';
 
 export const handler = stateHandler({ fn: 'InpaintPrepare', stage: 'inpaint', schema: jobStateSchema }, async ({ job, executionArn }) => {
   if (!job) throw new DataCorruptionError('InpaintPrepare needs a jobId');

@@ -2,10 +2,10 @@
 import { DataCorruptionError } from '../../core/errors.ts';
 import { entryFor } from '../../core/taxonomy.ts';
 import { TASK_FAILURE_LIMITS } from '../../core/gpu-message.ts';
-import { updateJobAndRead } from '../adapters/job-store.ts';
-import { resolve } from '../adapters/ledger.ts';
-import { stateHandler } from '../adapters/state-handler.ts';
-import { jobStateSchema } from '../adapters/state-schemas.ts';
+import { updateJobAndRead } from '../../adapters/job-store.ts';
+import { resolve } from '../../adapters/ledger.ts';
+import { stateHandler } from '../state/state-handler.ts';
+import { jobStateSchema } from '../state/state-schemas.ts';
 
 export const handler = stateHandler(
   { fn: 'JobFail', stage: null, schema: jobStateSchema, keepLastError: true, honourStop: false, recordFailures: false },

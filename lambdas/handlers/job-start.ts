@@ -2,9 +2,9 @@
 import { resumeFrom } from '../../core/strategies.ts';
 import { DataCorruptionError } from '../../core/errors.ts';
 import type { JobStatus } from '../../core/status.ts';
-import { updateJob } from '../adapters/job-store.ts';
-import { stateHandler } from '../adapters/state-handler.ts';
-import { jobStateSchema } from '../adapters/state-schemas.ts';
+import { updateJob } from '../../adapters/job-store.ts';
+import { stateHandler } from '../state/state-handler.ts';
+import { jobStateSchema } from '../state/state-schemas.ts';
 
 const STATUS_AT = { segmentation: 'segmenting', inpaint: 'inpainting', compositing: 'compositing', qa: 'qa' } as const satisfies Record<string, JobStatus>;
 

@@ -3,9 +3,9 @@ import { z } from 'zod';
 import { s3Keys } from '../../core/resources.ts';
 import { aggregateMasks, decodeMask, encodeMask } from '../../core/images/mask.ts';
 import { DataCorruptionError } from '../../core/errors.ts';
-import { getObject, putObject } from '../adapters/artifacts.ts';
-import { stateHandler } from '../adapters/state-handler.ts';
-import { jobStateSchema } from '../adapters/state-schemas.ts';
+import { getObject, putObject } from '../../adapters/artifacts.ts';
+import { stateHandler } from '../state/state-handler.ts';
+import { jobStateSchema } from '../state/state-schemas.ts';
 
 const schema = jobStateSchema.extend({
   segmentation: z.object({ pass: z.int(), masks: z.array(z.object({ maskKey: z.string().min(1) }).loose()).min(1) }).loose(),

@@ -3,10 +3,10 @@ import { z } from 'zod';
 import { s3Keys } from '../../core/resources.ts';
 import { decodeMask, encodeMask, expandMask } from '../../core/images/mask.ts';
 import { DataCorruptionError } from '../../core/errors.ts';
-import { getObject, putObject } from '../adapters/artifacts.ts';
-import { updateJob } from '../adapters/job-store.ts';
-import { stateHandler } from '../adapters/state-handler.ts';
-import { jobStateSchema } from '../adapters/state-schemas.ts';
+import { getObject, putObject } from '../../adapters/artifacts.ts';
+import { updateJob } from '../../adapters/job-store.ts';
+import { stateHandler } from '../state/state-handler.ts';
+import { jobStateSchema } from '../state/state-schemas.ts';
 
 const schema = jobStateSchema.extend({ segmentation: z.object({ aggregatedKey: z.string().min(1) }).loose() });
 

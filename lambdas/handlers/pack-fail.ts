@@ -1,7 +1,7 @@
 /** "Record the pack failure": the pack could not run; its item says why. */
-import { updatePack } from '../adapters/job-store.ts';
-import { stateHandler } from '../adapters/state-handler.ts';
-import { packStateSchema } from '../adapters/state-schemas.ts';
+import { updatePack } from '../../adapters/job-store.ts';
+import { stateHandler } from '../state/state-handler.ts';
+import { packStateSchema } from '../state/state-schemas.ts';
 
 export const handler = stateHandler(
   { fn: 'PackFail', stage: null, schema: packStateSchema, keepLastError: true, honourStop: false, recordFailures: false },

@@ -1,9 +1,9 @@
 /** "Finalize the pack": counts jobs by status and sets the pack's outcome. */
 import { PipelineError } from '../../core/errors.ts';
 import { PACK_STATUSES, emptyCounts, packOutcome } from '../../core/status.ts';
-import { getPack, jobsOfPack, updatePack } from '../adapters/job-store.ts';
-import { stateHandler } from '../adapters/state-handler.ts';
-import { packStateSchema } from '../adapters/state-schemas.ts';
+import { getPack, jobsOfPack, updatePack } from '../../adapters/job-store.ts';
+import { stateHandler } from '../state/state-handler.ts';
+import { packStateSchema } from '../state/state-schemas.ts';
 
 const UNCANCELLED = PACK_STATUSES.filter((s) => s !== 'cancelled');
 

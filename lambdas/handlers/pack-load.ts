@@ -1,8 +1,8 @@
 /** "Load the pack": marks it running and lists its pending jobs with their next execution names. */
 import { jobExecutionName } from '../../core/job.ts';
-import { getPack, jobsOfPack, updatePack } from '../adapters/job-store.ts';
-import { stateHandler } from '../adapters/state-handler.ts';
-import { packStateSchema } from '../adapters/state-schemas.ts';
+import { getPack, jobsOfPack, updatePack } from '../../adapters/job-store.ts';
+import { stateHandler } from '../state/state-handler.ts';
+import { packStateSchema } from '../state/state-schemas.ts';
 
 export const handler = stateHandler({ fn: 'PackLoad', stage: null, schema: packStateSchema }, async ({ state, executionArn }) => {
   const pack = await getPack(state.packId);

@@ -2,10 +2,10 @@
 import { DataCorruptionError } from '../../core/errors.ts';
 import { planFix } from '../../core/fixer.ts';
 import { qaReportSchema } from '../../core/images/qa.ts';
-import { updateJob } from '../adapters/job-store.ts';
-import { beginRecovery, countRecovery } from '../adapters/recovery.ts';
-import { stateHandler } from '../adapters/state-handler.ts';
-import { jobStateSchema } from '../adapters/state-schemas.ts';
+import { updateJob } from '../../adapters/job-store.ts';
+import { beginRecovery, countRecovery } from '../../adapters/recovery.ts';
+import { stateHandler } from '../state/state-handler.ts';
+import { jobStateSchema } from '../state/state-schemas.ts';
 
 export const handler = stateHandler({ fn: 'PlanFix', stage: null, schema: jobStateSchema, recordFailures: false }, async ({ state, job, executionArn }) => {
   if (!job) throw new DataCorruptionError('PlanFix needs a jobId');

@@ -2,11 +2,11 @@
 import { qaReport } from '../../core/images/qa.ts';
 import { decodeMask } from '../../core/images/mask.ts';
 import { DataCorruptionError, QaRejectedError } from '../../core/errors.ts';
-import { getObject } from '../adapters/artifacts.ts';
-import { updateJob } from '../adapters/job-store.ts';
-import { analyze } from '../adapters/providers.ts';
-import { stateHandler } from '../adapters/state-handler.ts';
-import { jobStateSchema } from '../adapters/state-schemas.ts';
+import { getObject } from '../../adapters/artifacts.ts';
+import { updateJob } from '../../adapters/job-store.ts';
+import { analyze } from '../../adapters/providers.ts';
+import { stateHandler } from '../state/state-handler.ts';
+import { jobStateSchema } from '../state/state-schemas.ts';
 
 export const handler = stateHandler({ fn: 'QaCheck', stage: 'qa', schema: jobStateSchema }, async ({ job, executionArn }) => {
   if (!job) throw new DataCorruptionError('QaCheck needs a jobId');

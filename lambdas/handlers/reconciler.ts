@@ -2,8 +2,8 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { DataCorruptionError } from '../../core/errors.ts';
-import { logger, metrics } from '../adapters/logging.ts';
-import { reconcile, statusChangeSchema, type ReconcileOutcome } from '../adapters/reconcile.ts';
+import { logger, metrics } from '../../adapters/logging.ts';
+import { reconcile, statusChangeSchema, type ReconcileOutcome } from '../../adapters/reconcile.ts';
 
 const base = async (event: unknown): Promise<ReconcileOutcome> => {
   try {

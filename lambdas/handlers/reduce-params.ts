@@ -1,10 +1,10 @@
 /** "Reduce GPU parameters": out of memory is cured by asking less of the GPU. */
 import { DataCorruptionError, RecoveryExhaustedError } from '../../core/errors.ts';
 import { reduceParams } from '../../core/strategies.ts';
-import { updateJob } from '../adapters/job-store.ts';
-import { beginRecovery, countRecovery } from '../adapters/recovery.ts';
-import { stateHandler } from '../adapters/state-handler.ts';
-import { jobStateSchema } from '../adapters/state-schemas.ts';
+import { updateJob } from '../../adapters/job-store.ts';
+import { beginRecovery, countRecovery } from '../../adapters/recovery.ts';
+import { stateHandler } from '../state/state-handler.ts';
+import { jobStateSchema } from '../state/state-schemas.ts';
 
 export const handler = stateHandler({ fn: 'ReduceParams', stage: null, schema: jobStateSchema, recordFailures: false }, async ({ state, job, executionArn }) => {
   if (!job) throw new DataCorruptionError('ReduceParams needs a jobId');

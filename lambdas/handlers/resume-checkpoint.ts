@@ -1,10 +1,10 @@
 /** "Resume from checkpoint": a dead or stuck run continues from its last finished stage. */
 import { DataCorruptionError } from '../../core/errors.ts';
 import { resumeFrom } from '../../core/strategies.ts';
-import { updateJob } from '../adapters/job-store.ts';
-import { beginRecovery, countRecovery } from '../adapters/recovery.ts';
-import { stateHandler } from '../adapters/state-handler.ts';
-import { jobStateSchema } from '../adapters/state-schemas.ts';
+import { updateJob } from '../../adapters/job-store.ts';
+import { beginRecovery, countRecovery } from '../../adapters/recovery.ts';
+import { stateHandler } from '../state/state-handler.ts';
+import { jobStateSchema } from '../state/state-schemas.ts';
 
 export const handler = stateHandler({ fn: 'ResumeCheckpoint', stage: null, schema: jobStateSchema, recordFailures: false }, async ({ state, job, executionArn }) => {
   if (!job) throw new DataCorruptionError('ResumeCheckpoint needs a jobId');

@@ -3,9 +3,9 @@ import { z } from 'zod';
 import { s3Keys } from '../../core/resources.ts';
 import { decodeMask } from '../../core/images/mask.ts';
 import { DataCorruptionError, MalformedResponseError } from '../../core/errors.ts';
-import { getObject, putObject } from '../adapters/artifacts.ts';
-import { segment } from '../adapters/providers.ts';
-import { stateHandler } from '../adapters/state-handler.ts';
+import { getObject, putObject } from '../../adapters/artifacts.ts';
+import { segment } from '../../adapters/providers.ts';
+import { stateHandler } from '../state/state-handler.ts';
 
 const schema = z.object({
   packId: z.string().min(1),

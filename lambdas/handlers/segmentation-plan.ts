@@ -1,9 +1,9 @@
 /** "Plan the segmentation calls": the prompts for this pass; alternatives after a degenerate mask. */
 import { DataCorruptionError } from '../../core/errors.ts';
-import { config } from '../adapters/config.ts';
-import { updateJob } from '../adapters/job-store.ts';
-import { stateHandler } from '../adapters/state-handler.ts';
-import { jobStateSchema } from '../adapters/state-schemas.ts';
+import { config } from '../../adapters/config.ts';
+import { updateJob } from '../../adapters/job-store.ts';
+import { stateHandler } from '../state/state-handler.ts';
+import { jobStateSchema } from '../state/state-schemas.ts';
 
 export const handler = stateHandler({ fn: 'SegmentationPlan', stage: 'segmentation', schema: jobStateSchema }, async ({ job, executionArn }) => {
   if (!job) throw new DataCorruptionError('SegmentationPlan needs a jobId');

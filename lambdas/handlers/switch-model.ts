@@ -1,11 +1,11 @@
 /** "Switch model": a missing or corrupt model is cured by the next one along the fallback chain. */
 import { DataCorruptionError, RecoveryExhaustedError } from '../../core/errors.ts';
 import { switchModel } from '../../core/strategies.ts';
-import { config } from '../adapters/config.ts';
-import { updateJob } from '../adapters/job-store.ts';
-import { beginRecovery, countRecovery } from '../adapters/recovery.ts';
-import { stateHandler } from '../adapters/state-handler.ts';
-import { jobStateSchema } from '../adapters/state-schemas.ts';
+import { config } from '../../adapters/config.ts';
+import { updateJob } from '../../adapters/job-store.ts';
+import { beginRecovery, countRecovery } from '../../adapters/recovery.ts';
+import { stateHandler } from '../state/state-handler.ts';
+import { jobStateSchema } from '../state/state-schemas.ts';
 
 export const handler = stateHandler({ fn: 'SwitchModel', stage: null, schema: jobStateSchema, recordFailures: false }, async ({ state, job, executionArn }) => {
   if (!job) throw new DataCorruptionError('SwitchModel needs a jobId');

@@ -2,9 +2,9 @@
 import type { Context } from 'aws-lambda';
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logger, metrics } from '../adapters/logging.ts';
-import { acquireWatchdogLease, releaseWatchdogLease } from '../adapters/watchdog-lease.ts';
-import { sweep, type SweepReport } from '../adapters/watchdog-sweep.ts';
+import { logger, metrics } from '../../adapters/logging.ts';
+import { acquireWatchdogLease, releaseWatchdogLease } from '../../adapters/watchdog-lease.ts';
+import { sweep, type SweepReport } from '../../adapters/watchdog-sweep.ts';
 
 /** What a run that found another sweep holding the lease reports: it did nothing. */
 const OVERLAP: SweepReport = { skipped: 'overlap', jobsByStatus: {}, stuck: 0, jobs: [], packs: [], breakers: [], recoveryRate: null };

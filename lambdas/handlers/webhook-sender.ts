@@ -7,8 +7,8 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { delayMessage, deliver } from '../adapters/webhook-delivery.ts';
-import { logger } from '../adapters/logging.ts';
+import { delayMessage, deliver } from '../../adapters/webhook-delivery.ts';
+import { logger } from '../../adapters/logging.ts';
 
 const base = async (event: SQSEvent): Promise<SQSBatchResponse> => {
   const failures: { itemIdentifier: string }[] = [];

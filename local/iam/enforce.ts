@@ -1,6 +1,6 @@
 /**
  * IAM offline: every SDK call a principal's code makes through the project's clients
- * (lambdas/adapters/aws-clients.ts) is evaluated against that principal's synthesized
+ * (adapters/aws-clients.ts) is evaluated against that principal's synthesized
  * policies before it is sent, and refused with the service's AccessDenied error.
  *
  * Who calls: the in-process Lambda handlers share one process and its cached clients, so the
@@ -15,7 +15,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { appendFileSync } from 'node:fs';
-import { setCallCheck, type SdkCall } from '../../lambdas/adapters/aws-clients.ts';
+import { setCallCheck, type SdkCall } from '../../adapters/aws-clients.ts';
 import { PolicyEvaluator, accessDenied } from './evaluate.ts';
 import type { SymbolicPolicies } from './policies.ts';
 import { authRequests, type AuthRequest, type Place } from './requests.ts';

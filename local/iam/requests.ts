@@ -3,7 +3,7 @@
  * service's authorization reference defines them. A call can need several (a batch write
  * to two tables, a copy that reads one object and writes another); all must be allowed.
  */
-import type { SdkCall } from '../../lambdas/adapters/aws-clients.ts';
+import type { SdkCall } from '../../adapters/aws-clients.ts';
 
 export interface AuthRequest {
   readonly action: string;

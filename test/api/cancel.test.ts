@@ -7,7 +7,7 @@
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packOutcome, emptyCounts } from '../../core/status.ts';
-import { getJob, getPack, updateJob, updatePack } from '../../lambdas/adapters/job-store.ts';
+import { getJob, getPack, updateJob, updatePack } from '../../adapters/job-store.ts';
 import { jobCancelledSchema, packCancelledSchema } from '../../lambdas/api/schemas.ts';
 import { failedWith, seedRunPack } from './support/seed.ts';
 import { startApiWorld, type ApiWorld } from './support/world.ts';

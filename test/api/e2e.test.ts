@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signedFetch } from '../../cli/signed-fetch.ts';
+import { signedFetch } from '../../client/signed-fetch.ts';
 import { startLocalApi, type LocalApi } from '../../local/api-server.ts';
 import { startOfflineStack, type OfflineStack } from '../../local/stack.ts';
 import { garmentImage, personImage } from '../../local/synthetic-images.ts';

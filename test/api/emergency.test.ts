@@ -7,8 +7,8 @@
  */
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isEmergencyStopped, forgetStopFlag } from '../../lambdas/adapters/control.ts';
-import { EMERGENCY_STOP_FLAG, getFlag, getJob, getPack } from '../../lambdas/adapters/job-store.ts';
+import { isEmergencyStopped, forgetStopFlag } from '../../adapters/control.ts';
+import { EMERGENCY_STOP_FLAG, getFlag, getJob, getPack } from '../../adapters/job-store.ts';
 import { emergencyStoppedSchema, healthSchema, resumedSchema } from '../../lambdas/api/schemas.ts';
 import { packBody, uploadImages } from './support/packs.ts';
 import { failedWith, seedRunPack } from './support/seed.ts';

@@ -9,9 +9,9 @@ import { GetObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PARAMS } from '../../core/params.ts';
-import { getJob, getPack, updateJob, updatePack } from '../../lambdas/adapters/job-store.ts';
+import { getJob, getPack, updateJob, updatePack } from '../../adapters/job-store.ts';
 import { jobListSchema, jobViewSchema, packCreatedSchema, packListSchema, packViewSchema, uploadsCreatedSchema } from '../../lambdas/api/schemas.ts';
-import { putObject } from '../../lambdas/adapters/artifacts.ts';
+import { putObject } from '../../adapters/artifacts.ts';
 import { packBody, uploadImages, type Uploaded } from './support/packs.ts';
 import { OTHER_CALLER, startApiWorld, type ApiWorld } from './support/world.ts';
 

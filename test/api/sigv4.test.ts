@@ -6,7 +6,7 @@
 import { connect } from 'node:net';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signRequest, signedFetch, type SigningCredentials } from '../../cli/signed-fetch.ts';
+import { signRequest, signedFetch, type SigningCredentials } from '../../client/signed-fetch.ts';
 import { startLocalApi, type LocalApi } from '../../local/api-server.ts';
 
 const REGION = 'eu-west-1';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListObjectVersionsCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signedFetch } from '../../cli/signed-fetch.ts';
+import { signedFetch } from '../../client/signed-fetch.ts';
 import { startOfflineStack, type OfflineStack } from '../../local/stack.ts';
 import { garmentImage, personImage } from '../../local/synthetic-images.ts';
 import { runVto, type VtoRun } from './support/run-vto.ts';

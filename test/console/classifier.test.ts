@@ -6,7 +6,7 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getJob } from '../../lambdas/adapters/job-store.ts';
+import { getJob } from '../../adapters/job-store.ts';
 import { seedFailedJob } from '../support/failed-job.ts';
 import { startConsoleWorld, type ConsoleWorld } from './support/console-stack.ts';
 

@@ -25,7 +25,7 @@ import * as errors from '../../core/errors.ts';
 import { PipelineError, UnclassifiedError } from '../../core/errors.ts';
 import { ERROR_NAMES, entryFor, type ErrorName } from '../../core/taxonomy.ts';
 import { loadCorpus, type CorpusCase } from '../fixtures/errors/corpus.ts';
-import { loadPublicCorpus, sourceGroup, splitSide } from '../fixtures/errors/public.ts';
+import { loadPublicCorpus, sourceGroup, splitSide } from '../../bench/public-corpus.ts';
 import { score } from '../../bench/classifier-score.ts';
 import { textSignals } from '../../core/classifier-signals.ts';
 

@@ -14,9 +14,9 @@ const sources = (dir: string): string[] => readdirSync(dir, { withFileTypes: tru
   e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []);
 
 describe('access declarations', () => {
-  it('sit beside every SDK call in lambdas/ and worker/', () => {
+  it('sit beside every SDK call in adapters/, lambdas/ and worker/', () => {
     // Prepare
-    const callers = [...sources('lambdas'), ...sources('worker')]
+    const callers = [...sources('adapters'), ...sources('lambdas'), ...sources('worker')]
       .filter((f) => !f.endsWith('aws-clients.ts'))
       .filter((f) => /\.send\(\s*new \w+Command\(|getSignedUrl\(/.test(readFileSync(f, 'utf8')));
 

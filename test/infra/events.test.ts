@@ -12,7 +12,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUES } from '../../core/resources.ts';
-import { EVENT_BUS_ENV } from '../../lambdas/adapters/lifecycle-events.ts';
+import { EVENT_BUS_ENV } from '../../adapters/lifecycle-events.ts';
 import { VtoStack } from '../../lib/stack.ts';
 
 const outdir = mkdtempSync(join(tmpdir(), 'vto-events-'));

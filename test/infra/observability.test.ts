@@ -12,8 +12,8 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRIC_NAMES, METRICS, type MetricName } from '../../core/metrics.ts';
-import { metrics } from '../../lambdas/adapters/logging.ts';
-import { addPoint } from '../../lambdas/adapters/metric-points.ts';
+import { metrics } from '../../adapters/logging.ts';
+import { addPoint } from '../../adapters/metric-points.ts';
 import { METRICS_NAMESPACE, METRICS_SERVICE, ObservabilityError, RECONCILER_ENTRY, WATCHDOG_ENTRY } from '../../lib/observability.ts';
 import { VtoStack, type VtoStackProps } from '../../lib/stack.ts';
 

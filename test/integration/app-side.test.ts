@@ -7,10 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signedFetch } from '../../cli/signed-fetch.ts';
+import { signedFetch } from '../../client/signed-fetch.ts';
 import { packEvent } from '../../core/lifecycle.ts';
-import { emitLifecycle } from '../../lambdas/adapters/lifecycle-events.ts';
-import { getPack, updatePack } from '../../lambdas/adapters/job-store.ts';
+import { emitLifecycle } from '../../adapters/lifecycle-events.ts';
+import { getPack, updatePack } from '../../adapters/job-store.ts';
 import type { BusEvent } from '../../local/events/bus.ts';
 import { startOfflineStack, type OfflineStack } from '../../local/stack.ts';
 import { garmentImage, personImage } from '../support/images.ts';

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packExecutionName, type JobRecord } from '../../core/job.ts';
 import { fleetScalingSchema } from '../../core/fleet-scaling-settings.ts';
 import type { InpaintParams } from '../../core/params.ts';
-import { jobsOfPack } from '../../lambdas/adapters/job-store.ts';
+import { jobsOfPack } from '../../adapters/job-store.ts';
 import type { PromptRecord } from '../../local/comfyui/server.ts';
 import { startOfflineStack, type OfflineStack } from '../../local/stack.ts';
 import { eventually } from '../support/eventually.ts';

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { ENDPOINTS_FILE } from '../../local/run.ts';
+import { ENDPOINTS_FILE } from '../../cli/offline-run.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/offline.ts');
 

@@ -5,10 +5,10 @@
  */
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
-import { config } from '../../lambdas/adapters/config.ts';
-import { getJob, updateJob, updateJobAndRead } from '../../lambdas/adapters/job-store.ts';
-import { compileJobUpdate } from '../../lambdas/adapters/job-update.ts';
+import { documentClient } from '../../adapters/aws-clients.ts';
+import { config } from '../../adapters/config.ts';
+import { getJob, updateJob, updateJobAndRead } from '../../adapters/job-store.ts';
+import { compileJobUpdate } from '../../adapters/job-update.ts';
 import { provisionFresh } from '../support/aws.ts';
 import { seedPack } from '../support/jobs.ts';
 

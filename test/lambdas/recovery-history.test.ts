@@ -6,8 +6,8 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MAX_KEPT_RECOVERIES, recoveryCount } from '../../core/job.ts';
-import { getJob } from '../../lambdas/adapters/job-store.ts';
-import { recordFailure, resolve } from '../../lambdas/adapters/ledger.ts';
+import { getJob } from '../../adapters/job-store.ts';
+import { recordFailure, resolve } from '../../adapters/ledger.ts';
 import { provisionFresh } from '../support/aws.ts';
 import { seedPack } from '../support/jobs.ts';
 

@@ -5,10 +5,10 @@
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
-import { getJob } from '../../lambdas/adapters/job-store.ts';
-import { stateHandler } from '../../lambdas/adapters/state-handler.ts';
-import { jobStateSchema } from '../../lambdas/adapters/state-schemas.ts';
+import { documentClient } from '../../adapters/aws-clients.ts';
+import { getJob } from '../../adapters/job-store.ts';
+import { stateHandler } from '../../lambdas/state/state-handler.ts';
+import { jobStateSchema } from '../../lambdas/state/state-schemas.ts';
 import { StoppedError } from '../../core/errors.ts';
 import { provisionFresh } from '../support/aws.ts';
 import { seedPack } from '../support/jobs.ts';

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { createClassifier } from '../../core/classifier.ts';
 import { InvalidInputError, UnclassifiedError } from '../../core/errors.ts';
 import { EMPTY_TAUGHT_SET, addTaught, type TaughtSet } from '../../core/taught-patterns.ts';
-import { toPipelineError } from '../../lambdas/adapters/state-handler.ts';
+import { toPipelineError } from '../../lambdas/state/state-handler.ts';
 import { toTaskFailure } from '../../worker/failure.ts';
-import { TAUGHT_TTL_MS, parseTaughtSet, taughtCache } from '../../lambdas/adapters/taught-patterns.ts';
+import { TAUGHT_TTL_MS, parseTaughtSet, taughtCache } from '../../adapters/taught-patterns.ts';
 
 /** A store read by the cache: counts reads, serves whatever set the test put there. */
 function fakeRead(initial: TaughtSet) {

@@ -8,9 +8,9 @@ import { SFNServiceException, StartExecutionCommand } from '@aws-sdk/client-sfn'
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { s3Keys } from '../../core/resources.ts';
-import { getObject, putObject } from '../../lambdas/adapters/artifacts.ts';
-import { documentClient, sfnClient } from '../../lambdas/adapters/aws-clients.ts';
-import { BreakerStore } from '../../lambdas/adapters/breaker-store.ts';
+import { getObject, putObject } from '../../adapters/artifacts.ts';
+import { documentClient, sfnClient } from '../../adapters/aws-clients.ts';
+import { BreakerStore } from '../../adapters/breaker-store.ts';
 import { asPrincipal, type Enforcement } from '../../local/iam/enforce.ts';
 import { authRequests, queueArnOf } from '../../local/iam/requests.ts';
 import type { Provisioned } from '../../local/provision.ts';

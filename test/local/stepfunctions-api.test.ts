@@ -25,7 +25,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context } from 'aws-lambda';
-import { signRequest } from '../../cli/signed-fetch.ts';
+import { signRequest } from '../../client/signed-fetch.ts';
 import { LOCAL_CREDENTIALS } from '../../local/emulators.ts';
 import { startJsonServer, type SfnRequest } from '../../local/stepfunctions/http-server.ts';
 import { startLocalStepFunctions } from '../../local/stepfunctions/service.ts';

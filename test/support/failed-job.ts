@@ -4,8 +4,8 @@ import { newJobRecord, newPackRecord, type JobRecord } from '../../core/job.ts';
 import { DEFAULT_PARAMS } from '../../core/params.ts';
 import { s3Keys } from '../../core/resources.ts';
 import type { Stage } from '../../core/strategies.ts';
-import { putObject } from '../../lambdas/adapters/artifacts.ts';
-import { putPackWithJobs } from '../../lambdas/adapters/job-store.ts';
+import { putObject } from '../../adapters/artifacts.ts';
+import { putPackWithJobs } from '../../adapters/job-store.ts';
 import { garmentImage, personImage } from './images.ts';
 
 const FN_OF: Record<Stage, string> = { segmentation: 'SegmentationCall', inpaint: 'GPU', compositing: 'Composite', qa: 'QaCheck' };

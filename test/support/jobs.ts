@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { newJobRecord, newPackRecord, type JobRecord, type PackRecord } from '../../core/job.ts';
 import { DEFAULT_PARAMS, type InpaintParams } from '../../core/params.ts';
 import { s3Keys } from '../../core/resources.ts';
-import { putObject } from '../../lambdas/adapters/artifacts.ts';
-import { putPackWithJobs } from '../../lambdas/adapters/job-store.ts';
+import { putObject } from '../../adapters/artifacts.ts';
+import { putPackWithJobs } from '../../adapters/job-store.ts';
 import { garmentImage, personImage } from './images.ts';
 
 export interface Seeded { pack: PackRecord; jobs: JobRecord[] }

@@ -9,8 +9,8 @@ import { afterAll, beforeAll } from 'vitest';
 import { newJobRecord, newPackRecord, type JobRecord, type PackRecord } from '../../core/job.ts';
 import { DEFAULT_PARAMS } from '../../core/params.ts';
 import { s3Keys } from '../../core/resources.ts';
-import { putObject } from '../../lambdas/adapters/artifacts.ts';
-import { putPackWithJobs } from '../../lambdas/adapters/job-store.ts';
+import { putObject } from '../../adapters/artifacts.ts';
+import { putPackWithJobs } from '../../adapters/job-store.ts';
 import { startOfflineStack, type OfflineStack, type StackOptions } from '../../local/stack.ts';
 import { garmentImage, personImage } from './images.ts';
 

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CLOSED_BREAKER, fail, type Breaker } from '../../core/breaker.ts';
 import { autoRecoveryAdmits, deferredSettings } from '../../core/deferred-recovery.ts';
-import { WatchdogSettingsError, watchdogSettingsFromEnv } from '../../lambdas/adapters/watchdog-settings.ts';
+import { WatchdogSettingsError, watchdogSettingsFromEnv } from '../../adapters/watchdog-settings.ts';
 import { DEPLOY_SETTINGS, DeploySettingError, settingsEnvironment } from '../../lib/settings.ts';
 
 describe('auto-recovery breaker settings', () => {

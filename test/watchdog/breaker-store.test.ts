@@ -7,8 +7,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CircuitOpenError, DiskFullError, InvalidInputError, MalformedResponseError, TransientNetworkError } from '../../core/errors.ts';
-import { BreakerStore, breakerId, breakerSettingsFromEnv, breakersEnabled, type BreakerTransitionEvent } from '../../lambdas/adapters/breaker-store.ts';
-import { providerVerdict } from '../../lambdas/adapters/provider-breakers.ts';
+import { BreakerStore, breakerId, breakerSettingsFromEnv, breakersEnabled, type BreakerTransitionEvent } from '../../adapters/breaker-store.ts';
+import { providerVerdict } from '../../adapters/provider-breakers.ts';
 import { provisionFresh } from '../support/aws.ts';
 
 let table: string;

@@ -10,8 +10,8 @@ import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { comfyHostBreaker } from '../../core/breaker.ts';
 import { jobExecutionName, type JobRecord } from '../../core/job.ts';
-import { BreakerStore } from '../../lambdas/adapters/breaker-store.ts';
-import { getJob } from '../../lambdas/adapters/job-store.ts';
+import { BreakerStore } from '../../adapters/breaker-store.ts';
+import { getJob } from '../../adapters/job-store.ts';
 import { eventually } from '../support/eventually.ts';
 import { seedOneJobPack, useOfflineWatchdogStack } from '../support/offline-watchdog.ts';
 

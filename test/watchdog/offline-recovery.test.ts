@@ -7,9 +7,9 @@
 import { StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { describe, expect, it } from 'vitest';
 import { jobExecutionName, packExecutionName } from '../../core/job.ts';
-import { forgetStopFlag } from '../../lambdas/adapters/control.ts';
-import { executionArnOf } from '../../lambdas/adapters/job-executions.ts';
-import { EMERGENCY_STOP_FLAG, getJob, getPack, setFlag } from '../../lambdas/adapters/job-store.ts';
+import { forgetStopFlag } from '../../adapters/control.ts';
+import { executionArnOf } from '../../adapters/job-executions.ts';
+import { EMERGENCY_STOP_FLAG, getJob, getPack, setFlag } from '../../adapters/job-store.ts';
 import type { EventBridgeStepFunctionsStatusEvent } from '../../local/stepfunctions/index.ts';
 import { eventually } from '../support/eventually.ts';
 import { seedOneJobPack, useOfflineWatchdogStack } from '../support/offline-watchdog.ts';

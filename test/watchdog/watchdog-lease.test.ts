@@ -4,9 +4,9 @@
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
-import { acquireWatchdogLease, releaseWatchdogLease, WATCHDOG_LEASE_ID } from '../../lambdas/adapters/watchdog-lease.ts';
-import type { SweepReport } from '../../lambdas/adapters/watchdog-sweep.ts';
+import { documentClient } from '../../adapters/aws-clients.ts';
+import { acquireWatchdogLease, releaseWatchdogLease, WATCHDOG_LEASE_ID } from '../../adapters/watchdog-lease.ts';
+import type { SweepReport } from '../../adapters/watchdog-sweep.ts';
 import { provisionFresh } from '../support/aws.ts';
 import { lambdaContext } from '../support/lambda.ts';
 

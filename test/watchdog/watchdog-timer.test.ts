@@ -1,6 +1,6 @@
 /** The offline stand-in for the watchdog's schedule never starts a sweep while one runs. */
 import { describe, expect, it } from 'vitest';
-import type { SweepReport } from '../../lambdas/adapters/watchdog-sweep.ts';
+import type { SweepReport } from '../../adapters/watchdog-sweep.ts';
 import { startWatchdogTimer } from '../../local/recovery.ts';
 
 const REPORT: SweepReport = { jobsByStatus: {}, stuck: 0, jobs: [], packs: [], breakers: [], recoveryRate: null };

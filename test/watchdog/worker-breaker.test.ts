@@ -6,7 +6,7 @@
  * and after its timeout a trial task runs and closes it. Also the worker settings.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BreakerStore, type BreakerHook } from '../../lambdas/adapters/breaker-store.ts';
+import { BreakerStore, type BreakerHook } from '../../adapters/breaker-store.ts';
 import { loadWorkerConfig } from '../../worker/config.ts';
 import { startHarness, type Harness } from '../worker/support/harness.ts';
 import { eventually } from '../support/eventually.ts';

@@ -3,7 +3,7 @@
  * Local) lets one run it; the other drops its copy.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AttemptClaims } from '../../lambdas/adapters/attempt-claims.ts';
+import { AttemptClaims } from '../../adapters/attempt-claims.ts';
 import { startHarness, type Harness } from './support/harness.ts';
 import { eventually } from '../support/eventually.ts';
 

@@ -1,7 +1,7 @@
 /** Packs seeded straight into the tables in any state, as if the pipeline had run them. */
 import type { JobRecord, PackRecord } from '../../../core/job.ts';
 import type { PackStatus } from '../../../core/status.ts';
-import { getJob, getPack, updatePack } from '../../../lambdas/adapters/job-store.ts';
+import { getJob, getPack, updatePack } from '../../../adapters/job-store.ts';
 import { seedPack } from '../../support/jobs.ts';
 
 export async function seedRunPack(jobs: readonly Partial<JobRecord>[], status: PackStatus, pack: Record<string, unknown> = { runs: 1 }): Promise<{ pack: PackRecord; jobs: JobRecord[] }> {

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { ListExecutionsCommand, SFNClient, type ExecutionListItem } from '@aws-sdk/client-sfn';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { STATE_MACHINES } from '../../../core/resources.ts';
-import { signedFetch, type SigningCredentials } from '../../../cli/signed-fetch.ts';
+import { signedFetch, type SigningCredentials } from '../../../client/signed-fetch.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/emulators.ts';
 import { startLocalApi, type LocalApi } from '../../../local/api-server.ts';
 import type { Provisioned } from '../../../local/provision.ts';

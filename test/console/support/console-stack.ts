@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { signedFetch } from '../../../cli/signed-fetch.ts';
+import { signedFetch } from '../../../client/signed-fetch.ts';
 import { startConsoleServer, type ConsoleServer } from '../../../console/server/server.ts';
 import { targetFromEndpoints } from '../../../console/server/target.ts';
 import type { PackCreated, PackView } from '../../../lambdas/api/schemas.ts';

@@ -9,17 +9,17 @@ import { ChangeMessageVisibilityCommand, SendMessageCommand } from '@aws-sdk/cli
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { QUEUES } from '../../core/resources.ts';
-import { jobEventDetailSchema, packEventDetailSchema, type LifecycleDetail } from '../../core/lifecycle.ts';
+import { QUEUES } from '../core/resources.ts';
+import { jobEventDetailSchema, packEventDetailSchema, type LifecycleDetail } from '../core/lifecycle.ts';
 import {
   DELIVERY_HEADER, EVENT_TYPE_HEADER, RETRY_WINDOW_SECONDS, SIGNATURE_HEADER, deliveryId, hostOf, isForbiddenAddress, isLoopbackAddress,
   retryDelaySeconds, signatureHeader, verdictOf, wants, webhookUrlProblem, type PackWebhook,
-} from '../../core/webhook.ts';
+} from '../core/webhook.ts';
 import { access, grant } from './access.ts';
 import { documentClient, sqsClient } from './aws-clients.ts';
 import { config } from './config.ts';
 import { logger } from './logging.ts';
-import { loadSettings } from '../../core/settings.ts';
+import { loadSettings } from '../core/settings.ts';
 
 /** The pack's webhook and its dead letters; the queues' grants come with the event source and the dead-letter queue (lib/events.ts). */
 export const WEBHOOK_SENDER_ACCESS = access(grant('table:packs', 'dynamodb', 'GetItem', 'UpdateItem'));

@@ -4,10 +4,10 @@
  * and the job's budget. An exhausted bound ends the job through "Record the failure",
  * which marks the pending entries failed.
  */
-import { RecoveryExhaustedError } from '../../core/errors.ts';
-import type { JobRecord } from '../../core/job.ts';
-import type { Stage } from '../../core/strategies.ts';
-import { DEFAULT_STRATEGY_ATTEMPTS, JOB_RECOVERY_BUDGET, entryFor, type Strategy } from '../../core/taxonomy.ts';
+import { RecoveryExhaustedError } from '../core/errors.ts';
+import type { JobRecord } from '../core/job.ts';
+import type { Stage } from '../core/strategies.ts';
+import { DEFAULT_STRATEGY_ATTEMPTS, JOB_RECOVERY_BUDGET, entryFor, type Strategy } from '../core/taxonomy.ts';
 import type { JobIncrement } from './job-update.ts';
 import { LEDGER_ACCESS, pendingEntry, recordFailure } from './ledger.ts';
 

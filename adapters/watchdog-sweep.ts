@@ -8,13 +8,13 @@
  * jobs by status, stuck jobs, breaker states, the recent recovery rate.
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { BREAKER_PROVIDERS } from '../../core/breaker.ts';
-import type { BreakerState } from '../../core/health.ts';
-import { parseJobRecord, type JobRecord } from '../../core/job.ts';
-import { summarize, type StatisticsEvent } from '../../core/statistics.ts';
+import { BREAKER_PROVIDERS } from '../core/breaker.ts';
+import type { BreakerState } from '../core/health.ts';
+import { parseJobRecord, type JobRecord } from '../core/job.ts';
+import { summarize, type StatisticsEvent } from '../core/statistics.ts';
 import {
   WATCHED_STATUSES, decide, decidePack, isStuck, needsLook, queryCutoff, type WatchedStatus,
-} from '../../core/watchdog.ts';
+} from '../core/watchdog.ts';
 import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';
 import { EMERGENCY_STOP_FLAG, JOB_STORE_ACCESS, getFlag, getPack, NotFoundError } from './job-store.ts';

@@ -17,12 +17,12 @@ import { DataCorruptionError, PipelineError, StoppedError, pipelineError } from 
 import type { JobRecord } from '../../core/job.ts';
 import type { Stage } from '../../core/strategies.ts';
 import type { StateFunctionId } from '../../statemachines/tasks.ts';
-import { access } from './access.ts';
-import { CONTROL_ACCESS, isEmergencyStopped } from './control.ts';
-import { JOB_STORE_ACCESS, getJob } from './job-store.ts';
-import { LEDGER_ACCESS, curedBy, recordFailure, resolve } from './ledger.ts';
-import { logger, metrics } from './logging.ts';
-import { TAUGHT_CLASSIFIER_ACCESS, currentClassifier } from './taught-classifier.ts';
+import { access } from '../../adapters/access.ts';
+import { CONTROL_ACCESS, isEmergencyStopped } from '../../adapters/control.ts';
+import { JOB_STORE_ACCESS, getJob } from '../../adapters/job-store.ts';
+import { LEDGER_ACCESS, curedBy, recordFailure, resolve } from '../../adapters/ledger.ts';
+import { logger, metrics } from '../../adapters/logging.ts';
+import { TAUGHT_CLASSIFIER_ACCESS, currentClassifier } from '../../adapters/taught-classifier.ts';
 
 /**
  * What the stack itself calls: the stop flag, and for a job's state (it has a jobId) the

@@ -8,9 +8,9 @@
  * that owns it now has ended too).
  */
 import { z } from 'zod';
-import { jobExecutionName } from '../../core/job.ts';
-import { isTerminalJob } from '../../core/status.ts';
-import { decide, decidePack, isReconciledStatus, type ExecutionView } from '../../core/watchdog.ts';
+import { jobExecutionName } from '../core/job.ts';
+import { isTerminalJob } from '../core/status.ts';
+import { decide, decidePack, isReconciledStatus, type ExecutionView } from '../core/watchdog.ts';
 import { config } from './config.ts';
 import { access } from './access.ts';
 import { JOB_EXECUTIONS_ACCESS, executionNameOf, viewExecution } from './job-executions.ts';

@@ -13,8 +13,8 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { createClassifier, type Classifier, type ClassifierOptions } from '../../core/classifier.ts';
-import { EMPTY_TAUGHT_SET, taughtPatternInputSchema, type TaughtSet } from '../../core/taught-patterns.ts';
+import { createClassifier, type Classifier, type ClassifierOptions } from '../core/classifier.ts';
+import { EMPTY_TAUGHT_SET, taughtPatternInputSchema, type TaughtSet } from '../core/taught-patterns.ts';
 import { access, grant } from './access.ts';
 
 export const TAUGHT_PATTERNS_ACCESS = {

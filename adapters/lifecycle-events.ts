@@ -10,7 +10,7 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { z } from 'zod';
-import { EVENT_SOURCE, detailTypeOf, type LifecycleDetail } from '../../core/lifecycle.ts';
+import { EVENT_SOURCE, detailTypeOf, type LifecycleDetail } from '../core/lifecycle.ts';
 import { access, grant } from './access.ts';
 import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';

@@ -11,12 +11,12 @@ import { z } from 'zod';
 import {
   BREAKER_PROVIDERS, CLOSED_BREAKER, DEFAULT_BREAKER_SETTINGS, admit, checkBreakerSettings, fail, succeed,
   type Breaker, type BreakerKey, type BreakerSettings, type BreakerStatus, type BreakerStep,
-} from '../../core/breaker.ts';
-import { CircuitOpenError } from '../../core/errors.ts';
-import type { BreakerState } from '../../core/health.ts';
+} from '../core/breaker.ts';
+import { CircuitOpenError } from '../core/errors.ts';
+import type { BreakerState } from '../core/health.ts';
 import { access, grant } from './access.ts';
 import { documentClient } from './aws-clients.ts';
-import { loadSettings, type Env } from '../../core/settings.ts';
+import { loadSettings, type Env } from '../core/settings.ts';
 
 /** Breakers live in the control table: a consistent read, then a conditional put per change. */
 export const BREAKER_STORE_ACCESS = access(grant('table:control', 'dynamodb', 'GetItem', 'PutItem'));

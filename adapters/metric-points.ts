@@ -3,7 +3,7 @@
  * not defined does not compile, its unit comes from the definition, and a point published
  * with dimensions of its own carries exactly the ones its metric declares.
  */
-import { METRICS, type DimensionOf, type MetricName } from '../../core/metrics.ts';
+import { METRICS, type DimensionOf, type MetricName } from '../core/metrics.ts';
 import { metrics } from './logging.ts';
 
 /** Adds a point to the invocation's metrics, flushed with them (dimensions: the invocation's). */

@@ -8,14 +8,14 @@ import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import cliProgress from 'cli-progress';
 import { packExecutionName, type JobRecord } from '../core/job.ts';
 import { JOB_STATUSES, TERMINAL_PACK_STATUSES, isTerminalJob } from '../core/status.ts';
-import { getPack, jobsOfPack } from '../lambdas/adapters/job-store.ts';
+import { getPack, jobsOfPack } from '../adapters/job-store.ts';
 import { startStackConsole } from '../console/server/stack-console.ts';
 import type { ConsoleServer } from '../console/server/server.ts';
-import { createDemoPack } from './demo.ts';
-import { buildReport, formatReport } from './report.ts';
-import { DEFAULT_INDEX_LAG_MS, startOfflineStack, type Endpoints, type OfflineStack } from './stack.ts';
+import { createDemoPack } from '../local/demo.ts';
+import { buildReport, formatReport } from '../local/report.ts';
+import { DEFAULT_INDEX_LAG_MS, startOfflineStack, type Endpoints, type OfflineStack } from '../local/stack.ts';
 import { FLEET_SCALING_DEFAULTS, fleetScalingSchema } from '../core/fleet-scaling-settings.ts';
-import type { WorkerBounds } from '../cli/options.ts';
+import type { WorkerBounds } from './options.ts';
 
 export interface OfflineRunOptions {
   readonly jobs: number;

@@ -4,9 +4,9 @@
  * scaled by VTO_TIME_SCALE like every wait of the pipeline.
  */
 import { z } from 'zod';
-import { AUTO_RECOVERY_COOLDOWN_SECONDS, AUTO_RECOVERY_FAILURE_THRESHOLD, type AutoRecoveryBreakerSettings } from '../../core/deferred-recovery.ts';
-import { WATCHED_STATUSES, watchdogSettings, type WatchdogSettings, type WatchedStatus } from '../../core/watchdog.ts';
-import { loadSettings, type Env } from '../../core/settings.ts';
+import { AUTO_RECOVERY_COOLDOWN_SECONDS, AUTO_RECOVERY_FAILURE_THRESHOLD, type AutoRecoveryBreakerSettings } from '../core/deferred-recovery.ts';
+import { WATCHED_STATUSES, watchdogSettings, type WatchdogSettings, type WatchedStatus } from '../core/watchdog.ts';
+import { loadSettings, type Env } from '../core/settings.ts';
 
 const numbers = z.string().transform((s, ctx) => {
   const parts = s.split(',').map((x) => x.trim()).filter(Boolean).map(Number);
@@ -43,7 +43,7 @@ const schema = z.object({
   VTO_WATCHDOG_MAX_JOBS: z.coerce.number().int().positive().max(10_000).default(200),
   /** Deferred recovery of failed jobs on a temporary cause (core/deferred-recovery.ts): 'off' leaves failed jobs to operators. */
   VTO_DEFERRED_RECOVERY: z.enum(['on', 'off']).default('on'),
-  /** Finished packs older than this many days are erased (lambdas/adapters/pack-erasure.ts); unset keeps them. */
+  /** Finished packs older than this many days are erased (adapters/pack-erasure.ts); unset keeps them. */
   VTO_PACK_RETENTION_DAYS: z.coerce.number().positive().max(36_500).optional(),
   /** Consecutive failed deferred re-runs that pause auto-recovery (its own circuit breaker). */
   VTO_AUTO_RECOVERY_FAILURE_THRESHOLD: z.coerce.number().int().min(1).max(100).default(AUTO_RECOVERY_FAILURE_THRESHOLD),

@@ -6,9 +6,9 @@
  */
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
-import { MalformedResponseError, pipelineError } from '../../core/errors.ts';
-import type { BreakerProvider } from '../../core/breaker.ts';
-import type { InpaintParams } from '../../core/params.ts';
+import { MalformedResponseError, pipelineError } from '../core/errors.ts';
+import type { BreakerProvider } from '../core/breaker.ts';
+import type { InpaintParams } from '../core/params.ts';
 import { secretsClient } from './aws-clients.ts';
 import { config, required } from './config.ts';
 import { access, grant } from './access.ts';

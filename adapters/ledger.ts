@@ -4,9 +4,9 @@
  * stage does), or `failed` when the job fails. Each resolution is also a recovery event,
  * so statistics read events, not jobs.
  */
-import type { JobRecord, RecoveryEntry, RecoveryOutcome } from '../../core/job.ts';
-import { STAGES, type Stage } from '../../core/strategies.ts';
-import { entryFor } from '../../core/taxonomy.ts';
+import type { JobRecord, RecoveryEntry, RecoveryOutcome } from '../core/job.ts';
+import { STAGES, type Stage } from '../core/strategies.ts';
+import { entryFor } from '../core/taxonomy.ts';
 import { JOB_STORE_ACCESS, putEvent, resolveRecoveries, updateJob } from './job-store.ts';
 import { access } from './access.ts';
 import { logger } from './logging.ts';

@@ -4,7 +4,7 @@
  * the synthesized policies do not allow (local/iam/), so a missing grant fails offline as it
  * would on AWS. Names are IAM's: `dynamodb:PutItem` on `table:control`.
  */
-import type { BUCKETS, QUEUES, STATE_MACHINES, TABLES } from '../../core/resources.ts';
+import type { BUCKETS, QUEUES, STATE_MACHINES, TABLES } from '../core/resources.ts';
 
 type TableKey = keyof typeof TABLES;
 type QueueKey = keyof typeof QUEUES | `${keyof typeof QUEUES}DeadLetter`;

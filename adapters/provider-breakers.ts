@@ -5,10 +5,10 @@
  * provider (core/taxonomy.ts); a Fatal answer proves the provider is up.
  * Transitions are EMF metrics (BreakerTransitions by provider and state) and log lines.
  */
-import type { BreakerProvider } from '../../core/breaker.ts';
-import { isPipelineError } from '../../core/errors.ts';
-import { breakerVerdict, type BreakerVerdict } from '../../core/taxonomy.ts';
-import type { BreakerState } from '../../core/health.ts';
+import type { BreakerProvider } from '../core/breaker.ts';
+import { isPipelineError } from '../core/errors.ts';
+import { breakerVerdict, type BreakerVerdict } from '../core/taxonomy.ts';
+import type { BreakerState } from '../core/health.ts';
 import { BREAKER_STORE_ACCESS, BreakerStore, breakerSettingsFromEnv, breakersEnabled, type BreakerTransitionEvent } from './breaker-store.ts';
 import { config } from './config.ts';
 import { logger } from './logging.ts';

@@ -6,9 +6,9 @@
  * settles those whose jobs have all ended: counts and outcome, as PackFinalize computes them.
  */
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { settlement } from '../../core/watchdog.ts';
-import type { PackRecord } from '../../core/job.ts';
-import { PipelineError } from '../../core/errors.ts';
+import { settlement } from '../core/watchdog.ts';
+import type { PackRecord } from '../core/job.ts';
+import { PipelineError } from '../core/errors.ts';
 import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';
 import { JOB_STORE_ACCESS, jobsOfPack, updatePack } from './job-store.ts';

@@ -7,7 +7,7 @@ import {
   DescribeExecutionCommand, ExecutionAlreadyExists, ExecutionDoesNotExist, GetExecutionHistoryCommand,
   StartExecutionCommand, StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import type { ExecutionView } from '../../core/watchdog.ts';
+import type { ExecutionView } from '../core/watchdog.ts';
 import { access, grant } from './access.ts';
 import { sfnClient } from './aws-clients.ts';
 

@@ -5,13 +5,13 @@
  * pipeline itself never undo each other: whoever moved the job first wins, the others skip.
  * Every action is in the job's recovery ledger and is a recovery event.
  */
-import { PipelineError } from '../../core/errors.ts';
-import { jobExecutionName, packExecutionName, type JobRecord, type PackRecord, type RecoveryEntry } from '../../core/job.ts';
-import { STATE_MACHINES } from '../../core/resources.ts';
-import { entryFor, type Strategy } from '../../core/taxonomy.ts';
+import { PipelineError } from '../core/errors.ts';
+import { jobExecutionName, packExecutionName, type JobRecord, type PackRecord, type RecoveryEntry } from '../core/job.ts';
+import { STATE_MACHINES } from '../core/resources.ts';
+import { entryFor, type Strategy } from '../core/taxonomy.ts';
 import {
   lastFinishedStage, stuckStatus, type ExecutionView, type ReconciledStatus, type Observation, type PackAction, type WatchdogAction, type WatchdogSettings,
-} from '../../core/watchdog.ts';
+} from '../core/watchdog.ts';
 import { config, required } from './config.ts';
 import { access } from './access.ts';
 import { JOB_EXECUTIONS_ACCESS, executionArnOf, startRun, stopExecution, viewExecution } from './job-executions.ts';

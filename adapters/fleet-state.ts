@@ -7,7 +7,7 @@
  */
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import type { BreakerState, WorkerPresenceView } from '../../core/health.ts';
+import type { BreakerState, WorkerPresenceView } from '../core/health.ts';
 import { access, grant } from './access.ts';
 import { documentClient } from './aws-clients.ts';
 import { PRESENCE_PREFIX } from './worker-presence.ts';

@@ -3,9 +3,9 @@
  * variable fails the first invocation with a message naming the variable and the reason.
  */
 import { z } from 'zod';
-import { BUCKETS, QUEUES, STATE_MACHINES, TABLES } from '../../core/resources.ts';
-import { DEFAULT_PARAMS } from '../../core/params.ts';
-import { loadSettings, type Env } from '../../core/settings.ts';
+import { BUCKETS, QUEUES, STATE_MACHINES, TABLES } from '../core/resources.ts';
+import { DEFAULT_PARAMS } from '../core/params.ts';
+import { loadSettings, type Env } from '../core/settings.ts';
 
 const list = (fallback: string[]) =>
   z.string().optional().transform((s) => (s === undefined || s.trim() === '' ? fallback : s.split(',').map((x) => x.trim()).filter(Boolean)));

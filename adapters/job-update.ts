@@ -4,8 +4,8 @@
  * one of the record's maps is set through `setIn`, a counter through `increment`, and only
  * optional fields may be removed. No caller writes an attribute path as a string.
  */
-import type { AttemptKey, JobRecord, RecoveryEntry } from '../../core/job.ts';
-import { allowedSources, type JobStatus } from '../../core/status.ts';
+import type { AttemptKey, JobRecord, RecoveryEntry } from '../core/job.ts';
+import { allowedSources, type JobStatus } from '../core/status.ts';
 
 /** Whole fields an update may set: all but the keys, the status (`to`), the stamp and the ledger (`append`). */
 type Settable = Omit<JobRecord, 'jobId' | 'packId' | 'status' | 'createdAt' | 'updatedAt' | 'recoveries' | 'recoveriesDropped'>;

@@ -1,6 +1,6 @@
 /** Images, masks and outputs in the artifacts bucket. */
 import { GetObjectCommand, NoSuchKey, PutObjectCommand } from '@aws-sdk/client-s3';
-import { InvalidInputError } from '../../core/errors.ts';
+import { InvalidInputError } from '../core/errors.ts';
 import { s3Client } from './aws-clients.ts';
 import { config } from './config.ts';
 import { access, grant } from './access.ts';

@@ -8,15 +8,15 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { PipelineError } from '../../core/errors.ts';
-import { CLOSED_BREAKER, fail, succeed, type Breaker, type BreakerProvider } from '../../core/breaker.ts';
+import { PipelineError } from '../core/errors.ts';
+import { CLOSED_BREAKER, fail, succeed, type Breaker, type BreakerProvider } from '../core/breaker.ts';
 import {
   AUTO_RECOVERY_BREAKER, DEFERRED_FN, autoRecoveryAdmits, decideDeferred, deferredSettings, rerunOutcome,
   type AutoRecoveryBreakerSettings, type DeferredDecision, type DeferredSettings, type DependencyHealth,
-} from '../../core/deferred-recovery.ts';
-import type { BreakerState } from '../../core/health.ts';
-import type { JobRecord, RecoveryEntry } from '../../core/job.ts';
-import { lastFinishedStage, type WatchdogSettings } from '../../core/watchdog.ts';
+} from '../core/deferred-recovery.ts';
+import type { BreakerState } from '../core/health.ts';
+import type { JobRecord, RecoveryEntry } from '../core/job.ts';
+import { lastFinishedStage, type WatchdogSettings } from '../core/watchdog.ts';
 import { access, grant } from './access.ts';
 import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';

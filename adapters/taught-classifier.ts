@@ -2,7 +2,7 @@
  * The classifier Lambdas use: the built-in rules plus the operator-taught patterns, read
  * from the control table at most every TAUGHT_TTL_MS per container (taught-patterns.ts).
  */
-import type { Classifier } from '../../core/classifier.ts';
+import type { Classifier } from '../core/classifier.ts';
 import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';
 import { logger } from './logging.ts';
