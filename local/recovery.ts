@@ -4,34 +4,17 @@
  * filter as the CDK rule, and the watchdog handler runs on a timer standing for the schedule
  * (its period scaled like every wait), one sweep at a time.
  */
-import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { isReconciledStatus } from '../core/watchdog.ts';
 import type { SweepReport } from '../adapters/watchdog-sweep.ts';
 import { runsAs } from './iam/enforce.ts';
+import { lambdaContext } from './lambda-context.ts';
 import type { EventBridgeStepFunctionsStatusEvent } from './stepfunctions/index.ts';
 
 
 type Handler<E, R> = (event: E, context: Context) => Promise<R>;
 
-function context(functionName: string, timeoutMs: number): Context {
-  const requestId = randomUUID();
-  const deadline = Date.now() + timeoutMs;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
-    memoryLimitInMB: '512',
-    awsRequestId: requestId,
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: `local/${requestId}`,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
+const context = (functionName: string, timeoutMs: number): Context => lambdaContext({ functionName, deadline: Date.now() + timeoutMs });
 
 /** Forwards the events the CDK rule matches (these machines, these statuses) to the reconciler handler. */
 export async function reconcilerListener(stateMachineArns: () => readonly string[]): Promise<(e: EventBridgeStepFunctionsStatusEvent) => Promise<void>> {

@@ -5,6 +5,7 @@
  */
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { lambdaContext } from '../lambda-context.ts';
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
@@ -12,12 +13,8 @@ export interface QueuePoller {
   stop(): Promise<void>;
 }
 
-const context = (name: string): Context => ({
-  callbackWaitsForEmptyEventLoop: false, functionName: name, functionVersion: '$LATEST',
-  invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${name}`, memoryLimitInMB: '256',
-  awsRequestId: crypto.randomUUID(), logGroupName: `/aws/lambda/${name}`, logStreamName: 'local',
-  getRemainingTimeInMillis: () => 30_000, done: () => undefined, fail: () => undefined, succeed: () => undefined,
-});
+// Lambda's SQS event source gives each batch the function's timeout; 30 s is the default.
+const context = (name: string): Context => lambdaContext({ functionName: name, deadline: Date.now() + 30_000 });
 
 export function startQueuePoller(o: { sqs: SQSClient; queueUrl: string; queueArn: string; name: string; handler: SqsHandler; onError?: (e: unknown) => void }): QueuePoller {
   let running = true;

@@ -2,6 +2,7 @@
  * In-process Lambda functions: finding a handler by FunctionName as Lambda accepts it
  * (ARN, qualified ARN or plain name) and building the context it is invoked with.
  */
+import { lambdaContext as baseContext } from '../lambda-context.ts';
 import { functionNameOf, lambdaFunctionArn, type Account } from './arns.ts';
 import type { LambdaFunctionConfig, LambdaHandler, LambdaLikeContext } from './types.ts';
 
@@ -62,24 +63,10 @@ export interface ContextOptions {
   readonly deadline: number;
 }
 
-/** A context close enough to Lambda's for Powertools Logger/Metrics and middy. */
+/** Lambda's context for a task's invocation, with the abort signal and execution the local service adds. */
 export function lambdaContext(o: ContextOptions): LambdaLikeContext {
-  const requestId = o.requestId;
-  const day = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
   return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName: o.fn.functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: o.fn.functionArn,
-    memoryLimitInMB: '1024',
-    awsRequestId: requestId,
-    logGroupName: `/aws/lambda/${o.fn.functionName}`,
-    logStreamName: `${day}/[$LATEST]${requestId.replaceAll('-', '')}`,
-    getRemainingTimeInMillis: () => Math.max(0, o.deadline - Date.now()),
-    // The callback-era methods exist on the type; async handlers never use them.
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
+    ...baseContext({ functionName: o.fn.functionName, functionArn: o.fn.functionArn, memoryMiB: 1024, requestId: o.requestId, deadline: o.deadline }),
     abortSignal: o.abortSignal,
     executionArn: o.executionArn,
   };

@@ -5,12 +5,13 @@
  * the process environment becomes exactly the base plus the function's, the bundle's
  * index.mjs is imported (once, as Lambda's init) and its `handler` called with the event
  * and a context. Answers go to fd 3 as JSON lines, apart from the functions' own logs on
- * stdout. Only node: built-ins here: this file runs as is (type stripping), outside vitest.
+ * stdout. Only node: built-ins and local/lambda-context.ts (itself only node: built-ins) here: this file runs as is
+ * (type stripping), outside vitest.
  */
-import { randomUUID } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
+import { lambdaContext } from '../../local/lambda-context.ts';
 
 interface Request {
   readonly id: number;
@@ -51,21 +52,13 @@ async function invoke(r: Request): Promise<unknown> {
   }
   const { handler } = await mod;
   if (typeof handler !== 'function') throw new TypeError(`${r.bundle} exports no handler function`);
-  const deadline = Date.now() + r.timeoutSeconds * 1000;
-  const context = {
-    callbackWaitsForEmptyEventLoop: true,
+  const context = lambdaContext({
     functionName: r.functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${process.env['AWS_REGION'] ?? 'us-east-1'}:000000000000:function:${r.functionName}`,
-    memoryLimitInMB: String(r.memoryMiB),
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${r.functionName}`,
-    logStreamName: 'arm64',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+    functionArn: `arn:aws:lambda:${process.env['AWS_REGION'] ?? 'us-east-1'}:000000000000:function:${r.functionName}`,
+    memoryMiB: r.memoryMiB,
+    deadline: Date.now() + r.timeoutSeconds * 1000,
+  });
+
   return handler(r.event, context);
 }
 

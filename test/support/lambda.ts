@@ -1,21 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
+import { lambdaContext as offlineContext } from '../../local/lambda-context.ts';
 
-/** A Lambda context as the runtime passes it, for calling handlers directly. */
-export function lambdaContext(functionName = 'test-fn'): Context {
-  const deadline = Date.now() + 60_000;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
-    memoryLimitInMB: '512',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
+/** A Lambda context as the runtime passes it, for calling handlers directly (a minute to run). */
+export const lambdaContext = (functionName = 'test-fn'): Context => offlineContext({ functionName, deadline: Date.now() + 60_000 });
