@@ -31,6 +31,16 @@ export interface Emulators {
   stop(): Promise<void>;
 }
 
+/** The AWS SDK's environment for clients that talk to these emulators (region, credentials, endpoints). */
+export const awsEnvFor = (e: Emulators) => ({
+  AWS_REGION: LOCAL_REGION,
+  AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+  AWS_ENDPOINT_URL_DYNAMODB: e.dynamodbEndpoint,
+  AWS_ENDPOINT_URL_SQS: e.sqsEndpoint,
+  AWS_ENDPOINT_URL_S3: e.s3Endpoint,
+});
+
 /** Fails with the install hint when Java is missing or too old for DynamoDB Local. */
 export function checkJava(): void {
   let out: string;

@@ -20,7 +20,7 @@ import { DEFAULT_PARAMS } from '../core/params.ts';
 import { STATE_FUNCTION_DEFS, timeoutSecondsOf } from '../lambdas/catalog.ts';
 import { STATE_FUNCTIONS, GPU_QUEUE_URL_KEY, JOB_STATE_MACHINE_ARN_KEY, functionArnKey } from '../statemachines/tasks.ts';
 import { startComfySim, type ComfySim } from './comfyui/server.ts';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type Emulators } from './emulators.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, awsEnvFor, startEmulators, type Emulators } from './emulators.ts';
 import { startProviderSims, type ProviderSims } from './providers/server.ts';
 import { startLocalApi } from './api-server.ts';
 import { runsAs, type Denial } from './iam/enforce.ts';
@@ -229,14 +229,7 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
     // A JVM on a busy machine may take longer than the default to answer.
     const emulators: Emulators = await startEmulators({ indexLagMs: options.indexLagMs ?? 0, dynamoTimeoutMs: 120_000 });
     cleanups.push(() => emulators.stop());
-    const awsEnv = {
-      AWS_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamodbEndpoint,
-      AWS_ENDPOINT_URL_SQS: emulators.sqsEndpoint,
-      AWS_ENDPOINT_URL_S3: emulators.s3Endpoint,
-    };
+    const awsEnv = awsEnvFor(emulators);
     Object.assign(process.env, awsEnv);
 
     const ddb = new DynamoDBClient({});

@@ -5,7 +5,7 @@
  */
 import type { TestProject } from 'vitest/node';
 import { loadPolicies } from '../../local/iam/policies.ts';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type Emulators } from '../../local/emulators.ts';
+import { awsEnvFor, startEmulators, type Emulators } from '../../local/emulators.ts';
 
 let emulators: Emulators | undefined;
 
@@ -15,12 +15,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // file that enforces IAM (local/iam/) at once. After the emulators, so they start unhurried.
   await loadPolicies();
   const env = {
-    AWS_REGION: LOCAL_REGION,
-    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-    AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamodbEndpoint,
-    AWS_ENDPOINT_URL_SQS: emulators.sqsEndpoint,
-    AWS_ENDPOINT_URL_S3: emulators.s3Endpoint,
+    ...awsEnvFor(emulators),
     POWERTOOLS_DEV: 'false',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'true',
