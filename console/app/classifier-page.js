@@ -9,12 +9,14 @@ import { actionButton, h, setDisabled, uid } from './dom.js';
 import { formatDateTime, plural } from './format.js';
 import { errorNotice, infoNotice, messageSlot, successNotice } from './notice.js';
 
-const STAGES = ['segmentation', 'inpaint', 'compositing', 'qa'];
-const RECORDED = [
+/** What saving a pattern does to the recorded failures it matches: lambdas/api/classifier-schemas.ts's choices, in words (test/console/app-lists.test.ts). */
+export const RECORDED = [
   ['reclassify', 'Rename them (deferred recovery then treats them by their new name)'],
   ['rerun', 'Rename them and re-run now those it makes recoverable (bounded as deferred recovery is)'],
   ['leave', 'Leave them as they are (only new failures)'],
 ];
+/** How a pattern matches, in words (test/console/app-lists.test.ts). */
+export const MATCH = [['substring', 'Substring'], ['regex', 'Regular expression']];
 
 function card(title, ...children) {
   const id = uid('card');
@@ -39,9 +41,9 @@ export function renderClassifier(main, _params, ctx) {
 
   const nameIn = h('input', { type: 'text', id: uid('tp-name'), required: true, autocomplete: 'off', placeholder: 'Transient.ServiceUnavailable' });
   const patternIn = h('input', { type: 'text', id: uid('tp-pattern'), required: true, maxlength: '300', autocomplete: 'off' });
-  const matchSel = h('select', { id: uid('tp-match') }, h('option', { value: 'substring' }, 'Substring'), h('option', { value: 'regex' }, 'Regular expression'));
+  const matchSel = h('select', { id: uid('tp-match') }, MATCH.map(([v, l]) => h('option', { value: v }, l)));
   const caseIn = h('input', { type: 'checkbox', id: uid('tp-case') });
-  const stageSel = h('select', { id: uid('tp-stage') }, h('option', { value: '' }, 'Any stage'), STAGES.map((s) => h('option', { value: s }, s)));
+  const stageSel = h('select', { id: uid('tp-stage') }, h('option', { value: '' }, 'Any stage'), ctx.config.stages.map((s) => h('option', { value: s }, s)));
   const noteIn = h('input', { type: 'text', id: uid('tp-note'), maxlength: '200', autocomplete: 'off' });
   const recordedSel = h('select', { id: uid('tp-recorded') }, RECORDED.map(([v, l]) => h('option', { value: v }, l)));
   const dryBtn = actionButton('Dry run', () => void dryRun(), 'btn btn-primary');

@@ -13,8 +13,9 @@ import { poll } from './poller.js';
 import { badge, TERMINAL_JOB } from './status.js';
 import { recoveryTimeline } from './timeline.js';
 
-const PARAM_ORDER = ['width', 'height', 'steps', 'batch', 'model', 'seed', 'denoise', 'maskExpandPx'];
-const PARAM_LABELS = { width: 'Width', height: 'Height', steps: 'Steps', batch: 'Batch', model: 'Model', seed: 'Seed', denoise: 'Denoise', maskExpandPx: 'Mask expansion (px)' };
+/** Every inpaint parameter (core/params.ts), in the order the table shows them, and their words (test/console/app-lists.test.ts). */
+export const PARAM_ORDER = ['width', 'height', 'steps', 'batch', 'model', 'seed', 'denoise', 'maskExpandPx'];
+export const PARAM_LABELS = { width: 'Width', height: 'Height', steps: 'Steps', batch: 'Batch', model: 'Model', seed: 'Seed', denoise: 'Denoise', maskExpandPx: 'Mask expansion (px)' };
 
 /** Re-renders a section only when its data changed (image URLs are re-signed on every read). */
 function section(title, id) {

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { getJob } from '../../adapters/job-store.ts';
+import { STAGES } from '../../core/strategies.ts';
 import { seedFailedJob } from '../support/failed-job.ts';
 import { useConsoleWorld } from './support/console-stack.ts';
 
@@ -18,6 +19,7 @@ describe('the Classifier page', () => {
     const job = await seedFailedJob('Unclassified', 'gpu broker: slot lease lost mid-flight');
     await world.open(page, '#/classifier', 'Classifier');
     await page.getByText('No pattern taught yet.').waitFor();
+    expect(await page.getByLabel('Stage').locator('option').allTextContents()).toEqual(['Any stage', ...STAGES]);
     const save = page.getByRole('button', { name: 'Save…' });
     expect(await save.getAttribute('aria-disabled')).toBe('true');
 
