@@ -8,6 +8,7 @@ import { api } from './api.js';
 import { actionButton, h, setDisabled, uid } from './dom.js';
 import { formatDateTime, plural } from './format.js';
 import { errorNotice, infoNotice, messageSlot, successNotice } from './notice.js';
+import { card } from './parts.js';
 
 /** What saving a pattern does to the recorded failures it matches: lambdas/api/classifier-schemas.ts's choices, in words (test/console/app-lists.test.ts). */
 export const RECORDED = [
@@ -17,11 +18,6 @@ export const RECORDED = [
 ];
 /** How a pattern matches, in words (test/console/app-lists.test.ts). */
 export const MATCH = [['substring', 'Substring'], ['regex', 'Regular expression']];
-
-function card(title, ...children) {
-  const id = uid('card');
-  return h('section', { class: 'card', 'aria-labelledby': id }, h('h2', { id, class: 'card-title' }, title), ...children);
-}
 
 function field(label, control, help) {
   const helpId = help ? `${control.id}-help` : undefined;

@@ -9,6 +9,7 @@ import { actionButton, h, setDisabled, setText, uid } from './dom.js';
 import { formatDateTime, formatDuration, shortId } from './format.js';
 import { executionLink, packHref } from './links.js';
 import { errorNotice, messageSlot, successNotice } from './notice.js';
+import { metaItems } from './parts.js';
 import { poll } from './poller.js';
 import { badge, TERMINAL_JOB } from './status.js';
 import { recoveryTimeline } from './timeline.js';
@@ -163,7 +164,7 @@ export function renderJob(main, { jobId }, ctx) {
       ['GPU time', j.gpuSeconds === undefined ? '—' : formatDuration(j.gpuSeconds * 1000)],
       ['Execution', executionLink(ctx.config, j)],
     ];
-    summary.replaceChildren(...rows.map(([k, v]) => h('div', { class: 'meta-item' }, h('dt', null, k), h('dd', null, v))));
+    summary.replaceChildren(...metaItems(rows));
     const t = j.error ? ctx.config.taxonomy[j.error.name] : undefined;
     errorBox.replaceChildren(j.error
       ? h('div', { class: 'notice notice-error job-error' },

@@ -13,6 +13,7 @@ import { formatDateTime, formatRelative, plural, shortId } from './format.js';
 import { executionLink, jobLink, packHref } from './links.js';
 import { errorNotice, messageSlot, successNotice } from './notice.js';
 import { packEvents } from './pack-events.js';
+import { metaItems } from './parts.js';
 import { countChips, progressBar } from './progress.js';
 import { CANCELLABLE_PACK, JOB_STATUSES, PROGRESS_ORDER, TERMINAL_JOB, TERMINAL_PACK, badge, statusLabel } from './status.js';
 
@@ -138,7 +139,7 @@ export function packRow(initial, ctx, hooks) {
     const sig = JSON.stringify([view.updatedAt, view.runs, view.executionArn, view.status, view.webhook?.failures]);
     if (meta.dataset.sig === sig) return;
     meta.dataset.sig = sig;
-    meta.replaceChildren(...rows.flatMap(([k, v]) => [h('div', { class: 'meta-item' }, h('dt', null, k), h('dd', null, v))]));
+    meta.replaceChildren(...metaItems(rows));
     packError.replaceChildren(view.error
       ? h('div', { class: 'notice notice-error' }, h('p', { class: 'notice-title' }, `The pack failed: ${view.error.name}`), h('pre', { class: 'cause' }, view.error.cause))
       : '');

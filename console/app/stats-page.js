@@ -10,6 +10,7 @@ import { hourlyRecoveryChart, stackedBars } from './charts.js';
 import { actionButton, h, setDisabled, setText, uid } from './dom.js';
 import { formatDateTime, formatDuration, formatPercent, plural } from './format.js';
 import { errorNotice, messageSlot, successNotice } from './notice.js';
+import { card } from './parts.js';
 import { poll } from './poller.js';
 import { strategyLabel } from './strategies.js';
 
@@ -17,11 +18,6 @@ const WINDOWS = [['24', 'Last 24 hours'], ['72', 'Last 3 days'], ['168', 'Last 7
 
 function tile(label, value, note, tone) {
   return h('div', { class: ['tile', tone] }, h('p', { class: 'tile-label' }, label), h('p', { class: 'tile-value' }, value), note ? h('p', { class: 'tile-note' }, note) : null);
-}
-
-function card(title, ...children) {
-  const id = uid('card');
-  return h('section', { class: 'card', 'aria-labelledby': id }, h('h2', { id, class: 'card-title' }, title), ...children);
 }
 
 export function renderStats(main, _params, ctx) {
