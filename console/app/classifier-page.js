@@ -3,23 +3,21 @@
  * built-in rules), a form that dry-runs a pattern against the recorded failures before it
  * can be saved, and removal, each confirmed.
  */
+import { runAction } from './action.js';
 import { api } from './api.js';
-import { confirmDialog } from './dialog.js';
 import { actionButton, h, setDisabled, uid } from './dom.js';
 import { formatDateTime, plural } from './format.js';
 import { errorNotice, infoNotice, messageSlot, successNotice } from './notice.js';
+import { card } from './parts.js';
 
-const STAGES = ['segmentation', 'inpaint', 'compositing', 'qa'];
-const RECORDED = [
+/** What saving a pattern does to the recorded failures it matches: lambdas/api/classifier-schemas.ts's choices, in words (test/console/app-lists.test.ts). */
+export const RECORDED = [
   ['reclassify', 'Rename them (deferred recovery then treats them by their new name)'],
   ['rerun', 'Rename them and re-run now those it makes recoverable (bounded as deferred recovery is)'],
   ['leave', 'Leave them as they are (only new failures)'],
 ];
-
-function card(title, ...children) {
-  const id = uid('card');
-  return h('section', { class: 'card', 'aria-labelledby': id }, h('h2', { id, class: 'card-title' }, title), ...children);
-}
+/** How a pattern matches, in words (test/console/app-lists.test.ts). */
+export const MATCH = [['substring', 'Substring'], ['regex', 'Regular expression']];
 
 function field(label, control, help) {
   const helpId = help ? `${control.id}-help` : undefined;
@@ -39,9 +37,9 @@ export function renderClassifier(main, _params, ctx) {
 
   const nameIn = h('input', { type: 'text', id: uid('tp-name'), required: true, autocomplete: 'off', placeholder: 'Transient.ServiceUnavailable' });
   const patternIn = h('input', { type: 'text', id: uid('tp-pattern'), required: true, maxlength: '300', autocomplete: 'off' });
-  const matchSel = h('select', { id: uid('tp-match') }, h('option', { value: 'substring' }, 'Substring'), h('option', { value: 'regex' }, 'Regular expression'));
+  const matchSel = h('select', { id: uid('tp-match') }, MATCH.map(([v, l]) => h('option', { value: v }, l)));
   const caseIn = h('input', { type: 'checkbox', id: uid('tp-case') });
-  const stageSel = h('select', { id: uid('tp-stage') }, h('option', { value: '' }, 'Any stage'), STAGES.map((s) => h('option', { value: s }, s)));
+  const stageSel = h('select', { id: uid('tp-stage') }, h('option', { value: '' }, 'Any stage'), ctx.config.stages.map((s) => h('option', { value: s }, s)));
   const noteIn = h('input', { type: 'text', id: uid('tp-note'), maxlength: '200', autocomplete: 'off' });
   const recordedSel = h('select', { id: uid('tp-recorded') }, RECORDED.map(([v, l]) => h('option', { value: v }, l)));
   const dryBtn = actionButton('Dry run', () => void dryRun(), 'btn btn-primary');
@@ -138,49 +136,51 @@ export function renderClassifier(main, _params, ctx) {
     }
   }
 
-  async function save() {
+  function save() {
     const sent = body();
     const recorded = recordedSel.value;
-    const ok = await confirmDialog({
-      title: 'Save this pattern?',
-      body: [
-        h('p', null, `Failures matching ${describe({ ...sent, ignoreCase: sent.ignoreCase })} will be named ${sent.name}, before the built-in rules.`),
-        h('p', null, RECORDED.find(([v]) => v === recorded)?.[1] ?? ''),
-      ],
-      confirmLabel: 'Save',
-      focus: 'confirm',
+    const note = noteIn.value.trim();
+    return runAction({
+      label: 'Saving the pattern',
+      confirm: {
+        title: 'Save this pattern?',
+        body: [
+          h('p', null, `Failures matching ${describe({ ...sent, ignoreCase: sent.ignoreCase })} will be named ${sent.name}, before the built-in rules.`),
+          h('p', null, RECORDED.find(([v]) => v === recorded)?.[1] ?? ''),
+        ],
+        confirmLabel: 'Save',
+        focus: 'confirm',
+      },
+      slot: formMsg,
+      hold: (held) => setDisabled(saveBtn, held),
+      // Saved: Save waits for the next pattern's dry run.
+      keepHeld: true,
+      call: () => api('/classifier/patterns', { method: 'POST', body: { ...sent, recorded, ...(note && { note }) } }),
+      done: (a) => {
+        dryRunOf = null;
+        preview.replaceChildren();
+        const started = a.reruns.filter((r) => r.action === 'rerun').length;
+        return successNotice(`Saved ${a.pattern.id} (version ${a.version}): ${plural(a.reclassified.length, 'failure')} renamed${recorded === 'rerun' ? `, ${plural(started, 're-run')} started` : ''}.`);
+      },
+      after: () => void load(),
     });
-    if (!ok) return;
-    setDisabled(saveBtn, true);
-    try {
-      const note = noteIn.value.trim();
-      const a = await api('/classifier/patterns', { method: 'POST', body: { ...sent, recorded, ...(note && { note }) } });
-      const started = a.reruns.filter((r) => r.action === 'rerun').length;
-      formMsg.show(successNotice(`Saved ${a.pattern.id} (version ${a.version}): ${plural(a.reclassified.length, 'failure')} renamed${recorded === 'rerun' ? `, ${plural(started, 're-run')} started` : ''}.`));
-      dryRunOf = null;
-      preview.replaceChildren();
-    } catch (e) {
-      formMsg.show(errorNotice(e, 'Saving the pattern failed'));
-      setDisabled(saveBtn, false);
-    }
-    await load();
   }
 
-  async function remove(p) {
-    const ok = await confirmDialog({
-      title: `Remove ${p.id}?`,
-      body: [h('p', null, `Failures matching ${describe(p)} will no longer be named ${p.name} by it. Failures it already renamed keep their name.`)],
-      confirmLabel: 'Remove',
-      danger: true,
+  function remove(p) {
+    return runAction({
+      label: 'Removing the pattern',
+      confirm: {
+        title: `Remove ${p.id}?`,
+        body: [h('p', null, `Failures matching ${describe(p)} will no longer be named ${p.name} by it. Failures it already renamed keep their name.`)],
+        confirmLabel: 'Remove',
+        danger: true,
+      },
+      slot: listMsg,
+      call: () => api(`/classifier/patterns/${encodeURIComponent(p.id)}`, { method: 'DELETE' }),
+      done: (r) => successNotice(`Removed ${r.removed.id} (version ${r.version}).`),
+      // The list read again keeps the answer above it.
+      after: () => void load(true),
     });
-    if (!ok) return;
-    try {
-      const r = await api(`/classifier/patterns/${encodeURIComponent(p.id)}`, { method: 'DELETE' });
-      listMsg.show(successNotice(`Removed ${r.removed.id} (version ${r.version}).`));
-    } catch (e) {
-      listMsg.show(errorNotice(e, 'Removing the pattern failed'));
-    }
-    await load(true);
   }
 
   void load();

@@ -7,6 +7,7 @@ import { h, setText } from './dom.js';
 import { formatDateTime, formatDuration } from './format.js';
 import { jobHref } from './links.js';
 import { errorNotice, messageSlot } from './notice.js';
+import { metaItems } from './parts.js';
 import { poll } from './poller.js';
 
 const tone = (type) => (/Failed|TimedOut|Aborted/.test(type) ? 'ev-bad' : /Retried|Caught/.test(type) ? 'ev-warn' : /Succeeded|Exited/.test(type) ? 'ev-ok' : '');
@@ -64,14 +65,14 @@ export function renderHistory(main, { executionArn }, ctx) {
       msg.show(errorNotice(e, 'Loading the execution history failed'));
       return 8000;
     }
-    head.replaceChildren(...[
+    head.replaceChildren(...metaItems([
       ['Execution', h('code', null, data.name)],
       ['State machine', h('code', null, data.stateMachineArn.split(':').pop())],
       ['Status', h('span', { class: ['badge', `ex-${data.status.toLowerCase()}`] }, data.status)],
       ['Started', formatDateTime(data.startDate)],
       ['Stopped', data.stopDate ? `${formatDateTime(data.stopDate)} (${formatDuration(new Date(data.stopDate) - new Date(data.startDate))})` : 'running'],
       ...(data.error ? [['Error', h('code', null, data.error)]] : []),
-    ].map(([k, v]) => h('div', { class: 'meta-item' }, h('dt', null, k), h('dd', null, v))));
+    ]));
     draw();
     return data.status === 'RUNNING' ? 2000 : 30_000;
   }

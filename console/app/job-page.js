@@ -3,18 +3,20 @@
  * recovery path on a timeline linked to its execution, and Retry (with Force explained).
  * Live while the job runs.
  */
+import { runAction } from './action.js';
 import { api } from './api.js';
-import { confirmDialog } from './dialog.js';
 import { actionButton, h, setDisabled, setText, uid } from './dom.js';
 import { formatDateTime, formatDuration, shortId } from './format.js';
 import { executionLink, packHref } from './links.js';
 import { errorNotice, messageSlot, successNotice } from './notice.js';
+import { metaItems } from './parts.js';
 import { poll } from './poller.js';
 import { badge, TERMINAL_JOB } from './status.js';
 import { recoveryTimeline } from './timeline.js';
 
-const PARAM_ORDER = ['width', 'height', 'steps', 'batch', 'model', 'seed', 'denoise', 'maskExpandPx'];
-const PARAM_LABELS = { width: 'Width', height: 'Height', steps: 'Steps', batch: 'Batch', model: 'Model', seed: 'Seed', denoise: 'Denoise', maskExpandPx: 'Mask expansion (px)' };
+/** Every inpaint parameter (core/params.ts), in the order the table shows them, and their words (test/console/app-lists.test.ts). */
+export const PARAM_ORDER = ['width', 'height', 'steps', 'batch', 'model', 'seed', 'denoise', 'maskExpandPx'];
+export const PARAM_LABELS = { width: 'Width', height: 'Height', steps: 'Steps', batch: 'Batch', model: 'Model', seed: 'Seed', denoise: 'Denoise', maskExpandPx: 'Mask expansion (px)' };
 
 /** Re-renders a section only when its data changed (image URLs are re-signed on every read). */
 function section(title, id) {
@@ -162,7 +164,7 @@ export function renderJob(main, { jobId }, ctx) {
       ['GPU time', j.gpuSeconds === undefined ? '—' : formatDuration(j.gpuSeconds * 1000)],
       ['Execution', executionLink(ctx.config, j)],
     ];
-    summary.replaceChildren(...rows.map(([k, v]) => h('div', { class: 'meta-item' }, h('dt', null, k), h('dd', null, v))));
+    summary.replaceChildren(...metaItems(rows));
     const t = j.error ? ctx.config.taxonomy[j.error.name] : undefined;
     errorBox.replaceChildren(j.error
       ? h('div', { class: 'notice notice-error job-error' },
@@ -210,56 +212,54 @@ export function renderJob(main, { jobId }, ctx) {
     }
   }
 
-  async function retry() {
-    if (!job) return;
+  /** A job action: its answer beside Retry, then the job read again. */
+  const runJobAction = (o) => runAction({ slot: actionMsg, after: () => poller.now(), ...o });
+
+  function retry() {
+    if (!job) return undefined;
     const forceId = uid('force');
     const suggested = job.status === 'complete' || job.needsIntervention;
     const force = h('input', { type: 'checkbox', id: forceId, checked: suggested, 'aria-describedby': `${forceId}-help` });
     const fields = [h('div', { class: 'check' }, force, h('label', { for: forceId }, 'Force'),
       h('p', { id: `${forceId}-help`, class: 'radio-help' },
         'Overrides the pipeline\'s verdict and bounds: runs a complete job, or one whose failure is not recoverable (e.g. after you freed disk space or replaced a corrupt input), and resets its attempt counters. Without it the API refuses such jobs.'))];
-    const res = await confirmDialog({
-      title: `Retry job ${shortId(job.jobId)}?`,
-      body: [h('p', null, `The job (now ${job.status}) runs again under a new execution of the job machine, from its checkpoints: finished stages are not redone.`),
-        suggested ? h('p', null, job.status === 'complete' ? 'The job is complete, so it needs Force.' : 'The job needs intervention (its failure is not recoverable), so it needs Force.') : null],
-      fields,
-      read: () => ({ force: force.checked }),
-      confirmLabel: 'Retry',
-      focus: 'first-field',
+    const { jobId } = job;
+    return runJobAction({
+      label: 'Retry',
+      confirm: {
+        title: `Retry job ${shortId(jobId)}?`,
+        body: [h('p', null, `The job (now ${job.status}) runs again under a new execution of the job machine, from its checkpoints: finished stages are not redone.`),
+          suggested ? h('p', null, job.status === 'complete' ? 'The job is complete, so it needs Force.' : 'The job needs intervention (its failure is not recoverable), so it needs Force.') : null],
+        fields,
+        read: () => ({ force: force.checked }),
+        confirmLabel: 'Retry',
+        focus: 'first-field',
+      },
+      hold: (held) => setDisabled(retryBtn, held),
+      call: (res) => api(`/jobs/${jobId}/retry`, { method: 'POST', body: res.force ? { force: true } : {} }),
+      done: (r) => successNotice(`Job started again${r.forced ? ' (forced)' : ''}: execution ${r.executionArn.split(':').pop()}.`),
     });
-    if (!res) return;
-    setDisabled(retryBtn, true);
-    try {
-      const r = await api(`/jobs/${job.jobId}/retry`, { method: 'POST', body: res.force ? { force: true } : {} });
-      actionMsg.show(successNotice(`Job started again${r.forced ? ' (forced)' : ''}: execution ${r.executionArn.split(':').pop()}.`));
-    } catch (e) {
-      actionMsg.show(errorNotice(e, 'Retry failed'));
-    } finally {
-      setDisabled(retryBtn, false);
-    }
-    poller.now();
   }
 
-  async function cancel() {
-    if (!job || TERMINAL_JOB.includes(job.status)) return;
-    const ok = await confirmDialog({
-      title: `Cancel job ${shortId(job.jobId)}?`,
-      body: [h('p', null, `The job (now ${job.status}) stops: its execution is stopped and a GPU prompt it runs is interrupted. It ends cancelled.`),
-        h('p', null, 'Finished stages are kept as checkpoints: a later retry resumes from them.')],
-      confirmLabel: 'Cancel job',
-      danger: true,
-      focus: 'cancel',
+  function cancel() {
+    if (!job || TERMINAL_JOB.includes(job.status)) return undefined;
+    const { jobId } = job;
+    return runJobAction({
+      label: 'Cancel',
+      confirm: {
+        title: `Cancel job ${shortId(jobId)}?`,
+        body: [h('p', null, `The job (now ${job.status}) stops: its execution is stopped and a GPU prompt it runs is interrupted. It ends cancelled.`),
+          h('p', null, 'Finished stages are kept as checkpoints: a later retry resumes from them.')],
+        confirmLabel: 'Cancel job',
+        danger: true,
+        focus: 'cancel',
+      },
+      hold: (held) => setDisabled(cancelBtn, held),
+      // A cancelled job cannot be cancelled again: the job read after it decides.
+      keepHeld: true,
+      call: () => api(`/jobs/${jobId}/cancel`, { method: 'POST', body: {} }),
+      done: (r) => successNotice(r.alreadyCancelled ? 'The job was already cancelled.' : 'Job cancelled.'),
     });
-    if (!ok) return;
-    setDisabled(cancelBtn, true);
-    try {
-      const r = await api(`/jobs/${job.jobId}/cancel`, { method: 'POST', body: {} });
-      actionMsg.show(successNotice(r.alreadyCancelled ? 'The job was already cancelled.' : 'Job cancelled.'));
-    } catch (e) {
-      actionMsg.show(errorNotice(e, 'Cancel failed'));
-      setDisabled(cancelBtn, false);
-    }
-    poller.now();
   }
 
   const poller = poll(tick);

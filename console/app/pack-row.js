@@ -7,12 +7,13 @@
  * and its lifecycle events.
  */
 import { api } from './api.js';
-import { confirmDialog } from './dialog.js';
+import { runAction } from './action.js';
 import { actionButton, h, setDisabled, setText, uid } from './dom.js';
 import { formatDateTime, formatRelative, plural, shortId } from './format.js';
 import { executionLink, jobLink, packHref } from './links.js';
 import { errorNotice, messageSlot, successNotice } from './notice.js';
 import { packEvents } from './pack-events.js';
+import { metaItems } from './parts.js';
 import { countChips, progressBar } from './progress.js';
 import { CANCELLABLE_PACK, JOB_STATUSES, PROGRESS_ORDER, TERMINAL_JOB, TERMINAL_PACK, badge, statusLabel } from './status.js';
 
@@ -138,7 +139,7 @@ export function packRow(initial, ctx, hooks) {
     const sig = JSON.stringify([view.updatedAt, view.runs, view.executionArn, view.status, view.webhook?.failures]);
     if (meta.dataset.sig === sig) return;
     meta.dataset.sig = sig;
-    meta.replaceChildren(...rows.flatMap(([k, v]) => [h('div', { class: 'meta-item' }, h('dt', null, k), h('dd', null, v))]));
+    meta.replaceChildren(...metaItems(rows));
     packError.replaceChildren(view.error
       ? h('div', { class: 'notice notice-error' }, h('p', { class: 'notice-title' }, `The pack failed: ${view.error.name}`), h('pre', { class: 'cause' }, view.error.cause))
       : '');
@@ -244,100 +245,86 @@ export function packRow(initial, ctx, hooks) {
     }
   }
 
-  async function restartIncomplete() {
+  function hold(held) {
+    busy = held;
+    renderTools();
+  }
+
+  /** A pack tool: its answer in the tools' slot, then the list refreshed. */
+  const runPackAction = (o) => runAction({ slot: tools, hold, after: hooks.refresh, ...o });
+
+  function restartIncomplete() {
     const incomplete = incompleteOf(view) ?? 0;
     const c = view.counts ?? {};
     const breakdown = PROGRESS_ORDER.filter((st) => st !== 'complete' && (c[st] ?? 0) > 0).map((st) => `${c[st]} ${statusLabel(st)}`).join(', ');
-    const ok = await confirmDialog({
-      title: `Restart ${plural(incomplete, 'incomplete job')}?`,
-      body: [
-        h('p', null, 'Pack ', h('strong', null, view.name), ` (${shortId(view.packId)}).`),
-        h('p', null, `${plural(incomplete, 'job')} ${incomplete === 1 ? 'goes' : 'go'} back to pending and run${incomplete === 1 ? 's' : ''} again under a new execution of the pack${breakdown ? `: ${breakdown}` : ''}.`),
-        h('p', null, `${plural(c.complete ?? 0, 'complete job')} ${c.complete === 1 ? 'is' : 'are'} kept. Finished stages are kept as checkpoints, so they are not redone.`),
-      ],
-      confirmLabel: `Restart ${plural(incomplete, 'job')}`,
+    return runPackAction({
+      label: 'Restart Incomplete',
+      confirm: {
+        title: `Restart ${plural(incomplete, 'incomplete job')}?`,
+        body: [
+          h('p', null, 'Pack ', h('strong', null, view.name), ` (${shortId(view.packId)}).`),
+          h('p', null, `${plural(incomplete, 'job')} ${incomplete === 1 ? 'goes' : 'go'} back to pending and run${incomplete === 1 ? 's' : ''} again under a new execution of the pack${breakdown ? `: ${breakdown}` : ''}.`),
+          h('p', null, `${plural(c.complete ?? 0, 'complete job')} ${c.complete === 1 ? 'is' : 'are'} kept. Finished stages are kept as checkpoints, so they are not redone.`),
+        ],
+        confirmLabel: `Restart ${plural(incomplete, 'job')}`,
+      },
+      call: () => api(`/packs/${view.packId}/restart-incomplete`, { method: 'POST', body: {} }),
+      done: (r) => successNotice(`Restarted: ${plural(r.resetJobs, 'job')} reset to pending; the pack runs again (execution ${r.executionArn.split(':').pop()}).`),
     });
-    if (!ok) return;
-    busy = true;
-    renderTools();
-    try {
-      const r = await api(`/packs/${view.packId}/restart-incomplete`, { method: 'POST', body: {} });
-      tools.show(successNotice(`Restarted: ${plural(r.resetJobs, 'job')} reset to pending; the pack runs again (execution ${r.executionArn.split(':').pop()}).`));
-    } catch (e) {
-      tools.show(errorNotice(e, 'Restart Incomplete failed'));
-    }
-    busy = false;
-    hooks.refresh();
   }
 
-  async function cancelPack() {
+  function cancelPack() {
     const c = view.counts ?? {};
     const unfinished = JOB_STATUSES.filter((st) => !TERMINAL_JOB.includes(st)).reduce((n, st) => n + (c[st] ?? 0), 0);
-    const ok = await confirmDialog({
-      title: `Cancel pack ${view.name}?`,
-      body: [
-        h('p', null, 'Pack ', h('strong', null, view.name), ` (${shortId(view.packId)}) stops now.`),
-        h('p', null, `${plural(unfinished, 'unfinished job')} ${unfinished === 1 ? 'ends' : 'end'} cancelled; a GPU prompt in progress is interrupted. ${plural(c.complete ?? 0, 'complete job')} ${c.complete === 1 ? 'keeps its' : 'keep their'} results.`),
-      ],
-      confirmLabel: 'Cancel pack',
-      danger: true,
-      focus: 'cancel',
+    return runPackAction({
+      label: 'Cancel Pack',
+      confirm: {
+        title: `Cancel pack ${view.name}?`,
+        body: [
+          h('p', null, 'Pack ', h('strong', null, view.name), ` (${shortId(view.packId)}) stops now.`),
+          h('p', null, `${plural(unfinished, 'unfinished job')} ${unfinished === 1 ? 'ends' : 'end'} cancelled; a GPU prompt in progress is interrupted. ${plural(c.complete ?? 0, 'complete job')} ${c.complete === 1 ? 'keeps its' : 'keep their'} results.`),
+        ],
+        confirmLabel: 'Cancel pack',
+        danger: true,
+        focus: 'cancel',
+      },
+      call: () => api(`/packs/${view.packId}/cancel`, { method: 'POST', body: {} }),
+      done: (r) => successNotice(r.alreadyCancelled ? 'The pack was already cancelled.' : `Pack cancelled: ${plural(r.jobsCancelled, 'job')} cancelled.`),
     });
-    if (!ok) return;
-    busy = true;
-    renderTools();
-    try {
-      const r = await api(`/packs/${view.packId}/cancel`, { method: 'POST', body: {} });
-      tools.show(successNotice(r.alreadyCancelled ? 'The pack was already cancelled.' : `Pack cancelled: ${plural(r.jobsCancelled, 'job')} cancelled.`));
-    } catch (e) {
-      tools.show(errorNotice(e, 'Cancel Pack failed'));
-    }
-    busy = false;
-    hooks.refresh();
   }
 
   async function erasePack() {
-    busy = true;
-    renderTools();
-    let scope;
-    try {
-      scope = await api(`/packs/${view.packId}/erasure`);
-    } catch (e) {
-      tools.show(errorNotice(e, 'Erase Pack failed'));
-    }
-    busy = false;
-    renderTools();
+    // What goes is read first, so the dialog can name it.
+    const scope = await runPackAction({ label: 'Erase Pack', call: () => api(`/packs/${view.packId}/erasure`), after: undefined });
     if (!scope) return;
-    const ok = await confirmDialog({
-      title: `Erase pack ${view.name}?`,
-      body: [
-        h('p', null, 'Pack ', h('strong', null, view.name), ` (${shortId(view.packId)}) is deleted for good:`),
-        h('ul', { class: 'erase-scope' },
-          h('li', null, plural(scope.jobs, 'job')),
-          h('li', null, `${plural(scope.objects, 'stored image')} (${plural(scope.versions, 'stored version')}): uploads, masks, GPU outputs and results`),
-          h('li', null, 'its records; its recovery events stay counted in the statistics, without ids')),
-        h('p', null, 'This cannot be undone.'),
-      ],
-      confirmLabel: 'Erase pack',
-      danger: true,
-      focus: 'cancel',
+    await runPackAction({
+      label: 'Erase Pack',
+      confirm: {
+        title: `Erase pack ${view.name}?`,
+        body: [
+          h('p', null, 'Pack ', h('strong', null, view.name), ` (${shortId(view.packId)}) is deleted for good:`),
+          h('ul', { class: 'erase-scope' },
+            h('li', null, plural(scope.jobs, 'job')),
+            h('li', null, `${plural(scope.objects, 'stored image')} (${plural(scope.versions, 'stored version')}): uploads, masks, GPU outputs and results`),
+            h('li', null, 'its records; its recovery events stay counted in the statistics, without ids')),
+          h('p', null, 'This cannot be undone.'),
+        ],
+        confirmLabel: 'Erase pack',
+        danger: true,
+        focus: 'cancel',
+      },
+      call: () => api(`/packs/${view.packId}`, { method: 'DELETE' }),
+      // The row leaves the list: its tools stay held, the page says the answer above the list.
+      keepHeld: true,
+      done: (r) => {
+        hooks.erased(view.packId, successNotice(r.state === 'erased'
+          ? `Pack ${view.name} erased: ${plural(r.deleted.versions, 'stored version')} and ${plural(r.deleted.jobs, 'job')} deleted.`
+          : `Pack ${view.name} is being erased; the rest goes within a few minutes.`));
+      },
     });
-    if (!ok) return;
-    busy = true;
-    renderTools();
-    try {
-      const r = await api(`/packs/${view.packId}`, { method: 'DELETE' });
-      hooks.erased(view.packId, successNotice(r.state === 'erased'
-        ? `Pack ${view.name} erased: ${plural(r.deleted.versions, 'stored version')} and ${plural(r.deleted.jobs, 'job')} deleted.`
-        : `Pack ${view.name} is being erased; the rest goes within a few minutes.`));
-    } catch (e) {
-      tools.show(errorNotice(e, 'Erase Pack failed'));
-      busy = false;
-      hooks.refresh();
-    }
   }
 
-  async function refinePack() {
+  function refinePack() {
     const c = view.counts ?? {};
     const name = uid('scope');
     const radio = (value, label, help, checked) => {
@@ -352,26 +339,20 @@ export function packRow(initial, ctx, hooks) {
       h('legend', null, 'Scope'),
       radio('successful_only', 'Successful only', `A new pack with the ${plural(c.complete ?? 0, 'complete job')}, to improve their images (new seed, more steps).`, true),
       radio('all_completed', 'All completed', `Also the ${plural(c.failed ?? 0, 'failed job')}, for a corrective inpainting pass with the parameters their recovery ended with.`, false))];
-    const result = await confirmDialog({
-      title: 'Refine Pack',
-      body: [h('p', null, 'Create a refinement pack from ', h('strong', null, view.name), '. This pack is not changed; the new pack links back to it.')],
-      fields,
-      read: () => ({ scope: fields[0].querySelector('input:checked')?.value ?? 'successful_only' }),
-      confirmLabel: 'Create refinement pack',
-      focus: 'first-field',
+    return runPackAction({
+      label: 'Refine Pack',
+      confirm: {
+        title: 'Refine Pack',
+        body: [h('p', null, 'Create a refinement pack from ', h('strong', null, view.name), '. This pack is not changed; the new pack links back to it.')],
+        fields,
+        read: () => ({ scope: fields[0].querySelector('input:checked')?.value ?? 'successful_only' }),
+        confirmLabel: 'Create refinement pack',
+        focus: 'first-field',
+      },
+      call: ({ scope }) => api(`/packs/${view.packId}/refine`, { method: 'POST', body: { scope }, idempotencyKey: crypto.randomUUID() }),
+      done: (created) => successNotice('Refinement pack created with ', plural(created.jobIds.length, 'job'), ': ',
+        h('a', { href: packHref(created.packId), class: 'new-pack-link' }, created.name), ` (${shortId(created.packId)}).`),
     });
-    if (!result) return;
-    busy = true;
-    renderTools();
-    try {
-      const created = await api(`/packs/${view.packId}/refine`, { method: 'POST', body: { scope: result.scope }, idempotencyKey: crypto.randomUUID() });
-      tools.show(successNotice('Refinement pack created with ', plural(created.jobIds.length, 'job'), ': ',
-        h('a', { href: packHref(created.packId), class: 'new-pack-link' }, created.name), ` (${shortId(created.packId)}).`));
-    } catch (e) {
-      tools.show(errorNotice(e, 'Refine Pack failed'));
-    }
-    busy = false;
-    hooks.refresh();
   }
 
   update(view);

@@ -45,14 +45,13 @@ export function renderPacks(main, { openId }, ctx) {
   const hooks = {
     onExpand: (id, open) => (open ? expanded.add(id) : expanded.delete(id)),
     refresh: () => poller.now(),
-    /** The pack is gone: its row goes at once, the answer is said above the list. */
+    /** The pack is gone: its row goes at once, the answer is said above the list (the action refreshes after). */
     erased: (id, notice) => {
       rows.get(id)?.el.remove();
       rows.delete(id);
       expanded.delete(id);
       olderLoaded = olderLoaded.filter((p) => p.packId !== id);
       erasedMsg.show(notice);
-      poller.now();
     },
   };
 

@@ -4,12 +4,13 @@
  * strategy, time to recover; GPU queue depth, circuit breakers, stuck jobs, dependency
  * checks; and the emergency stop and resume, each confirmed with what it does.
  */
+import { runAction } from './action.js';
 import { api } from './api.js';
 import { hourlyRecoveryChart, stackedBars } from './charts.js';
-import { confirmDialog } from './dialog.js';
 import { actionButton, h, setDisabled, setText, uid } from './dom.js';
 import { formatDateTime, formatDuration, formatPercent, plural } from './format.js';
 import { errorNotice, messageSlot, successNotice } from './notice.js';
+import { card } from './parts.js';
 import { poll } from './poller.js';
 import { strategyLabel } from './strategies.js';
 
@@ -17,11 +18,6 @@ const WINDOWS = [['24', 'Last 24 hours'], ['72', 'Last 3 days'], ['168', 'Last 7
 
 function tile(label, value, note, tone) {
   return h('div', { class: ['tile', tone] }, h('p', { class: 'tile-label' }, label), h('p', { class: 'tile-value' }, value), note ? h('p', { class: 'tile-note' }, note) : null);
-}
-
-function card(title, ...children) {
-  const id = uid('card');
-  return h('section', { class: 'card', 'aria-labelledby': id }, h('h2', { id, class: 'card-title' }, title), ...children);
 }
 
 export function renderStats(main, _params, ctx) {
@@ -158,57 +154,57 @@ export function renderStats(main, _params, ctx) {
     return 15_000;
   }
 
-  async function emergencyStop() {
+  /**
+   * The emergency stop and resume: the answer in the card, then the health read again, which
+   * also decides which of the two buttons is offered.
+   */
+  const runControl = (o) => runAction({ slot: controlMsg, keepHeld: true, after: () => healthPoller.now(), ...o });
+
+  function emergencyStop() {
     const reasonId = uid('reason');
     const reason = h('input', { type: 'text', id: reasonId, maxlength: '500', autocomplete: 'off', 'aria-describedby': `${reasonId}-help` });
-    const res = await confirmDialog({
-      title: 'Stop everything now?',
-      body: [
-        h('p', null, 'The emergency stop:'),
-        h('ul', null,
-          h('li', null, 'stops every running pack and job execution at once,'),
-          h('li', null, 'pauses the GPU workers (they take no new work from the queue),'),
-          h('li', null, 'refuses new work (creating, restarting, refining and retrying packs and jobs) until you resume.')),
-        h('p', null, 'Nothing is lost: jobs keep their state and checkpoints. Resume puts the unfinished jobs back to pending and starts their packs again.'),
-      ],
-      fields: [h('label', { for: reasonId }, 'Reason (optional, recorded with the stop)'), reason,
-        h('p', { id: `${reasonId}-help`, class: 'radio-help' }, 'For the other operators, e.g. "GPU fleet maintenance".')],
-      read: () => ({ reason: reason.value.trim() }),
-      confirmLabel: 'Stop everything',
-      danger: true,
+    return runControl({
+      label: 'The emergency stop',
+      confirm: {
+        title: 'Stop everything now?',
+        body: [
+          h('p', null, 'The emergency stop:'),
+          h('ul', null,
+            h('li', null, 'stops every running pack and job execution at once,'),
+            h('li', null, 'pauses the GPU workers (they take no new work from the queue),'),
+            h('li', null, 'refuses new work (creating, restarting, refining and retrying packs and jobs) until you resume.')),
+          h('p', null, 'Nothing is lost: jobs keep their state and checkpoints. Resume puts the unfinished jobs back to pending and starts their packs again.'),
+        ],
+        fields: [h('label', { for: reasonId }, 'Reason (optional, recorded with the stop)'), reason,
+          h('p', { id: `${reasonId}-help`, class: 'radio-help' }, 'For the other operators, e.g. "GPU fleet maintenance".')],
+        read: () => ({ reason: reason.value.trim() }),
+        confirmLabel: 'Stop everything',
+        danger: true,
+      },
+      hold: (held) => setDisabled(stopBtn, held),
+      call: (res) => api('/emergency-stop', { method: 'POST', body: res.reason ? { reason: res.reason } : {} }),
+      done: (r) => successNotice(`Emergency stop active: ${plural(r.packsStopped.length, 'pack')} and ${plural(r.executionsStopped, 'execution')} stopped.`),
     });
-    if (!res) return;
-    setDisabled(stopBtn, true);
-    try {
-      const r = await api('/emergency-stop', { method: 'POST', body: res.reason ? { reason: res.reason } : {} });
-      controlMsg.show(successNotice(`Emergency stop active: ${plural(r.packsStopped.length, 'pack')} and ${plural(r.executionsStopped, 'execution')} stopped.`));
-    } catch (e) {
-      controlMsg.show(errorNotice(e, 'The emergency stop failed'));
-    }
-    healthPoller.now();
   }
 
-  async function resume() {
-    const res = await confirmDialog({
-      title: 'Resume the pipeline?',
-      body: [
-        h('p', null, 'Resume clears the emergency stop: the GPU workers take work again and new work is accepted.'),
-        h('p', null, 'The unfinished jobs of the packs the stop halted go back to pending and those packs start again; the jobs continue from their checkpoints.'),
-        health?.emergencyStop?.reason ? h('p', null, `The stop was: ${health.emergencyStop.reason}`) : null,
-      ],
-      confirmLabel: 'Resume',
-      focus: 'confirm',
+  function resume() {
+    return runControl({
+      label: 'Resume',
+      confirm: {
+        title: 'Resume the pipeline?',
+        body: [
+          h('p', null, 'Resume clears the emergency stop: the GPU workers take work again and new work is accepted.'),
+          h('p', null, 'The unfinished jobs of the packs the stop halted go back to pending and those packs start again; the jobs continue from their checkpoints.'),
+          health?.emergencyStop?.reason ? h('p', null, `The stop was: ${health.emergencyStop.reason}`) : null,
+        ],
+        confirmLabel: 'Resume',
+        focus: 'confirm',
+      },
+      hold: (held) => setDisabled(resumeBtn, held),
+      call: () => api('/resume', { method: 'POST', body: {} }),
+      done: (r) => successNotice(`Resumed: ${plural(r.packsResumed.length, 'pack')} started again, ${plural(r.jobsResumed, 'job')} back to pending.`,
+        r.failures.length > 0 ? ` ${plural(r.failures.length, 'pack')} could not be started: ${r.failures.map((f) => `${f.id} (${f.message})`).join('; ')} — restart them with Restart Incomplete.` : ''),
     });
-    if (!res) return;
-    setDisabled(resumeBtn, true);
-    try {
-      const r = await api('/resume', { method: 'POST', body: {} });
-      controlMsg.show(successNotice(`Resumed: ${plural(r.packsResumed.length, 'pack')} started again, ${plural(r.jobsResumed, 'job')} back to pending.`,
-        r.failures.length > 0 ? ` ${plural(r.failures.length, 'pack')} could not be started: ${r.failures.map((f) => `${f.id} (${f.message})`).join('; ')} — restart them with Restart Incomplete.` : ''));
-    } catch (e) {
-      controlMsg.show(errorNotice(e, 'Resume failed'));
-    }
-    healthPoller.now();
   }
 
   const healthPoller = poll(healthTick);

@@ -16,7 +16,7 @@ export function useStatuses(config) {
   CANCELLABLE_PACK.splice(0, CANCELLABLE_PACK.length, ...config.cancellablePackStatuses);
 }
 
-/** What each status reads as; every job and pack status has one (test/console/status-lists.test.ts). */
+/** What each status reads as; every job and pack status has one (test/console/app-lists.test.ts). */
 export const LABELS = {
   pending: 'pending',
   segmenting: 'segmenting',
@@ -43,6 +43,6 @@ export function badge(status, extraClass) {
 
 /**
  * The progress bar's segments, in order: done first, then what moves, then what waits.
- * A presentation order of core/status.ts's job statuses (test/console/status-lists.test.ts holds them together).
+ * A presentation order of core/status.ts's job statuses (test/console/app-lists.test.ts holds them together).
  */
 export const PROGRESS_ORDER = ['complete', 'failed', 'cancelled', 'recovering', 'awaiting_fix', 'segmenting', 'inpainting', 'compositing', 'qa', 'pending'];

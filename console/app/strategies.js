@@ -1,4 +1,4 @@
-/** Recovery strategies in words (the taxonomy's names stay visible next to them). */
+/** Recovery strategies in words (the taxonomy's names stay visible next to them); one for each of core/taxonomy.ts's (test/console/app-lists.test.ts). */
 export const STRATEGY_LABELS = {
   RETRY_BACKOFF: 'Retry with exponential backoff',
   REDUCE_PARAMS: 'Reduce GPU parameters',

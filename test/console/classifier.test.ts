@@ -4,30 +4,22 @@
  * pattern just dry-run; a catastrophic regular expression is refused in words; saving
  * renames the job's failure; the pattern is listed with who saved it, then removed.
  */
-import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { getJob } from '../../adapters/job-store.ts';
+import { STAGES } from '../../core/strategies.ts';
 import { seedFailedJob } from '../support/failed-job.ts';
-import { startConsoleWorld, type ConsoleWorld } from './support/console-stack.ts';
+import { useConsoleWorld } from './support/console-stack.ts';
 
-let world: ConsoleWorld;
-let page: Page;
-
-beforeAll(async () => {
-  world = await startConsoleWorld({ profile: 'none' });
-  page = await world.page();
-});
-afterAll(async () => {
-  await world?.stop();
-});
+const file = useConsoleWorld();
 
 describe('the Classifier page', () => {
   it('dry-runs a pattern, refuses a catastrophic one, saves, lists and removes it', async () => {
+    const { world, page } = file;
     // Prepare
     const job = await seedFailedJob('Unclassified', 'gpu broker: slot lease lost mid-flight');
-    await page.goto(`${world.console.url}#/classifier`);
-    await page.getByRole('heading', { level: 1, name: 'Classifier' }).waitFor();
+    await world.open(page, '#/classifier', 'Classifier');
     await page.getByText('No pattern taught yet.').waitFor();
+    expect(await page.getByLabel('Stage').locator('option').allTextContents()).toEqual(['Any stage', ...STAGES]);
     const save = page.getByRole('button', { name: 'Save…' });
     expect(await save.getAttribute('aria-disabled')).toBe('true');
 

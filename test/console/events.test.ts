@@ -4,23 +4,16 @@
  * (pack started, each job completed, pack completed) arrive from the local bus without a
  * reload, each with its time and its job.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startConsoleWorld, type ConsoleWorld } from './support/console-stack.ts';
+import { describe, expect, it } from 'vitest';
+import { useConsoleWorld } from './support/console-stack.ts';
 
-let world: ConsoleWorld;
-
-beforeAll(async () => {
-  world = await startConsoleWorld({ profile: 'none' });
-});
-afterAll(async () => {
-  await world?.stop();
-});
+const file = useConsoleWorld();
 
 describe('a pack\'s events', () => {
   it('appear on its page while it runs, from pack started to pack completed, with a recovery in words', async () => {
+    const { world, page } = file;
     // Prepare: the packs page is open before the pack exists; one job meets GPU physics
     // (out of memory) and is recovered, which keeps the pack running for a while.
-    const page = await world.page();
     await page.getByRole('heading', { level: 1, name: 'Virtual Try-On Packs' }).waitFor();
     const created = await world.createPack('events pack', [{}, { params: { width: 1536, height: 1536, batch: 4, steps: 40 } }]);
     const row = page.locator(`section.pack[data-pack-id="${created.packId}"]`);

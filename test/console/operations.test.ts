@@ -3,24 +3,15 @@
  * emergency stop and resume, each confirmed with what it does; the recovery statistics
  * and health drawn as charts; and API errors put into words rather than a blank page.
  */
-import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { JobView } from '../../lambdas/api/schemas.ts';
-import { finished, startConsoleWorld, type ConsoleWorld } from './support/console-stack.ts';
+import { finished, useConsoleWorld } from './support/console-stack.ts';
 
-let world: ConsoleWorld;
-let page: Page;
-
-beforeAll(async () => {
-  world = await startConsoleWorld({ profile: 'none' });
-  page = await world.page();
-});
-afterAll(async () => {
-  await world?.stop();
-});
+const file = useConsoleWorld();
 
 describe('API errors', () => {
   it('are shown in words with what to do, never as a blank page', async () => {
+    const { world, page } = file;
     // Act
     const missing = '00000000-0000-4000-8000-000000000000';
     await page.goto(`${world.console.url}#/jobs/${missing}`);
@@ -29,8 +20,7 @@ describe('API errors', () => {
     await alert.waitFor();
     expect(await alert.textContent()).toContain(`Loading the job failed: job ${missing} does not exist`);
     expect(await alert.textContent()).toContain('HTTP 404, NotFound');
-    await page.goto(`${world.console.url}#/nowhere`);
-    await page.getByRole('heading', { level: 1, name: 'Page not found' }).waitFor();
+    await world.open(page, '#/nowhere', 'Page not found');
   });
 });
 
@@ -38,10 +28,10 @@ describe('the statistics and health page', () => {
   let packId: string;
 
   it('stops everything with the emergency stop and resumes, each after a confirmation that says what happens', async () => {
+    const { world, page } = file;
     // Prepare: a pack whose first job hangs on the GPU, so the pack is surely running; its
     // second job runs out of GPU memory and recovers.
-    await page.goto(`${world.console.url}#/stats`);
-    await page.getByRole('heading', { level: 1, name: 'Statistics & health' }).waitFor();
+    await world.open(page, '#/stats', 'Statistics & health');
     const created = await world.createPack('operations drill', [{}, { params: { width: 1536, height: 1536, batch: 4, steps: 40 } }]);
     packId = created.packId;
     world.stack.workers[0]!.comfy.setFault(created.jobIds[0]!, 'hang', 1);
@@ -72,6 +62,7 @@ describe('the statistics and health page', () => {
   });
 
   it('draws the recovery rate over time, the errors per taxonomy name and per strategy, and the health of the pipeline', async () => {
+    const { world, page } = file;
     // Act: a window change reads the statistics again at once
     await page.getByLabel('Window').selectOption('72');
     // Assess

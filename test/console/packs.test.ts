@@ -3,31 +3,31 @@
  * the console server in front of the whole offline stack: a pack submitted through the
  * signed API shows up and finishes live; its failed job is restarted and the pack
  * refined from the page; a job's recovery path is on its timeline, linked to the
- * execution's local history; nothing a pack or an error holds becomes markup.
+ * execution's local history; nothing a pack or an error holds becomes markup; a running
+ * pack and a running job are cancelled from their pages.
  */
-import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startConsoleWorld, type ConsoleWorld } from './support/console-stack.ts';
+import { describe, expect, it } from 'vitest';
+import { useConsoleWorld } from './support/console-stack.ts';
 
 const XSS_NAME = '<img src=x onerror=alert(1)>';
 
-let world: ConsoleWorld;
-let page: Page;
+const file = useConsoleWorld();
 let packId: string;
 let jobIds: string[];
 
-beforeAll(async () => {
-  world = await startConsoleWorld({ profile: 'none' });
-  page = await world.page();
-});
-afterAll(async () => {
-  await world?.stop();
-});
+const packRow = (id: string) => file.page.locator(`section.pack[data-pack-id="${id}"]`);
 
-const packRow = (id: string) => page.locator(`section.pack[data-pack-id="${id}"]`);
+/** The pack's own link: the packs page with its row open. */
+async function openPack(id: string) {
+  await file.page.goto(`${file.world.console.url}#/packs/${id}`);
+  const row = packRow(id);
+  await row.locator('.pack-panel:not([hidden])').waitFor();
+  return row;
+}
 
 describe('the packs page', () => {
   it('shows a pack submitted through the API and follows it live until it finishes', async () => {
+    const { world, page } = file;
     // Prepare: the page is open before the pack exists; one job meets GPU physics (out of
     // memory), one an analyzer 502 page, one a full disk (fatal).
     await page.getByRole('heading', { level: 1, name: 'Virtual Try-On Packs' }).waitFor();
@@ -47,6 +47,7 @@ describe('the packs page', () => {
   });
 
   it('opens a pack from the keyboard and filters its jobs by status', async () => {
+    const { world, page } = file;
     // Act
     const toggle = packRow(packId).locator('.pack-toggle');
     await toggle.focus();
@@ -67,6 +68,7 @@ describe('the packs page', () => {
 
 describe('the job page', () => {
   it('shows a recovered job\'s images, its parameters now and originally, its QA report and its recovery path', async () => {
+    const { world, page } = file;
     // Act: follow the job's link from the pack's table
     await packRow(packId).locator(`.jobs-table a[href="#/jobs/${jobIds[1]}"]`).click();
     await page.getByRole('heading', { level: 1, name: new RegExp(`Job ${jobIds[1]!.slice(0, 8)}`) }).waitFor();
@@ -92,6 +94,7 @@ describe('the job page', () => {
   });
 
   it('links the job to its execution\'s local history, where the recovery state appears', async () => {
+    const { world, page } = file;
     // Act
     await page.getByRole('link', { name: /Execution history, run 1/ }).click();
     await page.getByRole('heading', { level: 1, name: 'Execution history' }).waitFor();
@@ -105,6 +108,7 @@ describe('the job page', () => {
   });
 
   it('shows an error text holding HTML as text, and a pack name holding markup as text', async () => {
+    const { world, page } = file;
     // Act
     await page.goto(`${world.console.url}#/jobs/${jobIds[2]}`);
     const step = page.locator('li.tl-item[data-error="Transient.ServiceUnavailable"]');
@@ -124,10 +128,9 @@ describe('the job page', () => {
 
 describe('the pack tools', () => {
   it('refines the pack with the scope chosen in its dialog and links to the new pack', async () => {
+    const { page } = file;
     // Prepare
-    await page.goto(`${world.console.url}#/packs/${packId}`);
-    const row = packRow(packId);
-    await row.locator('.pack-panel:not([hidden])').waitFor();
+    const row = await openPack(packId);
     // Act
     await row.getByRole('button', { name: 'Refine Pack…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Refine Pack' });
@@ -149,9 +152,9 @@ describe('the pack tools', () => {
   });
 
   it('restarts the incomplete jobs after a confirmation that counts them, and the pack completes', async () => {
+    const { world, page } = file;
     // Prepare
-    await page.goto(`${world.console.url}#/packs/${packId}`);
-    const row = packRow(packId);
+    const row = await openPack(packId);
     const button = row.getByRole('button', { name: 'Restart Incomplete (1)' });
     await button.waitFor();
     // Act
@@ -172,6 +175,7 @@ describe('the pack tools', () => {
   });
 
   it('retries a complete job only with Force, which its dialog explains and ticks', async () => {
+    const { world, page } = file;
     // Prepare
     await page.goto(`${world.console.url}#/jobs/${jobIds[0]}`);
     await page.locator('.title-badge', { hasText: 'complete' }).waitFor();
@@ -195,12 +199,11 @@ describe('the pack tools', () => {
     expect(world.pageErrors).toEqual([]);
   });
   it('erases a finished pack after a confirmation naming what goes: its row leaves the list and the API answers 404', async () => {
+    const { world, page } = file;
     // Prepare
     const created = await world.createPack('to be erased', [{}]);
     await world.waitForPack(created.packId, (p) => p.status === 'complete');
-    await page.goto(`${world.console.url}#/packs/${created.packId}`);
-    const row = packRow(created.packId);
-    await row.locator('.pack-panel:not([hidden])').waitFor();
+    const row = await openPack(created.packId);
     // Act
     await row.getByRole('button', { name: 'Erase Pack…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Erase pack to be erased?' });
@@ -213,6 +216,51 @@ describe('the pack tools', () => {
     await page.getByRole('status').filter({ hasText: 'Pack to be erased erased:' }).waitFor();
     await row.waitFor({ state: 'detached' });
     expect((await world.call('GET', `/packs/${created.packId}`)).status).toBe(404);
+    expect(world.pageErrors).toEqual([]);
+  });
+
+  it('cancels a running pack after a confirmation that counts its unfinished jobs; Cancel Pack is then not offered', async () => {
+    const { world, page } = file;
+    // Prepare: the pack's one job hangs on the GPU, so the pack is surely running.
+    const created = await world.createPack('to be cancelled', [{}]);
+    world.stack.workers[0]!.comfy.setFault(created.jobIds[0]!, 'hang', 1);
+    const row = await openPack(created.packId);
+    await expect.poll(() => row.locator('.chips').textContent(), { timeout: 30_000 }).toBe('1 inpainting');
+    // Act
+    await row.getByRole('button', { name: 'Cancel Pack…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Cancel pack to be cancelled?' });
+    expect(await dialog.textContent()).toContain('1 unfinished job ends cancelled');
+    await dialog.getByRole('button', { name: 'Cancel pack' }).click();
+    // Assess: the answer in words, the pack and its job cancelled, the tool says why it rests
+    await row.getByRole('status').filter({ hasText: 'Pack cancelled: 1 job cancelled.' }).waitFor();
+    await row.locator('.pack-badge', { hasText: /^cancelled$/ }).waitFor();
+    await row.getByText('The pack is cancelled: nothing to cancel.').waitFor();
+    expect(await row.getByRole('button', { name: 'Cancel Pack…' }).getAttribute('aria-disabled')).toBe('true');
+    expect((await world.call('GET', `/packs/${created.packId}`)).body['status']).toBe('cancelled');
+    expect((await world.call('GET', `/jobs/${created.jobIds[0]}`)).body['status']).toBe('cancelled');
+    expect(world.pageErrors).toEqual([]);
+  });
+
+  it('cancels a running job from its page after a confirmation; Cancel job stays held and the job ends cancelled', async () => {
+    const { world, page } = file;
+    // Prepare: the job hangs on the GPU, so it is surely running.
+    const created = await world.createPack('job to be cancelled', [{}]);
+    const jobId = created.jobIds[0]!;
+    world.stack.workers[0]!.comfy.setFault(jobId, 'hang', 1);
+    await page.goto(`${world.console.url}#/jobs/${jobId}`);
+    await page.locator('.title-badge', { hasText: 'inpainting' }).waitFor({ timeout: 30_000 });
+    // Act
+    const cancel = page.getByRole('button', { name: 'Cancel job…' });
+    await cancel.click();
+    const dialog = page.getByRole('dialog', { name: `Cancel job ${jobId.slice(0, 8)}?` });
+    expect(await dialog.textContent()).toContain('It ends cancelled.');
+    await dialog.getByRole('button', { name: 'Cancel job' }).click();
+    // Assess
+    await page.getByRole('status').filter({ hasText: 'Job cancelled.' }).waitFor();
+    expect(await cancel.getAttribute('aria-disabled')).toBe('true');
+    await page.locator('.title-badge', { hasText: 'cancelled' }).waitFor();
+    expect(await cancel.getAttribute('aria-disabled')).toBe('true');
+    expect((await world.call('GET', `/jobs/${jobId}`)).body['status']).toBe('cancelled');
     expect(world.pageErrors).toEqual([]);
   });
 });

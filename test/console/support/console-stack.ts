@@ -1,11 +1,13 @@
 /**
  * What the console's browser tests share: one offline stack and one console server per
- * file, one headless Chromium (Debian's, driven by playwright-core), signed API calls to
- * prepare packs, and screenshots kept under test-results/console/.
+ * file, one headless Chromium (Debian's, driven by playwright-core) with a page open on the
+ * console, signed API calls to prepare packs, and screenshots kept under
+ * test-results/console/. A test file calls useConsoleWorld() once.
  */
 import { mkdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import { signedFetch } from '../../../client/signed-fetch.ts';
 import { startConsoleServer, type ConsoleServer } from '../../../console/server/server.ts';
 import { targetFromEndpoints } from '../../../console/server/target.ts';
@@ -21,8 +23,10 @@ export interface ConsoleWorld {
   readonly stack: OfflineStack;
   readonly console: ConsoleServer;
   readonly browser: Browser;
-  /** A fresh page that fails the test on any dialog the page itself opens (alert, confirm). */
+  /** A fresh page on the console, recording any dialog the page itself opens (alert, confirm) and its errors. */
   page(): Promise<Page>;
+  /** Goes to a console route (`#/classifier`) and waits for its page's heading. */
+  open(page: Page, route: string, heading: string | RegExp): Promise<void>;
   /** Dialogs (alert/confirm/prompt) the pages tried to open: an XSS would show here. */
   readonly jsDialogs: string[];
   /** Errors thrown in the pages, and errors they logged (a Content-Security-Policy violation is one). */
@@ -83,6 +87,10 @@ export async function startConsoleWorld(o: { profile?: string } = {}): Promise<C
       await page.goto(s.url);
       return page;
     },
+    async open(page, route, heading) {
+      await page.goto(`${s.url}${route}`);
+      await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+    },
     async createPack(name, jobs) {
       const person = await personImage(256, 256);
       const garment = await garmentImage(256, 256, [200, 30, 40]);
@@ -118,6 +126,36 @@ export async function startConsoleWorld(o: { profile?: string } = {}): Promise<C
       await s.stop().catch(() => undefined);
       await stack.stop();
     },
+  };
+}
+
+export interface ConsoleFile {
+  readonly world: ConsoleWorld;
+  /** The file's page, opened on the console before its first test; its tests share it. */
+  readonly page: Page;
+}
+
+/**
+ * The test file's world and page: started before its first test, stopped after its last
+ * (the stack, the console server and the browser, also when starting failed half-way).
+ */
+export function useConsoleWorld(o: { profile?: string } = {}): ConsoleFile {
+  let world: ConsoleWorld | undefined;
+  let page: Page | undefined;
+  beforeAll(async () => {
+    world = await startConsoleWorld(o);
+    page = await world.page();
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+  const started = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('the console world is not started: useConsoleWorld() starts it in beforeAll, which failed or has not run');
+    return v;
+  };
+  return {
+    get world() { return started(world); },
+    get page() { return started(page); },
   };
 }
 
