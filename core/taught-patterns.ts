@@ -46,10 +46,14 @@ export function regexProblem(pattern: string, ignoreCase: boolean): string | nul
   return null;
 }
 
+/** How a taught pattern matches a failure's text. */
+export const TAUGHT_MATCHES = ['substring', 'regex'] as const;
+export type TaughtMatch = (typeof TAUGHT_MATCHES)[number];
+
 /** What an operator sends: the failure's new name, how to match, where (fields, for bodies that add their own). */
 export const TAUGHT_PATTERN_FIELDS = {
   name: z.string().refine(isErrorName, { message: 'must be a taxonomy error name (see `vto classify --list`)' }),
-  match: z.enum(['substring', 'regex']).default('substring'),
+  match: z.enum(TAUGHT_MATCHES).default('substring'),
   pattern: z.string().trim().min(1, 'must not be empty').max(MAX_TAUGHT_PATTERN_CHARS, `must be at most ${MAX_TAUGHT_PATTERN_CHARS} characters`),
   ignoreCase: z.boolean().default(true),
   /** Only failures met in this stage (a recorded failure's stage is its last failed ledger entry's). */
@@ -58,7 +62,7 @@ export const TAUGHT_PATTERN_FIELDS = {
 };
 
 /** The regular expression check, as a refinement of any object holding the fields. */
-export function checkTaughtRegex(p: { match: 'substring' | 'regex'; pattern: string; ignoreCase: boolean }, ctx: z.RefinementCtx): void {
+export function checkTaughtRegex(p: { match: TaughtMatch; pattern: string; ignoreCase: boolean }, ctx: z.RefinementCtx): void {
   if (p.match !== 'regex') return;
   const problem = regexProblem(p.pattern, p.ignoreCase);
   if (problem !== null) ctx.addIssue({ code: 'custom', path: ['pattern'], message: problem });

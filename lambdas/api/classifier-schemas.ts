@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { STAGES } from '../../core/strategies.ts';
-import { TAUGHT_PATTERN_FIELDS, checkTaughtRegex } from '../../core/taught-patterns.ts';
+import { TAUGHT_MATCHES, TAUGHT_PATTERN_FIELDS, checkTaughtRegex } from '../../core/taught-patterns.ts';
 import { TAUGHT_SCAN } from './limits.ts';
 
 const scanLimit = z.int().min(1).max(TAUGHT_SCAN.max).default(TAUGHT_SCAN.default)
@@ -27,7 +27,7 @@ export const patternIdPathSchema = z.strictObject({ id: z.string().regex(/^tp-\d
 
 const patternSpecSchema = z.object({
   name: z.string(),
-  match: z.enum(['substring', 'regex']),
+  match: z.enum(TAUGHT_MATCHES),
   pattern: z.string(),
   ignoreCase: z.boolean(),
   stage: z.enum(STAGES).optional(),
