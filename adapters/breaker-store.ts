@@ -151,6 +151,18 @@ export class BreakerStore {
     };
   }
 
+  /**
+   * How long until the breaker would admit a call, in ms on the store's clock (0: it admits
+   * now), by the rule beforeCall applies, without taking a trial: open until its timeout,
+   * half-open with every trial out until the trials are renewed.
+   */
+  async admitsIn(provider: BreakerKey): Promise<number> {
+    const { breaker } = await this.read(provider);
+    const now = this.#clock();
+    const step = admit(breaker, now, this.settings);
+    return step.allowed ? 0 : Math.max(1, (step.retryAt ?? now) - now);
+  }
+
   /** Before a call: throws CircuitOpenError (Transient.CircuitOpen) while the breaker refuses calls. */
   async beforeCall(provider: BreakerKey): Promise<void> {
     const step = await this.#apply(provider, admit);

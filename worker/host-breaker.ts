@@ -1,7 +1,7 @@
 /**
  * The circuit breaker of this worker's ComfyUI host, kept in the control table under
- * `breaker#comfyui#<host:port>` (core/breaker.ts comfyHostBreaker). Hosts fail alone: an
- * open breaker stops this worker taking tasks (untilAdmitting) and refuses the ones it
+ * `breaker#comfyui#<host:port>` (core/breaker.ts comfyHostBreaker). Hosts fail alone: a
+ * refusing breaker stops this worker taking tasks (untilAdmitting) and refuses the ones it
  * holds at once, which the worker gives back for the other hosts to run.
  */
 import { comfyHostBreaker, type ComfyHostBreaker } from '../core/breaker.ts';
@@ -20,13 +20,15 @@ export function hostBreaker(store: BreakerStore, o: { comfyUrl: string; hostId: 
   return {
     key,
     ...hook,
+    // The store's rule and clock, as beforeCall's: a half-open breaker with every trial out
+    // refuses too, and a worker polling through it would take, refuse and give back the same
+    // message until the queue dead-letters it (maxReceiveCount).
     untilAdmitting: async (signal) => {
       for (let said = false; ; said = true) {
-        const { breaker } = await store.read(key);
-        const admitsAt = breaker.state === 'open' && breaker.openedAt !== null ? breaker.openedAt + store.settings.openMs : 0;
-        if (Date.now() >= admitsAt) return;
-        if (!said) o.log.warn('this host\'s circuit breaker is open; taking no tasks', { breaker: key, admitsAt: new Date(admitsAt).toISOString() });
-        await sleep(Math.min(o.pollMs ?? 5000, admitsAt - Date.now()), signal);
+        const waitMs = await store.admitsIn(key);
+        if (waitMs === 0) return;
+        if (!said) o.log.warn('this host\'s circuit breaker refuses calls; taking no tasks', { breaker: key, admitsInMs: waitMs });
+        await sleep(Math.min(o.pollMs ?? 5000, waitMs), signal);
       }
     },
   };

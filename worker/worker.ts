@@ -65,7 +65,11 @@ export interface CircuitBreakerHook {
   beforeCall(signal?: AbortSignal): Promise<void>;
   onSuccess(): Promise<void>;
   onFailure(): Promise<void>;
-  /** Resolves once the breaker would admit a call (no trial is spent); the poll loop waits on it. */
+  /**
+   * Resolves once the breaker would admit a call (no trial is spent); the poll loop waits on it.
+   * Without it a refusing breaker's tasks are taken, refused and given back in a loop, each
+   * round spending one of the message's receives before the queue dead-letters it.
+   */
   untilAdmitting?(signal: AbortSignal): Promise<void>;
 }
 

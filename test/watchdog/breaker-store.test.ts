@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CircuitOpenError, DiskFullError, InvalidInputError, MalformedResponseError, TransientNetworkError } from '../../core/errors.ts';
 import { BreakerStore, breakerId, breakerSettingsFromEnv, breakersEnabled, type BreakerTransitionEvent } from '../../adapters/breaker-store.ts';
 import { providerVerdict } from '../../adapters/provider-breakers.ts';
+import { comfyHostBreaker } from '../../core/breaker.ts';
 import { provisionFresh } from '../support/aws.ts';
 
 let table: string;
@@ -101,6 +102,30 @@ describe('a stored breaker', () => {
     expect(transitions).toEqual(['closed→open', 'open→half_open', 'half_open→closed']);
     const item = await newClient().send(new GetCommand({ TableName: table, Key: { id: breakerId('hosted-inpaint') }, ConsistentRead: true }));
     expect(item.Item).toMatchObject({ state: 'closed', failures: 0, recent: [{ to: 'open' }, { to: 'half_open' }, { to: 'closed' }] });
+  });
+
+  it('says how long until it admits a call, spending no trial: open until its timeout, half-open with every trial out until they renew', async () => {
+    // Prepare: a host breaker no other test writes.
+    let now = Date.parse('2026-02-03T00:00:00Z');
+    const store = new BreakerStore({ table, settings: { failureThreshold: 1, openMs: 30_000, halfOpenMaxCalls: 2 }, clock: () => now });
+    const key = comfyHostBreaker('http://127.0.0.1:8188', 'admits-in');
+    const closed = await store.admitsIn(key);
+    await store.onFailure(key);
+
+    // Act
+    const open = await store.admitsIn(key);
+    now += 30_000;
+    const timedOut = await store.admitsIn(key);
+    await store.beforeCall(key);
+    await store.beforeCall(key);
+    now += 10_000;
+    const trialsOut = await store.admitsIn(key);
+    now += 20_000;
+    const renewed = await store.admitsIn(key);
+
+    // Assess
+    expect([closed, open, timedOut, trialsOut, renewed]).toEqual([0, 30_000, 0, 20_000, 0]);
+    expect((await store.read(key)).breaker).toMatchObject({ state: 'half_open', trials: 2 });
   });
 
   it('reports every provider, closed when never written', async () => {
