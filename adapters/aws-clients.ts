@@ -9,6 +9,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -59,6 +60,7 @@ let s3: S3Client | undefined;
 let sqs: SQSClient | undefined;
 let sfn: SFNClient | undefined;
 let secrets: SecretsManagerClient | undefined;
+let eventBridge: EventBridgeClient | undefined;
 
 /** The plain DynamoDB client, for libraries that take one (Powertools idempotency). */
 export function dynamoClient(): DynamoDBClient {
@@ -95,11 +97,17 @@ export function secretsClient(): SecretsManagerClient {
   return secrets;
 }
 
+export function eventBridgeClient(): EventBridgeClient {
+  // One attempt more than the others: a lost lifecycle event is not retried by anyone else.
+  eventBridge ??= checked(new EventBridgeClient({ maxAttempts: 4, requestHandler: requestHandler() }));
+  return eventBridge;
+}
+
 /**
  * Drops the cached clients. A process that starts a second offline stack after stopping the
  * first (a benchmark's variants) would otherwise keep calling the first stack's endpoints.
  */
 export function resetClients(): void {
-  for (const c of [ddb, ddbRaw, s3, sqs, sfn, secrets]) c?.destroy();
-  ddb = ddbRaw = s3 = sqs = sfn = secrets = undefined;
+  for (const c of [ddb, ddbRaw, s3, sqs, sfn, secrets, eventBridge]) c?.destroy();
+  ddb = ddbRaw = s3 = sqs = sfn = secrets = eventBridge = undefined;
 }

@@ -6,21 +6,21 @@
  * emits nothing. When the bus is not configured (EVENT_BUS_NAME unset) nothing is emitted.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { z } from 'zod';
 import { EVENT_SOURCE, detailTypeOf, type LifecycleDetail } from '../core/lifecycle.ts';
+import { EVENT_BUS } from '../core/resources.ts';
 import { access, grant } from './access.ts';
-import { documentClient } from './aws-clients.ts';
+import { documentClient, eventBridgeClient } from './aws-clients.ts';
 import { config } from './config.ts';
 import { logger } from './logging.ts';
 import { addPoint } from './metric-points.ts';
 
-/** Each event id is claimed once in the control table (PutEvents on the bus is granted with the bus, lib/events.ts). */
-export const LIFECYCLE_EVENTS_ACCESS = access(grant('table:control', 'dynamodb', 'PutItem', 'DeleteItem'));
+/** Each event id is claimed once in the control table, then put on the bus. */
+export const LIFECYCLE_EVENTS_ACCESS = access(grant('table:control', 'dynamodb', 'PutItem', 'DeleteItem'), grant('bus:events', 'events', 'PutEvents'));
 
-export const EVENT_BUS_ENV = 'EVENT_BUS_NAME';
+export const EVENT_BUS_ENV = EVENT_BUS.envVar;
 export const API_URL_ENV = 'VTO_API_URL';
 /** How long a claimed event id is remembered: far beyond any Lambda retry. */
 const CLAIM_SECONDS = 7 * 86_400;
@@ -31,7 +31,6 @@ const settingsSchema = z.object({
 });
 
 let settings: { bus: string | undefined; apiUrl: string | undefined } | undefined;
-let client: EventBridgeClient | undefined;
 
 function eventSettings() {
   if (settings) return settings;
@@ -49,16 +48,9 @@ function eventSettings() {
 /** The API URL events link to (undefined: links are paths). */
 export const eventApiUrl = () => eventSettings().apiUrl;
 
-/** Tests that change the environment call it. */
+/** Tests that change the environment call it (the client's endpoint is reset with the others, resetClients). */
 export function resetEventSettings(): void {
   settings = undefined;
-  client?.destroy();
-  client = undefined;
-}
-
-function eventBridge(): EventBridgeClient {
-  client ??= new EventBridgeClient({ maxAttempts: 4, requestHandler: new NodeHttpHandler({ connectionTimeout: 3000, requestTimeout: 10_000 }) });
-  return client;
 }
 
 const claimId = (eventId: string) => `lifecycle#${eventId}`;
@@ -90,7 +82,7 @@ export async function emitLifecycle(detail: LifecycleDetail | undefined): Promis
   try {
     claimed = await claim(detail.eventId);
     if (!claimed) return;
-    const res = await eventBridge().send(new PutEventsCommand({
+    const res = await eventBridgeClient().send(new PutEventsCommand({
       Entries: [{ EventBusName: bus, Source: EVENT_SOURCE, DetailType: detailTypeOf(detail.type), Detail: JSON.stringify(detail), Time: new Date(detail.occurredAt) }],
     }), { abortSignal: AbortSignal.timeout(15_000) });
     if ((res.FailedEntryCount ?? 0) > 0) throw new Error(`PutEvents refused the event: ${res.Entries?.[0]?.ErrorCode ?? 'unknown'} ${res.Entries?.[0]?.ErrorMessage ?? ''}`);

@@ -87,6 +87,9 @@ export const BUCKETS = {
   artifacts: { name: 'artifacts', envVar: 'ARTIFACTS_BUCKET' },
 } as const;
 
+/** The lifecycle events bus: named `{stack}-events` on AWS, `vto-events` offline; functions read its name from `envVar`. */
+export const EVENT_BUS = { name: 'events', envVar: 'EVENT_BUS_NAME' } as const;
+
 export const STATE_MACHINES = {
   pack: { name: 'pack', file: 'pack.asl.json', envVar: 'PACK_STATE_MACHINE_ARN' },
   job: { name: 'job', file: 'job.asl.json', envVar: 'JOB_STATE_MACHINE_ARN' },

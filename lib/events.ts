@@ -1,11 +1,12 @@
 /**
  * The app's side of the pipeline on AWS: the event bus lifecycle events go to, and the
  * signed webhooks fed from it. Every function that changes a pack's or a job's status
- * emits (adapters/lifecycle-events.ts): it gets the bus name, PutEvents on the bus
- * and write access to the control table (the claim that makes each transition announce
- * once). Events link to API paths, not URLs: the state functions cannot be given the API's
- * URL (the API depends on the machines, which depend on them). A rule on the bus feeds an SQS queue; the
- * sender reads it (SQS event source, partial batch failures), signs with the secret from
+ * emits (adapters/lifecycle-events.ts): it gets the bus name here; PutEvents on the bus and
+ * write access to the control table (the claim that makes each transition announce once)
+ * come with its declared access (LIFECYCLE_EVENTS_ACCESS, granted by lib/grants.ts on the
+ * bus's name, eventBusName). Events link to API paths, not URLs: the state functions cannot
+ * be given the API's URL (the API depends on the machines, which depend on them). A rule on
+ * the bus feeds an SQS queue; the sender reads it (SQS event source, partial batch failures), signs with the secret from
  * Secrets Manager, retries with backoff for 24 h by setting the message's visibility, and
  * moves what it gives up on to the dead-letter queue and onto the pack.
  */
@@ -22,7 +23,7 @@ import { WEBHOOK_RULE_PATTERN } from '../core/lifecycle.ts';
 import { BUCKETS, QUEUES, TABLES } from '../core/resources.ts';
 import { EVENT_BUS_ENV } from '../adapters/lifecycle-events.ts';
 import { WEBHOOK_SENDER_ACCESS } from '../adapters/webhook-delivery.ts';
-import { grantAccess } from './grants.ts';
+import { eventBusName, grantAccess } from './grants.ts';
 import type { PipelineData, TableKey } from './data.ts';
 import { acknowledge } from './nag.ts';
 import { PipelineFunction } from './pipeline-function.ts';
@@ -51,12 +52,9 @@ export class PipelineEvents extends Construct {
     super(scope, id);
     const { data } = props;
     const removalPolicy = props.logRemovalPolicy ?? RemovalPolicy.RETAIN;
-    this.bus = new EventBus(this, 'Bus', { description: 'VTO lifecycle events: packs started and ended, jobs completed, failed, recovered, cancelled (source vto.pipeline)' });
+    this.bus = new EventBus(this, 'Bus', { eventBusName: eventBusName(this), description: 'VTO lifecycle events: packs started and ended, jobs completed, failed, recovered, cancelled (source vto.pipeline)' });
 
-    for (const e of props.emitters) {
-      e.function.addEnvironment(EVENT_BUS_ENV, this.bus.eventBusName);
-      this.bus.grantPutEventsTo(e);
-    }
+    for (const e of props.emitters) e.function.addEnvironment(EVENT_BUS_ENV, this.bus.eventBusName);
 
     const def = QUEUES.webhooks;
     this.webhookDeadLetterQueue = new Queue(this, 'WebhookDeadLetterQueue', {

@@ -1,15 +1,16 @@
 /**
  * Turns access declared beside the code (adapters/access.ts) into IAM statements on
  * this stack's resources: a table, an index, objects under a key pattern, a queue, a machine
- * or its executions, the hosted inpaint key's secret. Exactly the declared actions; wildcard
- * resources (object key patterns, executions, `*`) are acknowledged for cdk-nag here.
+ * or its executions, the hosted inpaint key's secret, the lifecycle events bus. Exactly the
+ * declared actions; wildcard resources (object key patterns, executions, `*`) are acknowledged
+ * for cdk-nag here.
  */
 import { ArnFormat, Stack, Token } from 'aws-cdk-lib';
 import { Grant, ManagedPolicy, PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { CfnStateMachine, type IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct, IConstruct } from 'constructs';
-import { TABLES } from '../core/resources.ts';
+import { EVENT_BUS, TABLES } from '../core/resources.ts';
 import type { Access, AccessTarget } from '../adapters/access.ts';
 import type { PipelineData, TableKey } from './data.ts';
 import { acknowledge, nagRef, wildcardResource, type Acknowledgement } from './nag.ts';
@@ -23,6 +24,17 @@ export interface AccessResources {
 
 export class AccessGrantError extends Error {
   override readonly name = 'AccessGrantError';
+}
+
+/**
+ * The lifecycle bus's name, `{stack}-events`. The bus is built after the functions that put
+ * events on it (lib/events.ts takes them as emitters), so their grants name it by this
+ * name rather than by a reference to a construct that does not exist yet.
+ */
+export function eventBusName(scope: IConstruct): string {
+  const stack = Stack.of(scope);
+  if (Token.isUnresolved(stack.stackName)) throw new AccessGrantError(`${scope.node.path}: the event bus is named after the stack, whose name is not known at synth time`);
+  return `${stack.stackName}-${EVENT_BUS.name}`;
 }
 
 interface ResolvedTarget {
@@ -75,6 +87,8 @@ function resolveTarget(scope: IConstruct, on: AccessTarget, r: AccessResources):
         wildcard: wildcardResource(`arn:<AWS::Partition>:states:${nagText(stack.region, 'AWS::Region')}:${nagText(stack.account, 'AWS::AccountId')}:execution:${name}:*`),
       };
     }
+    case 'bus':
+      return { arn: stack.formatArn({ service: 'events', resource: 'event-bus', resourceName: eventBusName(scope) }) };
     case 'secret':
       if (r.hostedInpaintApiKey === undefined) throw new AccessGrantError(`${scope.node.path}: ${on} needs the hosted inpaint secret`);
       return { arn: r.hostedInpaintApiKey.secretArn };

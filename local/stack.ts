@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { GPU_TASK, STATE_MACHINES, physicalName } from '../core/resources.ts';
+import { EVENT_BUS, GPU_TASK, STATE_MACHINES, physicalName } from '../core/resources.ts';
 import { DEFAULT_PARAMS } from '../core/params.ts';
 import { STATE_FUNCTION_DEFS, timeoutSecondsOf } from '../lambdas/catalog.ts';
 import { STATE_FUNCTIONS, GPU_QUEUE_URL_KEY, JOB_STATE_MACHINE_ARN_KEY, functionArnKey } from '../statemachines/tasks.ts';
@@ -241,7 +241,7 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
     // The pipeline's event bus; its one rule feeds the webhook queue as the AWS rule does.
     const webhookSecret = randomBytes(32).toString('hex');
     const bus = await startLocalBus({
-      busName: physicalName('events', options.prefix ?? 'vto'), region: LOCAL_REGION, accountId: LOCAL_ACCOUNT,
+      busName: physicalName(EVENT_BUS.name, options.prefix ?? 'vto'), region: LOCAL_REGION, accountId: LOCAL_ACCOUNT,
       rules: [{
         name: 'webhooks', pattern: WEBHOOK_RULE_PATTERN,
         target: async (event) => { await sqs.send(new SendMessageCommand({ QueueUrl: resources.queues.webhooks.url, MessageBody: JSON.stringify(event) })); },

@@ -6,6 +6,7 @@
  * and the resource.
  */
 import { DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
+import { EventBridgeServiceException } from '@aws-sdk/client-eventbridge';
 import { S3ServiceException } from '@aws-sdk/client-s3';
 import { SecretsManagerServiceException } from '@aws-sdk/client-secrets-manager';
 import { SFNServiceException } from '@aws-sdk/client-sfn';
@@ -81,6 +82,7 @@ const REFUSALS: Readonly<Record<string, { cls: ServiceExceptionClass; name: stri
   DynamoDBClient: { cls: DynamoDBServiceException, name: 'AccessDeniedException', status: 400 },
   SFNClient: { cls: SFNServiceException, name: 'AccessDeniedException', status: 400 },
   SecretsManagerClient: { cls: SecretsManagerServiceException, name: 'AccessDeniedException', status: 400 },
+  EventBridgeClient: { cls: EventBridgeServiceException, name: 'AccessDeniedException', status: 400 },
   SQSClient: { cls: SQSServiceException, name: 'AccessDenied', status: 403 },
   S3Client: { cls: S3ServiceException, name: 'AccessDenied', status: 403, quoted: true },
 };

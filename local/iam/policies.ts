@@ -1,9 +1,10 @@
 /**
  * Each principal's IAM policies as the CDK stack synthesizes them, with the template's
  * tokens (table, queue, bucket, state machine and secret ARNs, partition, region, account)
- * replaced by placeholders that name the environment variable holding the local resource
- * (`{{JOBS_TABLE}}`). Binding them to an environment (bind.ts) gives the policies of one
- * offline run, whatever names it provisioned.
+ * and the names it gives (the machines, the event bus) replaced by placeholders that name the
+ * environment variable holding the local resource (`{{JOBS_TABLE}}`). Binding them to an
+ * environment (bindPlaceholders, evaluate.ts) gives the policies of one offline run, whatever
+ * names it provisioned.
  *
  * Synthesis (aws-cdk-lib, bundling skipped) takes seconds, so its result is cached in the
  * OS temp directory under a hash of every source it depends on.
@@ -13,7 +14,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BUCKETS, QUEUES, STATE_MACHINES, TABLES } from '../../core/resources.ts';
+import { BUCKETS, EVENT_BUS, QUEUES, STATE_MACHINES, TABLES } from '../../core/resources.ts';
 
 /** A policy statement as IAM reads it (Action and Resource always lists). */
 export interface Statement {
@@ -37,7 +38,7 @@ export const MACHINE_PRINCIPALS = { job: 'JobMachine', pack: 'PackMachine' } as 
 /** GPU worker hosts run under the stack's GpuWorkerPolicy. */
 export const GPU_WORKER_PRINCIPAL = 'GpuWorker';
 
-/** A stack name no resource name contains by chance, so the machines' names can be found in ARNs built from them. */
+/** A stack name no resource name contains by chance, so the machines' and the bus's names can be found in ARNs built from them. */
 const SYNTH_STACK = 'VtoIamSynth';
 const PSEUDO: Readonly<Record<string, string>> = {
   'AWS::Partition': 'aws', 'AWS::Region': '{{AWS_REGION}}', 'AWS::AccountId': '{{ACCOUNT}}', 'AWS::URLSuffix': 'amazonaws.com',
@@ -54,8 +55,11 @@ interface Attrs { readonly ref: string; readonly [attr: string]: string }
 type Resolved = Map<string, Attrs>;
 
 function resolver(resources: Resolved) {
-  const machineNames = Object.values(STATE_MACHINES).map((m) => [`${SYNTH_STACK}-${m.name}`, `{{machineName:${m.envVar}}}`] as const);
-  const literal = (s: string) => machineNames.reduce((acc, [from, to]) => acc.replaceAll(from, to), s);
+  const names = [
+    ...Object.values(STATE_MACHINES).map((m) => [`${SYNTH_STACK}-${m.name}`, `{{machineName:${m.envVar}}}`] as const),
+    [`${SYNTH_STACK}-${EVENT_BUS.name}`, `{{${EVENT_BUS.envVar}}}`] as const,
+  ];
+  const literal = (s: string) => names.reduce((acc, [from, to]) => acc.replaceAll(from, to), s);
   const resolve = (v: Cfn): string => {
     if (typeof v === 'string') return literal(v);
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new PolicySynthesisError(`cannot resolve ${JSON.stringify(v)}`);
@@ -171,7 +175,7 @@ export async function synthesizePolicies(): Promise<SymbolicPolicies> {
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Everything the synthesized policies depend on. */
-const INPUTS = ['lib', 'lambdas', 'worker', 'core/resources.ts', 'statemachines', 'local/iam/policies.ts', 'package-lock.json'];
+const INPUTS = ['lib', 'lambdas', 'worker', 'adapters', 'core', 'statemachines', 'local/iam/policies.ts', 'package-lock.json'];
 
 function sourcesHash(): string {
   const hash = createHash('sha256');

@@ -103,6 +103,15 @@ function secretsmanager(p: Place, command: string, input: Record<string, unknown
   return [{ action: `secretsmanager:${command}`, resource: id.startsWith('arn:') ? id : `arn:aws:secretsmanager:${p.region}:${p.account}:secret:${id}` }];
 }
 
+/** PutEvents is authorized on each bus its entries name (a name or an ARN; none is the default bus). */
+function events(p: Place, command: string, input: Record<string, unknown>): AuthRequest[] {
+  const action = `events:${command}`;
+  if (command !== 'PutEvents') return [{ action, resource: '*' }];
+  const busArn = (bus: string) => (bus.startsWith('arn:') ? bus : `arn:aws:events:${p.region}:${p.account}:event-bus/${bus || 'default'}`);
+  const buses = ((input['Entries'] ?? []) as { EventBusName?: string }[]).map((e) => busArn(str(e.EventBusName)));
+  return [...new Set(buses)].map((resource) => ({ action, resource }));
+}
+
 /** The IAM requests one call makes; an unknown client is authorized as `{service}:{Command}` on `*`. */
 export function authRequests(p: Place, call: SdkCall): AuthRequest[] {
   const command = bare(call.command);
@@ -113,6 +122,7 @@ export function authRequests(p: Place, call: SdkCall): AuthRequest[] {
     case 'SQSClient': return sqs(p, command, input);
     case 'SFNClient': return sfn(command, input);
     case 'SecretsManagerClient': return secretsmanager(p, command, input);
+    case 'EventBridgeClient': return events(p, command, input);
     case 'CloudWatchClient': return [{ action: `cloudwatch:${command}`, resource: '*' }];
     default: return [{ action: `${call.client.replace(/Client$/, '').toLowerCase()}:${command}`, resource: '*' }];
   }

@@ -27,17 +27,35 @@ beforeAll(() => {
 
 const id = (c: IConstruct) => stack.resolve((c.node.defaultChild as CfnElement).logicalId) as string;
 
+/** A resource of a policy statement as text, pseudo parameters as `<AWS::Region>`. */
+function arnText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  const o = v as { Ref?: string; 'Fn::Join'?: [string, unknown[]] };
+  if (o.Ref !== undefined) return `<${o.Ref}>`;
+  if (o['Fn::Join'] !== undefined) return o['Fn::Join'][1].map(arnText).join(o['Fn::Join'][0]);
+  return JSON.stringify(v);
+}
+
+/** The resources `role` may call `action` on. */
+function resourcesOf(role: IConstruct, action: string): string[] {
+  const policies = Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) => JSON.stringify(p['Properties']['Roles']).includes(`"${id(role)}"`));
+  const statements = policies.flatMap((p) => (p['Properties'] as { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } }).PolicyDocument.Statement);
+  return statements.filter((st) => [st.Action].flat().includes(action)).flatMap((st) => [st.Resource].flat().map(arnText));
+}
+
 describe('lifecycle events on AWS', () => {
-  it('gives every status-changing function the bus name and PutEvents on that bus', () => {
+  it('gives every status-changing function the bus name and PutEvents on that bus, the sender neither', () => {
+    const busName = (template.findResources('AWS::Events::EventBus')[id(stack.events.bus)]!['Properties'] as { Name: unknown }).Name;
+    expect(busName).toBe('Test-events');
     const emitters = [...Object.values(stack.functions.functions), stack.api.handler, stack.observability.watchdog, stack.observability.reconciler];
     const fns = template.findResources('AWS::Lambda::Function');
-    const policies = Object.values(template.findResources('AWS::IAM::Policy'));
     for (const e of emitters) {
       const vars = (fns[id(e.function)]!['Properties'] as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
       expect(vars[EVENT_BUS_ENV], e.node.path).toEqual({ Ref: id(stack.events.bus) });
-      const mine = policies.filter((p) => JSON.stringify(p['Properties']['Roles']).includes(`"${id(e.role)}"`));
-      expect(JSON.stringify(mine), e.node.path).toContain('"events:PutEvents"');
+      expect(resourcesOf(e.role, 'events:PutEvents'), e.node.path).toEqual([`arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:event-bus/${String(busName)}`]);
     }
+    expect(resourcesOf(stack.events.sender.role, 'events:PutEvents')).toEqual([]);
   });
 
   it('routes the bus to the webhook queue, which redrives to its dead-letter queue', () => {

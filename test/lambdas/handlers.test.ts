@@ -2,13 +2,14 @@
  * Stage and recovery handlers against DynamoDB Local and fauxqs S3: conditional
  * transitions, ownership, checkpoints, the recovery ledger and the bounds.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMask, encodeMask, maskStats } from '../../core/images/mask.ts';
-import { GPU_TASK, s3Keys } from '../../core/resources.ts';
-import { documentClient } from '../../adapters/aws-clients.ts';
+import { EVENT_BUS, GPU_TASK, physicalName, s3Keys } from '../../core/resources.ts';
+import { documentClient, resetClients } from '../../adapters/aws-clients.ts';
 import { getObject, putObject } from '../../adapters/artifacts.ts';
 import { forgetStopFlag } from '../../adapters/control.ts';
 import { EMERGENCY_STOP_FLAG, getJob, getPack, setFlag, updateJob } from '../../adapters/job-store.ts';
@@ -18,7 +19,10 @@ import { provisionFresh } from '../support/aws.ts';
 import { seedPack } from '../support/jobs.ts';
 import { lambdaContext } from '../support/lambda.ts';
 import { STATE_FUNCTION_DEFS } from '../../lambdas/catalog.ts';
+import { LOCAL_REGION } from '../../local/emulators.ts';
+import { startLocalBus, type LocalBus } from '../../local/events/bus.ts';
 import { asPrincipal, type Enforcement } from '../../local/iam/enforce.ts';
+import { LOCAL_ACCOUNT } from '../../local/stack.ts';
 import { enforceIamHere, expectNoDenials } from '../support/iam.ts';
 
 let handlers: Record<string, StateHandler>;
@@ -26,6 +30,7 @@ let provider: Server;
 let providerMode: 'ok' | 'html502' | 'malformed' | 'schema' = 'ok';
 let eventsTable: string;
 let iam: Enforcement;
+let bus: LocalBus;
 
 /** The catalog id of a handler file: each runs as its own function's role, IAM enforced. */
 const principalOf = (file: string) => {
@@ -51,6 +56,10 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
 
 beforeAll(async () => {
   const p = await provisionFresh();
+  // The transitions these handlers write are announced on a bus, so their PutEvents is checked too.
+  bus = await startLocalBus({ busName: physicalName(EVENT_BUS.name, `h${randomUUID().slice(0, 8)}`), region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
+  Object.assign(process.env, { [EVENT_BUS.envVar]: bus.busName, AWS_ENDPOINT_URL_EVENTBRIDGE: bus.url });
+  resetClients();
   iam = await enforceIamHere();
   eventsTable = p.tables.events;
   provider = createServer((req, res) => {
@@ -76,7 +85,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise((r) => provider.close(r));
+  await bus.stop();
   // Every code path above ran as its function's role: none of their calls may have been refused.
+  expect(bus.events().length).toBeGreaterThan(0);
   expectNoDenials(iam);
   iam.stop();
 });
