@@ -172,11 +172,21 @@ class Run {
     this.#req = req;
   }
 
-  /** PromptExecutor.add_message: recorded for /history, sent unless no client and not broadcast. */
-  message(event: string, data: Record<string, unknown>, broadcast: boolean): void {
+  /** PromptExecutor.add_message(broadcast=False): recorded for /history, sent only to the prompt's client. */
+  message(event: string, data: Record<string, unknown>): void {
+    const full = this.#record(event, data);
+    if (this.#req.clientId !== null) this.#env.send(event, full, this.#req.clientId);
+  }
+
+  /** add_message(broadcast=True): recorded, sent to the prompt's client, or to every socket when it has none. */
+  broadcastMessage(event: string, data: Record<string, unknown>): void {
+    this.#env.send(event, this.#record(event, data), this.#req.clientId);
+  }
+
+  #record(event: string, data: Record<string, unknown>): Record<string, unknown> {
     const full = { ...data, timestamp: Date.now() };
     this.messages.push([event, full]);
-    if (this.#req.clientId !== null || broadcast) this.#env.send(event, full, this.#req.clientId);
+    return full;
   }
 
   /** send_sync(event, data, client_id): routed to the client, or broadcast when the prompt has none. */
@@ -264,7 +274,14 @@ async function decodeOrRaise<T>(classType: string, name: string, decode: () => P
   }
 }
 
-async function saveImages(run: Run, images: Frame[], prefix: string, type: FileType, truncate = false): Promise<NodeResult> {
+interface SaveOptions {
+  readonly prefix: string;
+  readonly type: FileType;
+  /** The truncatedOutput fault: each file keeps only the first half of its bytes. */
+  readonly truncate?: boolean;
+}
+
+async function saveImages(run: Run, images: Frame[], { prefix, type, truncate = false }: SaveOptions): Promise<NodeResult> {
   const files = run.env.files;
   const dir = posix.dirname(prefix);
   const subfolder = dir === '.' ? '' : dir;
@@ -344,7 +361,9 @@ const EVALUATORS: Record<string, Evaluate> = {
     const src = frames(inputs['source']);
     const masks = inputs['mask'] === undefined ? [] : planes(inputs['mask']);
     const result = await Promise.all(dest.map((d, i) =>
-      compositeMasked(d, src[i % src.length]!, num(inputs['x']), num(inputs['y']), masks.length === 0 ? null : masks[i % masks.length]!, inputs['resize_source'] === true)));
+      compositeMasked(d, src[i % src.length]!, {
+        x: num(inputs['x']), y: num(inputs['y']), mask: masks.length === 0 ? null : masks[i % masks.length]!, resizeSource: inputs['resize_source'] === true,
+      })));
     return out(result);
   },
 
@@ -399,7 +418,7 @@ const EVALUATORS: Record<string, Evaluate> = {
     const { ok, requestMiB } = env.vram.reserve(model.name, latent.width, latent.height, latent.batch);
     if (!ok) {
       const message = torchOomMessage(env.oomStyle, { totalMiB: env.vram.totalMiB, usedMiB: env.vram.usedMiB, requestMiB });
-      throw new PythonException('torch.OutOfMemoryError', `${message}\n${OOM_TIPS}`, tracebackFor('KSampler'), true);
+      throw new PythonException('torch.OutOfMemoryError', `${message}\n${OOM_TIPS}`, tracebackFor('KSampler'), { oom: true });
     }
     try {
       const stepMs = env.stepMs * stepFactor(latent.width, latent.height, latent.batch);
@@ -442,12 +461,12 @@ const EVALUATORS: Record<string, Evaluate> = {
 
   async SaveImage(run, inputs) {
     if (run.fault('diskFull')) throw new PythonException('OSError', '[Errno 28] No space left on device', tracebackFor('SaveImage'));
-    return saveImages(run, frames(inputs['images']), String(inputs['filename_prefix'] ?? 'ComfyUI'), 'output', run.fault('truncatedOutput'));
+    return saveImages(run, frames(inputs['images']), { prefix: String(inputs['filename_prefix'] ?? 'ComfyUI'), type: 'output', truncate: run.fault('truncatedOutput') });
   },
 
   async PreviewImage(run, inputs) {
     const suffix = Array.from({ length: 5 }, () => 'abcdefghijklmnopqrstupvxyz'[Math.floor(Math.random() * 26)]).join('');
-    return saveImages(run, frames(inputs['images']), `ComfyUI_temp_${suffix}`, 'temp');
+    return saveImages(run, frames(inputs['images']), { prefix: `ComfyUI_temp_${suffix}`, type: 'temp' });
   },
 };
 
@@ -478,13 +497,13 @@ function resolveInputs(node: PromptGraph[string], def: NodeDef, values: Readonly
 export async function executePrompt(env: RunEnv, req: RunRequest): Promise<RunResult> {
   const run = new Run(env, req);
   const { promptId, prompt } = req;
-  run.message('execution_start', { prompt_id: promptId }, false);
+  run.message('execution_start', { prompt_id: promptId });
 
   const order = executionOrder(prompt, req.outputs);
   const sigs = signatures(prompt, order, env.files);
   env.cache?.retain(new Set(sigs.values()));
   const cachedIds = new Set(order.filter((id) => env.cache?.get(sigs.get(id)!) !== undefined));
-  run.message('execution_cached', { nodes: Object.keys(prompt).filter((id) => cachedIds.has(id)), prompt_id: promptId }, false);
+  run.message('execution_cached', { nodes: Object.keys(prompt).filter((id) => cachedIds.has(id)), prompt_id: promptId });
 
   const values = new Map<string, Value[]>();
   const ui: Record<string, Ui> = {};
@@ -543,7 +562,7 @@ export async function executePrompt(env: RunEnv, req: RunRequest): Promise<RunRe
       if (e instanceof InterruptProcessing) {
         interrupted = true;
         failure = { type: 'InterruptProcessingException', nodeType: classType };
-        run.message('execution_interrupted', { prompt_id: promptId, node_id: id, node_type: classType, executed: [...executed] }, true);
+        run.broadcastMessage('execution_interrupted', { prompt_id: promptId, node_id: id, node_type: classType, executed: [...executed] });
         break;
       }
       const ex = e instanceof PythonException ? e : new PythonException('RuntimeError', e instanceof Error ? e.message : String(e), tracebackFor(classType));
@@ -558,11 +577,11 @@ export async function executePrompt(env: RunEnv, req: RunRequest): Promise<RunRe
         prompt_id: promptId, node_id: id, node_type: classType, executed: [...executed],
         exception_message: ex.isOom || ex.message.endsWith('\n') ? ex.message : `${ex.message}\n`,
         exception_type: ex.pyType, traceback: ex.traceback, current_inputs: currentInputs, current_outputs: currentOutputs,
-      }, false);
+      });
       break;
     }
   }
-  if (failure === null) run.message('execution_success', { prompt_id: promptId }, false);
+  if (failure === null) run.message('execution_success', { prompt_id: promptId });
   env.setLastNode(null);
   return { status: failure === null ? 'success' : 'error', interrupted, messages: run.messages, outputs: ui, meta, failure };
 }

@@ -113,7 +113,7 @@ export class HostedTasks {
         const person = await decodeFrame(image);
         const g = await scaleFrame(await decodeFrame(garment), person.width, person.height, 'lanczos', 'disabled');
         const m = await decodeMaskChannel(mask, 'red');
-        const pasted = await compositeMasked(person, g, 0, 0, m, false);
+        const pasted = await compositeMasked(person, g, { x: 0, y: 0, mask: m, resizeSource: false });
         return encodePng(sampleFrame(person.width, person.height, pasted, m, seed, p.denoise ?? 0.85));
       },
     };
