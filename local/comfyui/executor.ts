@@ -490,6 +490,78 @@ function resolveInputs(node: PromptGraph[string], def: NodeDef, values: Readonly
   return inputs;
 }
 
+/** What the executed nodes produced so far: outputs for later nodes, UI for /history, and which outputs a fault shaped. */
+class Outputs {
+  readonly values = new Map<string, Value[]>();
+  readonly ui: Record<string, Ui> = {};
+  readonly meta: Record<string, Record<string, unknown>> = {};
+  readonly executed: string[] = [];
+  /**
+   * Outputs shaped by an injected fault, and everything downstream, stay out of the cache:
+   * a profile's finite fault must not come back from the cache on the retry.
+   */
+  readonly tainted = new Set<string>();
+
+  set(id: string, result: NodeResult): void {
+    this.values.set(id, result.outputs);
+    if (result.ui === null) return;
+    this.ui[id] = result.ui;
+    this.meta[id] = { node_id: id, display_node: id, parent_node: null, real_node_id: id };
+  }
+
+  hasTaintedInput(node: PromptGraph[string]): boolean {
+    return Object.values((node.inputs ?? {}) as Record<string, unknown>).some((v) => {
+      const l = link(v);
+      return l !== null && this.tainted.has(l[0]);
+    });
+  }
+}
+
+type NodeFailure = { readonly failure: NonNullable<RunResult['failure']>; readonly interrupted: boolean };
+
+/** Runs one node that is not cached; the failure that ends the prompt, or null. */
+async function runNode(run: Run, out: Outputs, id: string, sig: string, currentOutputs: readonly string[]): Promise<NodeFailure | null> {
+  const { env, req } = run;
+  const node = req.prompt[id]!;
+  const classType = String(node.class_type);
+  run.progressState(id, 0, 1, 'running');
+  const inputs = resolveInputs(node, env.defs[classType]!, out.values);
+  if (req.clientId !== null) env.setLastNode(id);
+  run.sendToClient('executing', { node: id, display_node: id, prompt_id: req.promptId });
+  try {
+    if (env.takeInterrupt()) throw new InterruptProcessing('Processing interrupted');
+    const evaluate = EVALUATORS[classType];
+    if (evaluate === undefined) throw new PythonException('NotImplementedError', `the simulator cannot run ${classType}`, tracebackFor(classType));
+    const result = await evaluate(run, inputs, id);
+    run.checkAlive();
+    out.set(id, result);
+    if (result.ui !== null) run.sendToClient('executed', { node: id, display_node: id, output: result.ui, prompt_id: req.promptId });
+    if (run.takeFaulted() || out.hasTaintedInput(node)) out.tainted.add(id);
+    else env.cache?.set(sig, result);
+    run.progressState(id, 1, 1, 'finished');
+    out.executed.push(id);
+    return null;
+  } catch (e) {
+    if (e instanceof ServerGone) throw e;
+    const base = { prompt_id: req.promptId, node_id: id, node_type: classType, executed: [...out.executed] };
+    if (e instanceof InterruptProcessing) {
+      run.broadcastMessage('execution_interrupted', base);
+      return { failure: { type: 'InterruptProcessingException', nodeType: classType }, interrupted: true };
+    }
+    const ex = e instanceof PythonException ? e : new PythonException('RuntimeError', e instanceof Error ? e.message : String(e), tracebackFor(classType));
+    // "Got an OOM, unloading all loaded models."
+    if (ex.isOom) env.vram.unloadAll();
+    const currentInputs: Record<string, unknown[]> = {};
+    for (const [k, v] of Object.entries(inputs)) currentInputs[k] = [repr(v)];
+    run.message('execution_error', {
+      ...base,
+      exception_message: ex.isOom || ex.message.endsWith('\n') ? ex.message : `${ex.message}\n`,
+      exception_type: ex.pyType, traceback: ex.traceback, current_inputs: currentInputs, current_outputs: currentOutputs,
+    });
+    return { failure: { type: ex.pyType, nodeType: classType }, interrupted: false };
+  }
+}
+
 /**
  * Executes a prompt; resolves with what /history records. Throws ServerGone when the server
  * stops or crashes underneath it (then nothing is recorded, as in a dead process).
@@ -505,83 +577,26 @@ export async function executePrompt(env: RunEnv, req: RunRequest): Promise<RunRe
   const cachedIds = new Set(order.filter((id) => env.cache?.get(sigs.get(id)!) !== undefined));
   run.message('execution_cached', { nodes: Object.keys(prompt).filter((id) => cachedIds.has(id)), prompt_id: promptId });
 
-  const values = new Map<string, Value[]>();
-  const ui: Record<string, Ui> = {};
-  const meta: Record<string, Record<string, unknown>> = {};
-  const executed: string[] = [];
+  const out = new Outputs();
   const currentOutputs = [...cachedIds];
-  // Outputs shaped by an injected fault, and everything downstream, stay out of the cache:
-  // a profile's finite fault must not come back from the cache on the retry.
-  const tainted = new Set<string>();
-  let failure: RunResult['failure'] = null;
-  let interrupted = false;
-
+  let end: NodeFailure | null = null;
   for (const id of order) {
     run.checkAlive();
-    const node = prompt[id]!;
-    const classType = String(node.class_type);
-    const def = env.defs[classType]!;
     const sig = sigs.get(id)!;
     const cached = cachedIds.has(id) ? env.cache?.get(sig) : undefined;
-    if (cached !== undefined) {
-      values.set(id, cached.outputs);
-      if (cached.ui !== null) {
-        ui[id] = cached.ui;
-        meta[id] = { node_id: id, display_node: id, parent_node: null, real_node_id: id };
-      }
-      run.sendToClient('executed', { node: id, display_node: id, output: cached.ui, prompt_id: promptId });
-      run.progressState(id, 1, 1, 'finished');
+    if (cached === undefined) {
+      end = await runNode(run, out, id, sig, currentOutputs);
+      if (end !== null) break;
       continue;
     }
-    run.progressState(id, 0, 1, 'running');
-    const inputs = resolveInputs(node, def, values);
-    if (req.clientId !== null) env.setLastNode(id);
-    run.sendToClient('executing', { node: id, display_node: id, prompt_id: promptId });
-    try {
-      if (env.takeInterrupt()) throw new InterruptProcessing('Processing interrupted');
-      const evaluate = EVALUATORS[classType];
-      if (evaluate === undefined) throw new PythonException('NotImplementedError', `the simulator cannot run ${classType}`, tracebackFor(classType));
-      const result = await evaluate(run, inputs, id);
-      run.checkAlive();
-      values.set(id, result.outputs);
-      if (result.ui !== null) {
-        ui[id] = result.ui;
-        meta[id] = { node_id: id, display_node: id, parent_node: null, real_node_id: id };
-        run.sendToClient('executed', { node: id, display_node: id, output: result.ui, prompt_id: promptId });
-      }
-      const inputsTainted = Object.values((node.inputs ?? {}) as Record<string, unknown>).some((v) => {
-        const l = link(v);
-        return l !== null && tainted.has(l[0]);
-      });
-      if (run.takeFaulted() || inputsTainted) tainted.add(id);
-      else env.cache?.set(sig, result);
-      run.progressState(id, 1, 1, 'finished');
-      executed.push(id);
-    } catch (e) {
-      if (e instanceof ServerGone) throw e;
-      if (e instanceof InterruptProcessing) {
-        interrupted = true;
-        failure = { type: 'InterruptProcessingException', nodeType: classType };
-        run.broadcastMessage('execution_interrupted', { prompt_id: promptId, node_id: id, node_type: classType, executed: [...executed] });
-        break;
-      }
-      const ex = e instanceof PythonException ? e : new PythonException('RuntimeError', e instanceof Error ? e.message : String(e), tracebackFor(classType));
-      if (ex.isOom) {
-        // "Got an OOM, unloading all loaded models."
-        env.vram.unloadAll();
-      }
-      failure = { type: ex.pyType, nodeType: classType };
-      const currentInputs: Record<string, unknown[]> = {};
-      for (const [k, v] of Object.entries(inputs)) currentInputs[k] = [repr(v)];
-      run.message('execution_error', {
-        prompt_id: promptId, node_id: id, node_type: classType, executed: [...executed],
-        exception_message: ex.isOom || ex.message.endsWith('\n') ? ex.message : `${ex.message}\n`,
-        exception_type: ex.pyType, traceback: ex.traceback, current_inputs: currentInputs, current_outputs: currentOutputs,
-      });
-      break;
-    }
+    out.set(id, cached);
+    run.sendToClient('executed', { node: id, display_node: id, output: cached.ui, prompt_id: promptId });
+    run.progressState(id, 1, 1, 'finished');
   }
-  if (failure === null) run.message('execution_success', { prompt_id: promptId });
+  if (end === null) run.message('execution_success', { prompt_id: promptId });
   env.setLastNode(null);
-  return { status: failure === null ? 'success' : 'error', interrupted, messages: run.messages, outputs: ui, meta, failure };
+  return {
+    status: end === null ? 'success' : 'error', interrupted: end?.interrupted ?? false,
+    messages: run.messages, outputs: out.ui, meta: out.meta, failure: end?.failure ?? null,
+  };
 }
