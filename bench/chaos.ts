@@ -9,6 +9,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { PromptRecord } from '../local/comfyui/server.ts';
 import type { OfflineStack, WorkerProcess } from '../local/stack.ts';
 import { duplicateDelaySeconds, type ChaosPlan } from './chaos-plan.ts';
 import type { Sampler } from './sampler.ts';
@@ -77,185 +78,230 @@ const BREAKER_PROVIDERS = ['comfyui', 'hosted-inpaint', 'segmentation', 'analyze
 export const isAlive = (w: WorkerProcess) => w.process.exitCode === null && w.process.signalCode === null;
 
 export function startChaos(ctx: ChaosContext): ChaosDriver {
-  const { stack, plan, timeScale } = ctx;
-  const simMs = (seconds: number) => seconds * 1000 * timeScale;
-  const log: ChaosLog = { kills: [], duplicates: [], providerDown: null, emergencyStop: null, comfyRestarts: [], breakers: [], breakerItemsSeen: false };
-  const timers = new Set<NodeJS.Timeout>();
-  const later = (ms: number, fn: () => void | Promise<void>) => {
+  return new ChaosRun(ctx);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const gpuName = (w: WorkerProcess) => `gpu-of-${w.id}`;
+const attemptOf = (p: PromptRecord) => (p.jobId === null || p.attempt === null ? [] : [{ jobId: p.jobId, attempt: p.attempt }]);
+
+/** Timers the run set, so stop() can clear those not yet due. */
+class Timers {
+  readonly #pending = new Set<NodeJS.Timeout>();
+
+  /** Runs fn after ms; its failure is dropped (a chaos action that fails leaves its log entry out). */
+  later(ms: number, fn: () => Promise<void>): void {
     const t = setTimeout(() => {
-      timers.delete(t);
-      void Promise.resolve(fn()).catch(() => undefined);
+      this.#pending.delete(t);
+      void fn().catch(() => undefined);
     }, ms);
-    timers.add(t);
-  };
-  let stopped = false;
-  let busy = 0;
-  const sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
-  const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
-  const restarting = new Set<string>();
-  const killed = new Set<string>();
-  let nextKill = 0;
+    this.#pending.add(t);
+  }
 
-  const gpuName = (w: WorkerProcess) => `gpu-of-${w.id}`;
+  clear(): void {
+    for (const t of this.#pending) clearTimeout(t);
+    this.#pending.clear();
+  }
+}
 
-  const tick = async () => {
-    // The ComfyUI supervisor: a crashed server is restarted after a pause.
-    for (const w of stack.workers) {
-      const name = gpuName(w);
-      if (w.comfy.stats().crashed && !restarting.has(name)) {
-        restarting.add(name);
-        later(simMs(plan.comfyRestartSeconds), async () => {
-          await w.comfy.restart().catch(() => undefined);
-          log.comfyRestarts.push({ at: Date.now(), gpu: name });
-          restarting.delete(name);
-        });
-      }
+class ChaosRun implements ChaosDriver {
+  readonly log: ChaosLog = { kills: [], duplicates: [], providerDown: null, emergencyStop: null, comfyRestarts: [], breakers: [], breakerItemsSeen: false };
+  readonly #ctx: ChaosContext;
+  readonly #timers = new Timers();
+  readonly #sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
+  readonly #ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+  /** GPUs whose crashed ComfyUI waits for its restart. */
+  readonly #restarting = new Set<string>();
+  /** Pids of the workers killed so far. */
+  readonly #killed = new Set<string>();
+  readonly #duplicatedTokens = new Set<string>();
+  /** The last breaker state seen per provider. */
+  readonly #breakerStates = new Map<string, string>();
+  readonly #loops: Promise<void>[];
+  #nextKill = 0;
+  /** Chaos actions under way (a kill being logged, an outage or a stop not yet over). */
+  #busy = 0;
+  #stopDone: boolean;
+  #stopped = false;
+
+  constructor(ctx: ChaosContext) {
+    this.#ctx = ctx;
+    this.#stopDone = !Number.isFinite(ctx.plan.emergencyStop.afterTerminalJobs) || ctx.operator === null;
+    if (ctx.plan.duplicateRate > 0) ctx.sampler.onNewMessage((m) => this.#duplicate(m.body));
+    if (Number.isFinite(ctx.plan.providerDown.startSeconds)) this.#scheduleOutage();
+    this.#loops = [this.#tickLoop(), this.#stopDone ? Promise.resolve() : this.#emergencyStopLoop(), this.#breakerLoop()];
+  }
+
+  // Actions not yet due when the workload ends (a kill after the last prompt) are left undone.
+  settled(): boolean {
+    return this.#busy === 0 && this.#stopDone && this.#restarting.size === 0;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#timers.clear();
+    await Promise.all(this.#loops);
+    this.#sqs.destroy();
+    this.#ddb.destroy();
+  }
+
+  #simMs(seconds: number): number {
+    return seconds * 1000 * this.#ctx.timeScale;
+  }
+
+  async #during(action: () => Promise<void> | void): Promise<void> {
+    this.#busy++;
+    try {
+      await action();
+    } finally {
+      this.#busy--;
     }
-    // SIGKILL a worker mid-prompt once the planned number of prompts has started.
-    const target = plan.killAtPromptStarts[nextKill];
-    if (target !== undefined) {
-      const started = stack.workers.flatMap((w) => w.comfy.promptLog().filter((p) => p.startedAt !== null).map((p) => ({ w, p })))
-        .sort((a, b) => a.p.startedAt! - b.p.startedAt!);
-      if (started.length >= target) {
-        const preferred = started[target - 1]!.w;
-        const victim = [preferred, ...stack.workers].find((w) => isAlive(w) && !killed.has(String(w.process.pid)) && w.comfy.stats().running !== null);
-        if (victim) {
-          nextKill++;
-          killed.add(String(victim.process.pid));
-          busy++;
-          try {
-            const prompts = victim.comfy.promptLog();
-            const runningId = victim.comfy.stats().running;
-            const tag = (p: { jobId: string | null; attempt: number | null }) => (p.jobId === null || p.attempt === null ? [] : [{ jobId: p.jobId, attempt: p.attempt }]);
-            const running = prompts.find((p) => p.promptId === runningId);
-            const queued = prompts.filter((p) => p.startedAt === null && p.endedAt === null).flatMap(tag);
-            const at = Date.now();
-            victim.process.kill('SIGKILL');
-            // The stack's supervisor starts the replacement under the same id, beside the same ComfyUI.
-            log.kills.push({ at, worker: victim.id, gpu: gpuName(victim), replacement: victim.id, running: running ? tag(running)[0] ?? null : null, queued });
-          } finally {
-            busy--;
-          }
-        }
-      }
-    }
-  };
+  }
 
-  const loop = (async () => {
-    while (!stopped) {
-      await tick().catch(() => undefined);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  })();
-
-  // Duplicate deliveries: the same body (same task token) sent again, as SQS may.
-  const duplicatedTokens = new Set<string>();
-  if (plan.duplicateRate > 0) {
-    ctx.sampler.onNewMessage((m) => {
-      let body: { taskToken?: unknown; jobId?: unknown; attempt?: unknown };
+  async #tickLoop(): Promise<void> {
+    while (!this.#stopped) {
       try {
-        body = JSON.parse(m.body) as typeof body;
+        this.#superviseComfy();
+        await this.#killDue();
       } catch {
-        return;
+        // a failed tick is tried again on the next
       }
-      const token = typeof body.taskToken === 'string' ? body.taskToken : null;
-      if (token === null || duplicatedTokens.has(token) || typeof body.jobId !== 'string' || typeof body.attempt !== 'number') return;
-      duplicatedTokens.add(token);
-      const delay = duplicateDelaySeconds(plan, ctx.seed, body.jobId, body.attempt);
-      if (delay === null) return;
-      const { jobId, attempt } = body;
-      later(simMs(delay), async () => {
-        if (stopped) return;
-        await sqs.send(new SendMessageCommand({ QueueUrl: ctx.gpuQueueUrl, MessageBody: m.body }));
-        log.duplicates.push({ at: Date.now(), jobId, attempt });
+      await sleep(25);
+    }
+  }
+
+  /** The ComfyUI supervisor: a crashed server is restarted after a pause. */
+  #superviseComfy(): void {
+    for (const w of this.#ctx.stack.workers) {
+      const name = gpuName(w);
+      if (!w.comfy.stats().crashed || this.#restarting.has(name)) continue;
+      this.#restarting.add(name);
+      this.#timers.later(this.#simMs(this.#ctx.plan.comfyRestartSeconds), async () => {
+        await w.comfy.restart().catch(() => undefined);
+        this.log.comfyRestarts.push({ at: Date.now(), gpu: name });
+        this.#restarting.delete(name);
+      });
+    }
+  }
+
+  /** SIGKILLs a worker mid-prompt once the planned number of prompts has started. */
+  async #killDue(): Promise<void> {
+    const target = this.#ctx.plan.killAtPromptStarts[this.#nextKill];
+    if (target === undefined) return;
+    const workers = this.#ctx.stack.workers;
+    const started = workers.flatMap((w) => w.comfy.promptLog().filter((p) => p.startedAt !== null).map((p) => ({ w, p })))
+      .sort((a, b) => a.p.startedAt! - b.p.startedAt!);
+    if (started.length < target) return;
+    const preferred = started[target - 1]!.w;
+    const victim = [preferred, ...workers].find((w) => isAlive(w) && !this.#killed.has(String(w.process.pid)) && w.comfy.stats().running !== null);
+    if (victim === undefined) return;
+    this.#nextKill++;
+    this.#killed.add(String(victim.process.pid));
+    await this.#during(() => {
+      const prompts = victim.comfy.promptLog();
+      const runningId = victim.comfy.stats().running;
+      const running = prompts.find((p) => p.promptId === runningId);
+      const queued = prompts.filter((p) => p.startedAt === null && p.endedAt === null).flatMap(attemptOf);
+      const at = Date.now();
+      victim.process.kill('SIGKILL');
+      // The stack's supervisor starts the replacement under the same id, beside the same ComfyUI.
+      this.log.kills.push({ at, worker: victim.id, gpu: gpuName(victim), replacement: victim.id, running: running ? attemptOf(running)[0] ?? null : null, queued });
+    });
+  }
+
+  /** Duplicate deliveries: the same body (same task token) sent again, as SQS may. */
+  #duplicate(messageBody: string): void {
+    let body: { taskToken?: unknown; jobId?: unknown; attempt?: unknown };
+    try {
+      body = JSON.parse(messageBody) as typeof body;
+    } catch {
+      return;
+    }
+    const token = typeof body.taskToken === 'string' ? body.taskToken : null;
+    if (token === null || this.#duplicatedTokens.has(token) || typeof body.jobId !== 'string' || typeof body.attempt !== 'number') return;
+    this.#duplicatedTokens.add(token);
+    const delay = duplicateDelaySeconds(this.#ctx.plan, this.#ctx.seed, body.jobId, body.attempt);
+    if (delay === null) return;
+    const { jobId, attempt } = body;
+    this.#timers.later(this.#simMs(delay), async () => {
+      if (this.#stopped) return;
+      await this.#sqs.send(new SendMessageCommand({ QueueUrl: this.#ctx.gpuQueueUrl, MessageBody: messageBody }));
+      this.log.duplicates.push({ at: Date.now(), jobId, attempt });
+    });
+  }
+
+  /**
+   * A provider down for a window: every call of every workload job answers 503 until it
+   * ends (forced faults on the simulator, the fault profile's own decisions resume after).
+   */
+  #scheduleOutage(): void {
+    const { stack, jobIds, startedAt, plan } = this.#ctx;
+    const down = plan.providerDown;
+    this.#timers.later(Math.max(0, startedAt + this.#simMs(down.startSeconds) - Date.now()), async () => {
+      if (this.#stopped) return;
+      await this.#during(async () => {
+        for (const jobId of jobIds) stack.providers.setFault(down.service, jobId, 'http503', Number.POSITIVE_INFINITY);
+        const window = { service: down.service, from: Date.now(), to: null as number | null };
+        this.log.providerDown = window;
+        await sleep(this.#simMs(down.durationSeconds));
+        for (const jobId of jobIds) stack.providers.setFault(down.service, jobId, null);
+        window.to = Date.now();
       });
     });
   }
 
-  // A provider down for a window: every call of every workload job answers 503 until it
-  // ends (forced faults on the simulator, the fault profile's own decisions resume after).
-  const down = plan.providerDown;
-  if (Number.isFinite(down.startSeconds)) {
-    later(Math.max(0, ctx.startedAt + simMs(down.startSeconds) - Date.now()), async () => {
-      if (stopped) return;
-      busy++;
-      try {
-        for (const jobId of ctx.jobIds) stack.providers.setFault(down.service, jobId, 'http503', Number.POSITIVE_INFINITY);
-        log.providerDown = { service: down.service, from: Date.now(), to: null };
-        await new Promise((r) => setTimeout(r, simMs(down.durationSeconds)));
-        for (const jobId of ctx.jobIds) stack.providers.setFault(down.service, jobId, null);
-        log.providerDown.to = Date.now();
-      } finally {
-        busy--;
+  /** Emergency stop and resume through the operator API, once enough jobs are terminal. */
+  async #emergencyStopLoop(): Promise<void> {
+    const { plan, operator, totalJobs } = this.#ctx;
+    while (!this.#stopped && !this.#stopDone) {
+      const terminal = await this.#ctx.terminalJobs().catch(() => 0);
+      if (terminal >= totalJobs) {
+        this.log.emergencyStop = { skipped: 'every job ended before the stop was due' };
+        this.#stopDone = true;
+        return;
       }
-    });
+      if (terminal >= plan.emergencyStop.afterTerminalJobs) {
+        try {
+          await this.#during(async () => {
+            const stoppedAt = Date.now();
+            const stopAnswer = await operator!.emergencyStop();
+            const entry = { stoppedAt, resumedAt: null as number | null, stopAnswer, resumeAnswer: null as unknown };
+            this.log.emergencyStop = entry;
+            await sleep(this.#simMs(plan.emergencyStop.pauseSeconds));
+            entry.resumeAnswer = await operator!.resume();
+            entry.resumedAt = Date.now();
+          });
+        } finally {
+          this.#stopDone = true;
+        }
+        return;
+      }
+      await sleep(100);
+    }
   }
 
-  // Emergency stop and resume through the operator API, once enough jobs are terminal.
-  const stopPlan = plan.emergencyStop;
-  let stopDone = !Number.isFinite(stopPlan.afterTerminalJobs) || ctx.operator === null;
-  const stopLoop = stopDone ? Promise.resolve() : (async () => {
-    while (!stopped && !stopDone) {
-      const terminal = await ctx.terminalJobs().catch(() => 0);
-      if (terminal >= ctx.totalJobs) {
-        log.emergencyStop = { skipped: 'every job ended before the stop was due' };
-        stopDone = true;
-        break;
-      }
-      if (terminal >= stopPlan.afterTerminalJobs) {
-        busy++;
-        try {
-          const stoppedAt = Date.now();
-          const stopAnswer = await ctx.operator!.emergencyStop();
-          const entry = { stoppedAt, resumedAt: null as number | null, stopAnswer, resumeAnswer: null as unknown };
-          log.emergencyStop = entry;
-          await new Promise((r) => setTimeout(r, simMs(stopPlan.pauseSeconds)));
-          entry.resumeAnswer = await ctx.operator!.resume();
-          entry.resumedAt = Date.now();
-        } finally {
-          busy--;
-          stopDone = true;
-        }
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-
-  // Breaker states as the control table holds them.
-  const lastState = new Map<string, string>();
-  const breakerLoop = (async () => {
-    while (!stopped) {
+  /** Breaker states as the control table holds them. */
+  async #breakerLoop(): Promise<void> {
+    while (!this.#stopped) {
       for (const provider of BREAKER_PROVIDERS) {
         try {
-          const r = await ddb.send(new GetCommand({ TableName: ctx.controlTable, Key: { id: `breaker#${provider}` } }));
-          const state = typeof r.Item?.['state'] === 'string' ? r.Item['state'] : null;
-          if (state === null) continue;
-          log.breakerItemsSeen = true;
-          const before = lastState.get(provider) ?? null;
-          if (before !== state) {
-            log.breakers.push({ provider, at: Date.now(), from: before, to: state });
-            lastState.set(provider, state);
-          }
+          await this.#readBreaker(provider);
         } catch {
           // a missed poll only thins the series
         }
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
-  })();
+  }
 
-  return {
-    log,
-    // Actions not yet due when the workload ends (a kill after the last prompt) are left undone.
-    settled: () => busy === 0 && stopDone && restarting.size === 0,
-    async stop() {
-      stopped = true;
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      await Promise.all([loop, stopLoop, breakerLoop]);
-      sqs.destroy();
-      ddb.destroy();
-    },
-  };
+  async #readBreaker(provider: string): Promise<void> {
+    const r = await this.#ddb.send(new GetCommand({ TableName: this.#ctx.controlTable, Key: { id: `breaker#${provider}` } }));
+    const state = typeof r.Item?.['state'] === 'string' ? r.Item['state'] : null;
+    if (state === null) return;
+    this.log.breakerItemsSeen = true;
+    const before = this.#breakerStates.get(provider) ?? null;
+    if (before === state) return;
+    this.log.breakers.push({ provider, at: Date.now(), from: before, to: state });
+    this.#breakerStates.set(provider, state);
+  }
 }

@@ -110,7 +110,6 @@ const decodeSegment = (s: string) => {
   }
 };
 
-// ---------------------------------------------------------------- server timing
 /**
  * Server-Timing of an answer the handler gave: `handler` is the Lambda handler's own time
  * (what the API's server-time figure measures, bench/api-latency.ts), `gateway` the whole
@@ -121,152 +120,228 @@ function serverTiming(arrived: number, invoked: number): { 'server-timing': stri
   const now = performance.now();
   return { 'server-timing': `handler;dur=${(now - invoked).toFixed(2)}, gateway;dur=${(now - arrived).toFixed(2)}` };
 }
-// ----------------------------------------------------------------
 
-export async function startLocalApi(o: LocalApiOptions): Promise<LocalApi> {
-  const stage = o.stage ?? 'v1';
-  const accountId = o.accountId ?? '000000000000';
-  const credentials = Array.isArray(o.credentials) ? o.credentials : [o.credentials as VerifierCredentials];
-  const maxBody = o.maxBodyBytes ?? GATEWAY_MAX_BODY_BYTES;
-  const cors = new Set(o.corsOrigins ?? []);
+/** A refusal of the gateway itself, before or instead of the Lambda: its status and error type. */
+interface Refusal {
+  readonly status: number;
+  readonly type: string;
+  readonly message: string;
+}
 
-  const gatewayRefusal = (res: ServerResponse, status: number, type: string, message: string, requestId: string, extra: Record<string, string> = {}) => {
-    res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-requestid': requestId, 'x-amzn-errortype': type, ...extra });
-    res.end(JSON.stringify({ message, error: { code: type, message }, requestId }));
+const REFUSED = {
+  repeatedHost: { status: 400, type: 'DEFAULT_4XX', message: 'Bad Request: more than one Host header' },
+  tooLarge: { status: 413, type: 'REQUEST_TOO_LARGE', message: 'Request Too Long' },
+  // API Gateway answers an unknown resource or method like an unsigned request.
+  noRoute: { status: 403, type: 'MISSING_AUTHENTICATION_TOKEN', message: 'Missing Authentication Token' },
+  notJson: { status: 415, type: 'UNSUPPORTED_MEDIA_TYPE', message: 'Unsupported Media Type' },
+  // A Lambda that throws is a 502 at API Gateway.
+  lambdaFailed: { status: 502, type: 'INTEGRATION_FAILURE', message: 'Internal server error' },
+} as const satisfies Record<string, Refusal>;
+
+/** One request as the gateway sees it on arrival. */
+interface Arrival {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly arrived: number;
+  readonly requestId: string;
+  readonly method: string;
+  readonly rawPath: string;
+  readonly search: URLSearchParams;
+  readonly headers: Record<string, string>;
+  readonly origin: string | undefined;
+  /** CORS headers for an allowed origin; {} otherwise. */
+  readonly corsFor: Record<string, string>;
+}
+
+/** The REST proxy event (v1) API Gateway builds for a matched, authorized request. */
+interface EventParts {
+  readonly a: Arrival;
+  readonly stage: string;
+  readonly accountId: string;
+  readonly path: string;
+  readonly route: RouteSpec;
+  readonly pathParameters: Record<string, string>;
+  readonly accessKeyId: string;
+  readonly body: Buffer;
+}
+
+function proxyEvent({ a, stage, accountId, path, route, pathParameters, accessKeyId, body }: EventParts): APIGatewayProxyEvent {
+  const { req, headers, method, requestId } = a;
+  const utf8 = utf8OrUndefined(body);
+  const now = new Date();
+  const eventHeaders = {
+    ...headers,
+    'x-forwarded-proto': 'http',
+    'x-forwarded-for': req.socket.remoteAddress ?? '127.0.0.1',
+    'x-forwarded-port': String(req.socket.localPort ?? ''),
+    'x-amzn-trace-id': `Root=1-${Math.floor(now.getTime() / 1000).toString(16)}-${randomUUID().replaceAll('-', '').slice(0, 24)}`,
   };
+  const params = Object.entries(pathParameters).map(([k, v]) => [k, decodeSegment(v)] as const);
+  const query = queryParams(a.search);
+  return {
+    resource: route.path,
+    path,
+    httpMethod: method,
+    headers: eventHeaders,
+    multiValueHeaders: Object.fromEntries(Object.entries(eventHeaders).map(([k, v]) => [k, [v]])),
+    queryStringParameters: query.single,
+    multiValueQueryStringParameters: query.multi,
+    pathParameters: params.length > 0 ? Object.fromEntries(params) : null,
+    stageVariables: null,
+    // Text as text; bytes that are not UTF-8 are passed as base64 so nothing is lost in a lossy decode.
+    body: body.length === 0 ? null : utf8 ?? body.toString('base64'),
+    isBase64Encoded: body.length > 0 && utf8 === undefined,
+    requestContext: {
+      accountId,
+      apiId: 'local',
+      authorizer: null,
+      protocol: 'HTTP/1.1',
+      httpMethod: method,
+      path: `/${stage}${path}`,
+      stage,
+      requestId,
+      requestTimeEpoch: now.getTime(),
+      resourceId: 'local',
+      resourcePath: route.path,
+      domainName: headers['host'] ?? '127.0.0.1',
+      identity: {
+        accessKey: accessKeyId,
+        accountId,
+        apiKey: null,
+        apiKeyId: null,
+        caller: accessKeyId,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        user: accessKeyId,
+        userAgent: headers['user-agent'] ?? null,
+        userArn: `arn:aws:iam::${accountId}:user/${accessKeyId}`,
+      },
+    },
+  };
+}
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const arrived = performance.now();
-    const requestId = randomUUID();
-    const rawUrl = req.url ?? '/';
-    const q = rawUrl.indexOf('?');
-    const rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q);
-    const search = new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1));
-    const method = (req.method ?? 'GET').toUpperCase();
-    const headers = flatHeaders(req.headers);
-    const origin = headers['origin'];
-    const corsFor = origin !== undefined && cors.has(origin) ? { 'access-control-allow-origin': origin, vary: 'Origin' } : {};
+function utf8OrUndefined(body: Buffer): string | undefined {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    return undefined;
+  }
+}
 
+const CORS_PREFLIGHT_HEADERS = {
+  'access-control-allow-methods': 'GET,POST,DELETE,OPTIONS',
+  'access-control-allow-headers': 'authorization,content-type,idempotency-key,x-amz-date,x-amz-security-token,x-amz-content-sha256',
+  'access-control-max-age': '600',
+};
+
+/** The gateway's settings and its request pipeline: refusals in the order API Gateway makes them, then the Lambda. */
+class LocalGateway {
+  readonly #o: LocalApiOptions;
+  readonly #stage: string;
+  readonly #accountId: string;
+  readonly #credentials: readonly VerifierCredentials[];
+  readonly #maxBody: number;
+  readonly #cors: ReadonlySet<string>;
+
+  constructor(o: LocalApiOptions) {
+    this.#o = o;
+    this.#stage = o.stage ?? 'v1';
+    this.#accountId = o.accountId ?? '000000000000';
+    this.#credentials = Array.isArray(o.credentials) ? o.credentials : [o.credentials as VerifierCredentials];
+    this.#maxBody = o.maxBodyBytes ?? GATEWAY_MAX_BODY_BYTES;
+    this.#cors = new Set(o.corsOrigins ?? []);
+  }
+
+  get stage(): string {
+    return this.#stage;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const a = this.#arrival(req, res);
     if (hasRepeatedHost(req.rawHeaders)) {
       req.resume();
-      return gatewayRefusal(res, 400, 'DEFAULT_4XX', 'Bad Request: more than one Host header', requestId, { ...corsFor, connection: 'close' });
+      return refuse(a, REFUSED.repeatedHost, { ...a.corsFor, connection: 'close' });
     }
     let body: Buffer;
     try {
-      body = await readBody(req, maxBody);
+      body = await readBody(req, this.#maxBody);
     } catch (e) {
-      if (e instanceof BodyTooLarge) return gatewayRefusal(res, 413, 'REQUEST_TOO_LARGE', 'Request Too Long', requestId, corsFor);
+      if (e instanceof BodyTooLarge) return refuse(a, REFUSED.tooLarge, a.corsFor);
       throw e;
     }
-    const stagePrefix = `/${stage}`;
+    const stagePrefix = `/${this.#stage}`;
     // Resources match on the path as sent; a parameter is one segment even if it holds %2F.
-    const path = rawPath === stagePrefix ? '/' : rawPath.startsWith(`${stagePrefix}/`) ? rawPath.slice(stagePrefix.length) : undefined;
-    if (method === 'OPTIONS' && cors.size > 0 && path !== undefined && matchRoute('GET', path) !== undefined) {
-      if (origin === undefined || !cors.has(origin)) return gatewayRefusal(res, 403, 'MISSING_AUTHENTICATION_TOKEN', 'Missing Authentication Token', requestId);
-      res.writeHead(204, {
-        ...corsFor,
-        'access-control-allow-methods': 'GET,POST,DELETE,OPTIONS',
-        'access-control-allow-headers': 'authorization,content-type,idempotency-key,x-amz-date,x-amz-security-token,x-amz-content-sha256',
-        'access-control-max-age': '600',
-      });
-      res.end();
-      return;
-    }
-    const match = path === undefined ? undefined : matchRoute(method, path);
-    if (path === undefined || match === undefined || !('operationId' in match)) {
-      // API Gateway answers an unknown resource or method like an unsigned request.
-      return gatewayRefusal(res, 403, 'MISSING_AUTHENTICATION_TOKEN', 'Missing Authentication Token', requestId, corsFor);
-    }
-    const query = queryParams(search);
+    const path = a.rawPath === stagePrefix ? '/' : a.rawPath.startsWith(`${stagePrefix}/`) ? a.rawPath.slice(stagePrefix.length) : undefined;
+    if (a.method === 'OPTIONS' && this.#cors.size > 0 && path !== undefined && matchRoute('GET', path) !== undefined) return this.#preflight(a);
+    const match = path === undefined ? undefined : matchRoute(a.method, path);
+    if (path === undefined || match === undefined || !('operationId' in match)) return refuse(a, REFUSED.noRoute, a.corsFor);
     const verdict = await verifySigV4(
-      { method, rawPath, query: query.signing, headers, body },
-      { region: o.region, service: 'execute-api', credentials },
+      { method: a.method, rawPath: a.rawPath, query: queryParams(a.search).signing, headers: a.headers, body },
+      { region: this.#o.region, service: 'execute-api', credentials: this.#credentials },
     );
-    if (!verdict.ok) return gatewayRefusal(res, 403, verdict.type, verdict.message, requestId, corsFor);
-
+    if (!verdict.ok) return refuse(a, { status: 403, type: verdict.type, message: verdict.message }, a.corsFor);
     const route: RouteSpec = ROUTES[match.operationId];
-    if (route.body !== undefined && body.length > 0 && !isJsonContentType(headers['content-type'])) {
-      return gatewayRefusal(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'Unsupported Media Type', requestId, corsFor);
-    }
+    if (route.body !== undefined && body.length > 0 && !isJsonContentType(a.headers['content-type'])) return refuse(a, REFUSED.notJson, a.corsFor);
+    const event = proxyEvent({ a, stage: this.#stage, accountId: this.#accountId, path, route, pathParameters: match.pathParameters, accessKeyId: verdict.accessKeyId, body });
+    await this.#invoke(a, event);
+  }
 
-    let utf8: string | undefined;
-    try {
-      utf8 = new TextDecoder('utf-8', { fatal: true }).decode(body);
-    } catch {
-      utf8 = undefined;
-    }
-    const now = new Date();
-    const eventHeaders = {
-      ...headers,
-      'x-forwarded-proto': 'http',
-      'x-forwarded-for': req.socket.remoteAddress ?? '127.0.0.1',
-      'x-forwarded-port': String(req.socket.localPort ?? ''),
-      'x-amzn-trace-id': `Root=1-${Math.floor(now.getTime() / 1000).toString(16)}-${randomUUID().replaceAll('-', '').slice(0, 24)}`,
+  #arrival(req: IncomingMessage, res: ServerResponse): Arrival {
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const headers = flatHeaders(req.headers);
+    const origin = headers['origin'];
+    return {
+      req, res,
+      arrived: performance.now(),
+      requestId: randomUUID(),
+      method: (req.method ?? 'GET').toUpperCase(),
+      rawPath: q < 0 ? rawUrl : rawUrl.slice(0, q),
+      search: new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1)),
+      headers,
+      origin,
+      corsFor: origin !== undefined && this.#cors.has(origin) ? { 'access-control-allow-origin': origin, vary: 'Origin' } : {},
     };
-    const params = Object.entries(match.pathParameters).map(([k, v]) => [k, decodeSegment(v)] as const);
-    const pathParameters = params.length > 0 ? Object.fromEntries(params) : null;
-    const event: APIGatewayProxyEvent = {
-      resource: route.path,
-      path,
-      httpMethod: method,
-      headers: eventHeaders,
-      multiValueHeaders: Object.fromEntries(Object.entries(eventHeaders).map(([k, v]) => [k, [v]])),
-      queryStringParameters: query.single,
-      multiValueQueryStringParameters: query.multi,
-      pathParameters,
-      stageVariables: null,
-      // Text as text; bytes that are not UTF-8 are passed as base64 so nothing is lost in a lossy decode.
-      body: body.length === 0 ? null : utf8 ?? body.toString('base64'),
-      isBase64Encoded: body.length > 0 && utf8 === undefined,
-      requestContext: {
-        accountId,
-        apiId: 'local',
-        authorizer: null,
-        protocol: 'HTTP/1.1',
-        httpMethod: method,
-        path: `${stagePrefix}${path}`,
-        stage,
-        requestId,
-        requestTimeEpoch: now.getTime(),
-        resourceId: 'local',
-        resourcePath: route.path,
-        domainName: headers['host'] ?? '127.0.0.1',
-        identity: {
-          accessKey: verdict.accessKeyId,
-          accountId,
-          apiKey: null,
-          apiKeyId: null,
-          caller: verdict.accessKeyId,
-          clientCert: null,
-          cognitoAuthenticationProvider: null,
-          cognitoAuthenticationType: null,
-          cognitoIdentityId: null,
-          cognitoIdentityPoolId: null,
-          principalOrgId: null,
-          sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
-          user: verdict.accessKeyId,
-          userAgent: headers['user-agent'] ?? null,
-          userArn: `arn:aws:iam::${accountId}:user/${verdict.accessKeyId}`,
-        },
-      },
-    };
+  }
+
+  /** An unsigned CORS preflight, as browsers send it: answered for allowed origins only. */
+  #preflight(a: Arrival): void {
+    if (a.origin === undefined || !this.#cors.has(a.origin)) return refuse(a, REFUSED.noRoute);
+    a.res.writeHead(204, { ...a.corsFor, ...CORS_PREFLIGHT_HEADERS });
+    a.res.end();
+  }
+
+  async #invoke(a: Arrival, event: APIGatewayProxyEvent): Promise<void> {
     let result: APIGatewayProxyResult;
     const invoked = performance.now();
     try {
-      result = await o.handler(event, lambdaContext('vto-api', o.timeoutSeconds ?? 29, accountId, o.region));
+      result = await this.#o.handler(event, lambdaContext('vto-api', this.#o.timeoutSeconds ?? 29, this.#accountId, this.#o.region));
     } catch {
-      // A Lambda that throws is a 502 at API Gateway.
-      return gatewayRefusal(res, 502, 'INTEGRATION_FAILURE', 'Internal server error', requestId, corsFor);
+      return refuse(a, REFUSED.lambdaFailed, a.corsFor);
     }
     const out = result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body ?? '', 'utf8');
     const resultHeaders: Record<string, string> = {};
     for (const [k, v] of Object.entries(result.headers ?? {})) resultHeaders[k] = String(v);
-    res.writeHead(result.statusCode, { ...resultHeaders, 'x-amzn-requestid': requestId, 'content-length': String(out.length), ...serverTiming(arrived, invoked) });
-    res.end(out);
-  };
+    a.res.writeHead(result.statusCode, { ...resultHeaders, 'x-amzn-requestid': a.requestId, 'content-length': String(out.length), ...serverTiming(a.arrived, invoked) });
+    a.res.end(out);
+  }
+}
 
+/** A gateway refusal with the body the CDK gateway responses give: {"message", "error": {"code", "message"}, "requestId"}. */
+function refuse(a: Arrival, { status, type, message }: Refusal, headers: Record<string, string> = {}): void {
+  a.res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-requestid': a.requestId, 'x-amzn-errortype': type, ...headers });
+  a.res.end(JSON.stringify({ message, error: { code: type, message }, requestId: a.requestId }));
+}
+
+export async function startLocalApi(o: LocalApiOptions): Promise<LocalApi> {
+  const gateway = new LocalGateway(o);
   const server: Server = createServer((req, res) => {
-    handle(req, res).catch(() => {
+    gateway.handle(req, res).catch(() => {
       if (!res.headersSent) {
         res.writeHead(500, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ message: 'Internal server error', error: { code: 'DEFAULT_5XX', message: 'Internal server error' }, requestId: '' }));
@@ -281,7 +356,7 @@ export async function startLocalApi(o: LocalApiOptions): Promise<LocalApi> {
   });
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/${stage}`,
+    url: `http://127.0.0.1:${port}/${gateway.stage}`,
     stop: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());

@@ -172,11 +172,21 @@ class Run {
     this.#req = req;
   }
 
-  /** PromptExecutor.add_message: recorded for /history, sent unless no client and not broadcast. */
-  message(event: string, data: Record<string, unknown>, broadcast: boolean): void {
+  /** PromptExecutor.add_message(broadcast=False): recorded for /history, sent only to the prompt's client. */
+  message(event: string, data: Record<string, unknown>): void {
+    const full = this.#record(event, data);
+    if (this.#req.clientId !== null) this.#env.send(event, full, this.#req.clientId);
+  }
+
+  /** add_message(broadcast=True): recorded, sent to the prompt's client, or to every socket when it has none. */
+  broadcastMessage(event: string, data: Record<string, unknown>): void {
+    this.#env.send(event, this.#record(event, data), this.#req.clientId);
+  }
+
+  #record(event: string, data: Record<string, unknown>): Record<string, unknown> {
     const full = { ...data, timestamp: Date.now() };
     this.messages.push([event, full]);
-    if (this.#req.clientId !== null || broadcast) this.#env.send(event, full, this.#req.clientId);
+    return full;
   }
 
   /** send_sync(event, data, client_id): routed to the client, or broadcast when the prompt has none. */
@@ -264,7 +274,14 @@ async function decodeOrRaise<T>(classType: string, name: string, decode: () => P
   }
 }
 
-async function saveImages(run: Run, images: Frame[], prefix: string, type: FileType, truncate = false): Promise<NodeResult> {
+interface SaveOptions {
+  readonly prefix: string;
+  readonly type: FileType;
+  /** The truncatedOutput fault: each file keeps only the first half of its bytes. */
+  readonly truncate?: boolean;
+}
+
+async function saveImages(run: Run, images: Frame[], { prefix, type, truncate = false }: SaveOptions): Promise<NodeResult> {
   const files = run.env.files;
   const dir = posix.dirname(prefix);
   const subfolder = dir === '.' ? '' : dir;
@@ -344,7 +361,9 @@ const EVALUATORS: Record<string, Evaluate> = {
     const src = frames(inputs['source']);
     const masks = inputs['mask'] === undefined ? [] : planes(inputs['mask']);
     const result = await Promise.all(dest.map((d, i) =>
-      compositeMasked(d, src[i % src.length]!, num(inputs['x']), num(inputs['y']), masks.length === 0 ? null : masks[i % masks.length]!, inputs['resize_source'] === true)));
+      compositeMasked(d, src[i % src.length]!, {
+        x: num(inputs['x']), y: num(inputs['y']), mask: masks.length === 0 ? null : masks[i % masks.length]!, resizeSource: inputs['resize_source'] === true,
+      })));
     return out(result);
   },
 
@@ -399,7 +418,7 @@ const EVALUATORS: Record<string, Evaluate> = {
     const { ok, requestMiB } = env.vram.reserve(model.name, latent.width, latent.height, latent.batch);
     if (!ok) {
       const message = torchOomMessage(env.oomStyle, { totalMiB: env.vram.totalMiB, usedMiB: env.vram.usedMiB, requestMiB });
-      throw new PythonException('torch.OutOfMemoryError', `${message}\n${OOM_TIPS}`, tracebackFor('KSampler'), true);
+      throw new PythonException('torch.OutOfMemoryError', `${message}\n${OOM_TIPS}`, tracebackFor('KSampler'), { oom: true });
     }
     try {
       const stepMs = env.stepMs * stepFactor(latent.width, latent.height, latent.batch);
@@ -442,12 +461,12 @@ const EVALUATORS: Record<string, Evaluate> = {
 
   async SaveImage(run, inputs) {
     if (run.fault('diskFull')) throw new PythonException('OSError', '[Errno 28] No space left on device', tracebackFor('SaveImage'));
-    return saveImages(run, frames(inputs['images']), String(inputs['filename_prefix'] ?? 'ComfyUI'), 'output', run.fault('truncatedOutput'));
+    return saveImages(run, frames(inputs['images']), { prefix: String(inputs['filename_prefix'] ?? 'ComfyUI'), type: 'output', truncate: run.fault('truncatedOutput') });
   },
 
   async PreviewImage(run, inputs) {
     const suffix = Array.from({ length: 5 }, () => 'abcdefghijklmnopqrstupvxyz'[Math.floor(Math.random() * 26)]).join('');
-    return saveImages(run, frames(inputs['images']), `ComfyUI_temp_${suffix}`, 'temp');
+    return saveImages(run, frames(inputs['images']), { prefix: `ComfyUI_temp_${suffix}`, type: 'temp' });
   },
 };
 
@@ -471,6 +490,78 @@ function resolveInputs(node: PromptGraph[string], def: NodeDef, values: Readonly
   return inputs;
 }
 
+/** What the executed nodes produced so far: outputs for later nodes, UI for /history, and which outputs a fault shaped. */
+class Outputs {
+  readonly values = new Map<string, Value[]>();
+  readonly ui: Record<string, Ui> = {};
+  readonly meta: Record<string, Record<string, unknown>> = {};
+  readonly executed: string[] = [];
+  /**
+   * Outputs shaped by an injected fault, and everything downstream, stay out of the cache:
+   * a profile's finite fault must not come back from the cache on the retry.
+   */
+  readonly tainted = new Set<string>();
+
+  set(id: string, result: NodeResult): void {
+    this.values.set(id, result.outputs);
+    if (result.ui === null) return;
+    this.ui[id] = result.ui;
+    this.meta[id] = { node_id: id, display_node: id, parent_node: null, real_node_id: id };
+  }
+
+  hasTaintedInput(node: PromptGraph[string]): boolean {
+    return Object.values((node.inputs ?? {}) as Record<string, unknown>).some((v) => {
+      const l = link(v);
+      return l !== null && this.tainted.has(l[0]);
+    });
+  }
+}
+
+type NodeFailure = { readonly failure: NonNullable<RunResult['failure']>; readonly interrupted: boolean };
+
+/** Runs one node that is not cached; the failure that ends the prompt, or null. */
+async function runNode(run: Run, out: Outputs, id: string, sig: string, currentOutputs: readonly string[]): Promise<NodeFailure | null> {
+  const { env, req } = run;
+  const node = req.prompt[id]!;
+  const classType = String(node.class_type);
+  run.progressState(id, 0, 1, 'running');
+  const inputs = resolveInputs(node, env.defs[classType]!, out.values);
+  if (req.clientId !== null) env.setLastNode(id);
+  run.sendToClient('executing', { node: id, display_node: id, prompt_id: req.promptId });
+  try {
+    if (env.takeInterrupt()) throw new InterruptProcessing('Processing interrupted');
+    const evaluate = EVALUATORS[classType];
+    if (evaluate === undefined) throw new PythonException('NotImplementedError', `the simulator cannot run ${classType}`, tracebackFor(classType));
+    const result = await evaluate(run, inputs, id);
+    run.checkAlive();
+    out.set(id, result);
+    if (result.ui !== null) run.sendToClient('executed', { node: id, display_node: id, output: result.ui, prompt_id: req.promptId });
+    if (run.takeFaulted() || out.hasTaintedInput(node)) out.tainted.add(id);
+    else env.cache?.set(sig, result);
+    run.progressState(id, 1, 1, 'finished');
+    out.executed.push(id);
+    return null;
+  } catch (e) {
+    if (e instanceof ServerGone) throw e;
+    const base = { prompt_id: req.promptId, node_id: id, node_type: classType, executed: [...out.executed] };
+    if (e instanceof InterruptProcessing) {
+      run.broadcastMessage('execution_interrupted', base);
+      return { failure: { type: 'InterruptProcessingException', nodeType: classType }, interrupted: true };
+    }
+    const ex = e instanceof PythonException ? e : new PythonException('RuntimeError', e instanceof Error ? e.message : String(e), tracebackFor(classType));
+    // "Got an OOM, unloading all loaded models."
+    if (ex.isOom) env.vram.unloadAll();
+    const currentInputs: Record<string, unknown[]> = {};
+    for (const [k, v] of Object.entries(inputs)) currentInputs[k] = [repr(v)];
+    run.message('execution_error', {
+      ...base,
+      exception_message: ex.isOom || ex.message.endsWith('\n') ? ex.message : `${ex.message}\n`,
+      exception_type: ex.pyType, traceback: ex.traceback, current_inputs: currentInputs, current_outputs: currentOutputs,
+    });
+    return { failure: { type: ex.pyType, nodeType: classType }, interrupted: false };
+  }
+}
+
 /**
  * Executes a prompt; resolves with what /history records. Throws ServerGone when the server
  * stops or crashes underneath it (then nothing is recorded, as in a dead process).
@@ -478,91 +569,34 @@ function resolveInputs(node: PromptGraph[string], def: NodeDef, values: Readonly
 export async function executePrompt(env: RunEnv, req: RunRequest): Promise<RunResult> {
   const run = new Run(env, req);
   const { promptId, prompt } = req;
-  run.message('execution_start', { prompt_id: promptId }, false);
+  run.message('execution_start', { prompt_id: promptId });
 
   const order = executionOrder(prompt, req.outputs);
   const sigs = signatures(prompt, order, env.files);
   env.cache?.retain(new Set(sigs.values()));
   const cachedIds = new Set(order.filter((id) => env.cache?.get(sigs.get(id)!) !== undefined));
-  run.message('execution_cached', { nodes: Object.keys(prompt).filter((id) => cachedIds.has(id)), prompt_id: promptId }, false);
+  run.message('execution_cached', { nodes: Object.keys(prompt).filter((id) => cachedIds.has(id)), prompt_id: promptId });
 
-  const values = new Map<string, Value[]>();
-  const ui: Record<string, Ui> = {};
-  const meta: Record<string, Record<string, unknown>> = {};
-  const executed: string[] = [];
+  const out = new Outputs();
   const currentOutputs = [...cachedIds];
-  // Outputs shaped by an injected fault, and everything downstream, stay out of the cache:
-  // a profile's finite fault must not come back from the cache on the retry.
-  const tainted = new Set<string>();
-  let failure: RunResult['failure'] = null;
-  let interrupted = false;
-
+  let end: NodeFailure | null = null;
   for (const id of order) {
     run.checkAlive();
-    const node = prompt[id]!;
-    const classType = String(node.class_type);
-    const def = env.defs[classType]!;
     const sig = sigs.get(id)!;
     const cached = cachedIds.has(id) ? env.cache?.get(sig) : undefined;
-    if (cached !== undefined) {
-      values.set(id, cached.outputs);
-      if (cached.ui !== null) {
-        ui[id] = cached.ui;
-        meta[id] = { node_id: id, display_node: id, parent_node: null, real_node_id: id };
-      }
-      run.sendToClient('executed', { node: id, display_node: id, output: cached.ui, prompt_id: promptId });
-      run.progressState(id, 1, 1, 'finished');
+    if (cached === undefined) {
+      end = await runNode(run, out, id, sig, currentOutputs);
+      if (end !== null) break;
       continue;
     }
-    run.progressState(id, 0, 1, 'running');
-    const inputs = resolveInputs(node, def, values);
-    if (req.clientId !== null) env.setLastNode(id);
-    run.sendToClient('executing', { node: id, display_node: id, prompt_id: promptId });
-    try {
-      if (env.takeInterrupt()) throw new InterruptProcessing('Processing interrupted');
-      const evaluate = EVALUATORS[classType];
-      if (evaluate === undefined) throw new PythonException('NotImplementedError', `the simulator cannot run ${classType}`, tracebackFor(classType));
-      const result = await evaluate(run, inputs, id);
-      run.checkAlive();
-      values.set(id, result.outputs);
-      if (result.ui !== null) {
-        ui[id] = result.ui;
-        meta[id] = { node_id: id, display_node: id, parent_node: null, real_node_id: id };
-        run.sendToClient('executed', { node: id, display_node: id, output: result.ui, prompt_id: promptId });
-      }
-      const inputsTainted = Object.values((node.inputs ?? {}) as Record<string, unknown>).some((v) => {
-        const l = link(v);
-        return l !== null && tainted.has(l[0]);
-      });
-      if (run.takeFaulted() || inputsTainted) tainted.add(id);
-      else env.cache?.set(sig, result);
-      run.progressState(id, 1, 1, 'finished');
-      executed.push(id);
-    } catch (e) {
-      if (e instanceof ServerGone) throw e;
-      if (e instanceof InterruptProcessing) {
-        interrupted = true;
-        failure = { type: 'InterruptProcessingException', nodeType: classType };
-        run.message('execution_interrupted', { prompt_id: promptId, node_id: id, node_type: classType, executed: [...executed] }, true);
-        break;
-      }
-      const ex = e instanceof PythonException ? e : new PythonException('RuntimeError', e instanceof Error ? e.message : String(e), tracebackFor(classType));
-      if (ex.isOom) {
-        // "Got an OOM, unloading all loaded models."
-        env.vram.unloadAll();
-      }
-      failure = { type: ex.pyType, nodeType: classType };
-      const currentInputs: Record<string, unknown[]> = {};
-      for (const [k, v] of Object.entries(inputs)) currentInputs[k] = [repr(v)];
-      run.message('execution_error', {
-        prompt_id: promptId, node_id: id, node_type: classType, executed: [...executed],
-        exception_message: ex.isOom || ex.message.endsWith('\n') ? ex.message : `${ex.message}\n`,
-        exception_type: ex.pyType, traceback: ex.traceback, current_inputs: currentInputs, current_outputs: currentOutputs,
-      }, false);
-      break;
-    }
+    out.set(id, cached);
+    run.sendToClient('executed', { node: id, display_node: id, output: cached.ui, prompt_id: promptId });
+    run.progressState(id, 1, 1, 'finished');
   }
-  if (failure === null) run.message('execution_success', { prompt_id: promptId }, false);
+  if (end === null) run.message('execution_success', { prompt_id: promptId });
   env.setLastNode(null);
-  return { status: failure === null ? 'success' : 'error', interrupted, messages: run.messages, outputs: ui, meta, failure };
+  return {
+    status: end === null ? 'success' : 'error', interrupted: end?.interrupted ?? false,
+    messages: run.messages, outputs: out.ui, meta: out.meta, failure: end?.failure ?? null,
+  };
 }

@@ -68,8 +68,9 @@ export class FileStore {
   }
 
   /** POST /upload/image: the name the file was stored under. */
-  upload(type: FileType, subfolder: string, filename: string, bytes: Buffer, overwrite: boolean): string {
-    const sub = safeSubfolder(subfolder);
+  upload(file: { type: FileType; subfolder: string; filename: string; bytes: Buffer; overwrite: boolean }): string {
+    const { type, filename, bytes, overwrite } = file;
+    const sub = safeSubfolder(file.subfolder);
     if (filename.includes('/') || filename.includes('\\') || filename === '..') throw new PathEscapeError(`bad file name: ${filename}`);
     let name = filename;
     if (!overwrite) {

@@ -74,7 +74,15 @@ export async function scalePlane(p: Plane, width: number, height: number): Promi
 }
 
 /** ImageCompositeMasked: `source` over `destination` at (x, y) through `mask` (resized to the source). */
-export async function compositeMasked(dest: Frame, source: Frame, x: number, y: number, mask: Plane | null, resizeSource: boolean): Promise<Frame> {
+export interface CompositeOptions {
+  readonly x: number;
+  readonly y: number;
+  readonly mask: Plane | null;
+  /** Scale the source to the destination's size first. */
+  readonly resizeSource: boolean;
+}
+
+export async function compositeMasked(dest: Frame, source: Frame, { x, y, mask, resizeSource }: CompositeOptions): Promise<Frame> {
   const src = resizeSource ? await scaleFrame(source, dest.width, dest.height, 'bilinear', 'disabled') : source;
   const m = mask === null ? null : await scalePlane(mask, src.width, src.height);
   const out = new Uint8Array(dest.data);

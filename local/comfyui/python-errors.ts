@@ -12,11 +12,12 @@ export class PythonException extends Error {
   readonly traceback: string[];
   readonly isOom: boolean;
 
-  constructor(pyType: string, message: string, traceback: string[], isOom = false) {
+  /** `oom`: a CUDA out-of-memory error, after which ComfyUI unloads every model. */
+  constructor(pyType: string, message: string, traceback: string[], options: { oom?: boolean } = {}) {
     super(message);
     this.pyType = pyType;
     this.traceback = traceback;
-    this.isOom = isOom;
+    this.isOom = options.oom === true;
   }
 }
 

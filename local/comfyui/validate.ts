@@ -52,7 +52,7 @@ export function pyStr(s: string): string {
 }
 
 /** Python's str() of a JSON value (what an f-string prints). */
-export function pyFormat(v: unknown, asFloat = false): string {
+export function pyFormat(v: unknown, { asFloat = false }: { asFloat?: boolean } = {}): string {
   if (v === null || v === undefined) return 'None';
   if (typeof v === 'boolean') return v ? 'True' : 'False';
   if (typeof v === 'number') return asFloat && Number.isInteger(v) ? `${v}.0` : String(v);
@@ -206,14 +206,14 @@ function validateNode(prompt: PromptGraph, id: string, validated: Validated, opt
     const max = extra['max'];
     if (typeof min === 'number' && typeof val === 'number' && val < min) {
       errors.push({
-        type: 'value_smaller_than_min', message: `Value ${pyFormat(val, asFloat)} smaller than min of ${pyFormat(min, asFloat)}`, details: x,
+        type: 'value_smaller_than_min', message: `Value ${pyFormat(val, { asFloat })} smaller than min of ${pyFormat(min, { asFloat })}`, details: x,
         extra_info: { input_name: x, input_config: info, received_value: val },
       });
       continue;
     }
     if (typeof max === 'number' && typeof val === 'number' && val > max) {
       errors.push({
-        type: 'value_bigger_than_max', message: `Value ${pyFormat(val, asFloat)} bigger than max of ${pyFormat(max, asFloat)}`, details: x,
+        type: 'value_bigger_than_max', message: `Value ${pyFormat(val, { asFloat })} bigger than max of ${pyFormat(max, { asFloat })}`, details: x,
         extra_info: { input_name: x, input_config: info, received_value: val },
       });
       continue;

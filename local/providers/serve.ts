@@ -35,14 +35,18 @@ export class ProviderBadRequest extends Error {
   }
 }
 
-export async function serveCall<S extends ProviderService>(
-  ctx: ServeContext,
-  service: S,
-  jobId: string,
-  res: ServerResponse,
-  run: (fault: FaultKindOf<S> | null) => Promise<ServiceAnswer>,
-  invalidShape: unknown,
-): Promise<void> {
+export interface ServiceCall<S extends ProviderService> {
+  readonly service: S;
+  /** Whose call it is: faults are decided and counted per (service, jobId). */
+  readonly jobId: string;
+  /** The service's work, told the fault so a service-level kind can shape the answer. */
+  run(fault: FaultKindOf<S> | null): Promise<ServiceAnswer>;
+  /** A body that breaks the response schema, for the 'malformed' fault. */
+  readonly invalidShape: unknown;
+}
+
+export async function serveCall<S extends ProviderService>(ctx: ServeContext, res: ServerResponse, call: ServiceCall<S>): Promise<void> {
+  const { service, jobId, invalidShape } = call;
   const fault = ctx.faults.next(service, jobId);
   if (fault !== null) ctx.fired(service, fault);
   switch (fault) {
@@ -64,7 +68,7 @@ export async function serveCall<S extends ProviderService>(
   }
   let answer: ServiceAnswer;
   try {
-    answer = await run(fault);
+    answer = await call.run(fault);
   } catch (e) {
     if (!(e instanceof ProviderBadRequest)) throw e;
     return sendJson(res, e.status, { error: e.code, message: e.message, ...(e.details === undefined ? {} : { issues: e.details }) });

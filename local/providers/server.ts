@@ -9,7 +9,8 @@ import {
   BodyTooLargeError, closeServer, listen, readBody, sendJson, trackConnections, Waker,
 } from '../comfyui/http.ts';
 import { DEFAULT_VRAM_MIB } from '../comfyui/physics.ts';
-import { createFaultInjector, type FaultInjector, type FaultKindOf, type FaultProfile, type ProviderService } from '../faults.ts';
+import { RouteTable, type Route } from '../comfyui/router.ts';
+import { createFaultInjector, SERVICES, type FaultInjector, type FaultKindOf, type FaultProfile, type ProviderService } from '../faults.ts';
 import { analyzeRequestSchema, inpaintSubmitRequestSchema, MAX_BODY_BYTES, segmentRequestSchema } from './api.ts';
 import { ProviderBadRequest, serveCall, type ServeContext } from './serve.ts';
 import { analyze, HostedTasks, segment } from './services.ts';
@@ -67,67 +68,79 @@ function parseBody<T>(body: Buffer, schema: z.ZodType<T>): T {
   return r.data;
 }
 
+const PROVIDER_SERVICES = SERVICES.filter((s): s is ProviderService => s !== 'comfyui');
+
+type Handler = (req: IncomingMessage, res: ServerResponse, params: Readonly<Record<string, string>>) => Promise<void>;
+
 export async function startProviderSims(options: ProviderSimOptions = {}): Promise<ProviderSims> {
-  const host = options.host ?? '127.0.0.1';
-  const faults = options.faults ?? createFaultInjector(options.profile, options.seed);
-  const waker = new Waker();
-  let stopped = false;
-  const calls: Record<ProviderService, number> = { segmentation: 0, analyzer: 0, hosted: 0 };
-  const faultsFired: Record<string, number> = {};
-  const tasks = new HostedTasks(options.hostedMs ?? 1500, options.hostedVramMiB ?? DEFAULT_VRAM_MIB);
-  const ctx: ServeContext = {
-    faults,
-    retryAfterSeconds: options.retryAfterSeconds ?? 1,
-    slowMs: options.slowMs ?? 35_000,
-    wait: (ms) => waker.wait(ms),
-    alive: () => !stopped,
-    fired: (service, kind) => {
-      faultsFired[`${service}.${kind}`] = (faultsFired[`${service}.${kind}`] ?? 0) + 1;
-    },
-  };
+  const sims = new SimulatedProviders(options);
+  await sims.listen(options.port ?? 0, options.host ?? '127.0.0.1');
+  return sims;
+}
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://sim.local').pathname;
-    const method = req.method ?? 'GET';
-    const health = /^\/(segmentation|analyzer|hosted)\/health$/.exec(path);
-    if (health !== null && method === 'GET') {
-      const service = health[1] as ProviderService;
-      if (faults.isDown(service)) return sendJson(res, 503, { status: 'down', service });
-      return sendJson(res, 200, { status: 'ok', service });
-    }
+class SimulatedProviders implements ProviderSims {
+  readonly faults: FaultInjector;
+  readonly #waker = new Waker();
+  readonly #calls: Record<ProviderService, number> = { segmentation: 0, analyzer: 0, hosted: 0 };
+  readonly #faultsFired: Record<string, number> = {};
+  readonly #tasks: HostedTasks;
+  readonly #ctx: ServeContext;
+  readonly #server = createServer((req, res) => this.#onRequest(req, res));
+  readonly #sockets = trackConnections(this.#server);
+  readonly #routes = new RouteTable<Handler>([
+    ...PROVIDER_SERVICES.map((service): Route<Handler> => ({ method: 'GET', path: `/${service}/health`, handler: async (_req, res) => this.#health(res, service) })),
+    { method: 'POST', path: '/segmentation/segment', handler: (req, res) => this.#segment(req, res) },
+    { method: 'POST', path: '/analyzer/analyze', handler: (req, res) => this.#analyze(req, res) },
+    { method: 'POST', path: '/hosted/inpaint', handler: (req, res) => this.#submitInpaint(req, res) },
+    { method: 'GET', path: '/hosted/inpaint/{taskId}', handler: (_req, res, params) => this.#pollInpaint(res, params['taskId']!) },
+  ]);
+  #url = '';
+  #stopped = false;
 
-    if (method === 'POST' && path === '/segmentation/segment') {
-      const body = parseBody(await readBody(req, MAX_BODY_BYTES), segmentRequestSchema);
-      calls.segmentation += 1;
-      return serveCall(ctx, 'segmentation', body.jobId, res, async (fault) => ({ status: 200, body: await segment(body, fault === 'degenerate') }),
-        { mask: null, confidence: 'high' });
-    }
-    if (method === 'POST' && path === '/analyzer/analyze') {
-      const body = parseBody(await readBody(req, MAX_BODY_BYTES), analyzeRequestSchema);
-      calls.analyzer += 1;
-      return serveCall(ctx, 'analyzer', body.jobId, res, async (fault) => ({ status: 200, body: await analyze(body, fault === 'reject') }),
-        { verdict: 'maybe', score: '0.9' });
-    }
-    if (method === 'POST' && path === '/hosted/inpaint') {
-      const body = parseBody(await readBody(req, MAX_BODY_BYTES), inpaintSubmitRequestSchema);
-      calls.hosted += 1;
-      return serveCall(ctx, 'hosted', body.jobId, res, async () => ({ status: 202, body: await tasks.submit(body) }), { task: null });
-    }
-    const poll = /^\/hosted\/inpaint\/([^/]+)$/.exec(path);
-    if (method === 'GET' && poll !== null) {
-      const taskId = decodeURIComponent(poll[1]!);
-      const jobId = tasks.jobOf(taskId);
-      if (jobId === undefined) return sendJson(res, 404, { error: 'not_found', message: `no inpaint task ${taskId}` });
-      calls.hosted += 1;
-      return serveCall(ctx, 'hosted', jobId, res, async () => ({ status: 200, body: await tasks.poll(taskId) }), { taskId, status: 'done', progress: 'complete' });
-    }
-    const known = ['/segmentation/segment', '/analyzer/analyze', '/hosted/inpaint'];
-    if (known.includes(path) || poll !== null) return sendJson(res, 405, { error: 'method_not_allowed', message: `${method} is not allowed on ${path}` });
-    return sendJson(res, 404, { error: 'not_found', message: `no route ${method} ${path}` });
+  constructor(options: ProviderSimOptions) {
+    this.faults = options.faults ?? createFaultInjector(options.profile, options.seed);
+    this.#tasks = new HostedTasks(options.hostedMs ?? 1500, options.hostedVramMiB ?? DEFAULT_VRAM_MIB);
+    this.#ctx = {
+      faults: this.faults,
+      retryAfterSeconds: options.retryAfterSeconds ?? 1,
+      slowMs: options.slowMs ?? 35_000,
+      wait: (ms) => this.#waker.wait(ms),
+      alive: () => !this.#stopped,
+      fired: (service, kind) => {
+        this.#faultsFired[`${service}.${kind}`] = (this.#faultsFired[`${service}.${kind}`] ?? 0) + 1;
+      },
+    };
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((e: unknown) => {
+  async listen(port: number, host: string): Promise<void> {
+    this.#url = `http://${host}:${await listen(this.#server, port, host)}`;
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  get urls(): ProviderSims['urls'] {
+    return { segmentation: `${this.#url}/segmentation`, analyzer: `${this.#url}/analyzer`, hosted: `${this.#url}/hosted` };
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#waker.wake();
+    await closeServer(this.#server, this.#sockets);
+  }
+
+  stats(): ProviderSimStats {
+    return { calls: { ...this.#calls }, faultsFired: { ...this.#faultsFired }, hostedTasks: { ...this.#tasks.counts } };
+  }
+
+  setFault<S extends ProviderService>(service: S, jobId: string, kind: FaultKindOf<S> | null, calls?: number): void {
+    this.faults.force(service, jobId, kind, calls);
+  }
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    this.#handle(req, res).catch((e: unknown) => {
       if (res.headersSent) {
         res.destroy();
         return;
@@ -136,22 +149,56 @@ export async function startProviderSims(options: ProviderSimOptions = {}): Promi
       else if (e instanceof ProviderBadRequest) sendJson(res, e.status, { error: e.code, message: e.message, ...(e.details === undefined ? {} : { issues: e.details }) });
       else sendJson(res, 500, { error: 'internal', message: e instanceof Error ? e.message : String(e) });
     });
-  });
-  const sockets = trackConnections(server);
-  const port = await listen(server, options.port ?? 0, host);
-  const url = `http://${host}:${port}`;
+  }
 
-  return {
-    url,
-    urls: { segmentation: `${url}/segmentation`, analyzer: `${url}/analyzer`, hosted: `${url}/hosted` },
-    faults,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      waker.wake();
-      await closeServer(server, sockets);
-    },
-    stats: () => ({ calls: { ...calls }, faultsFired: { ...faultsFired }, hostedTasks: { ...tasks.counts } }),
-    setFault: (service, jobId, kind, n) => faults.force(service, jobId, kind, n),
-  };
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://sim.local').pathname;
+    const method = req.method ?? 'GET';
+    const match = this.#routes.match(method, path);
+    if (match.kind === 'found') return match.handler(req, res, match.params);
+    if (match.kind === 'method-not-allowed') return sendJson(res, 405, { error: 'method_not_allowed', message: `${method} is not allowed on ${path}` });
+    sendJson(res, 404, { error: 'not_found', message: `no route ${method} ${path}` });
+  }
+
+  #health(res: ServerResponse, service: ProviderService): void {
+    const down = this.faults.isDown(service);
+    sendJson(res, down ? 503 : 200, { status: down ? 'down' : 'ok', service });
+  }
+
+  async #segment(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = parseBody(await readBody(req, MAX_BODY_BYTES), segmentRequestSchema);
+    this.#calls.segmentation += 1;
+    return serveCall(this.#ctx, res, {
+      service: 'segmentation', jobId: body.jobId, invalidShape: { mask: null, confidence: 'high' },
+      run: async (fault) => ({ status: 200, body: await segment(body, { degenerate: fault === 'degenerate' }) }),
+    });
+  }
+
+  async #analyze(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = parseBody(await readBody(req, MAX_BODY_BYTES), analyzeRequestSchema);
+    this.#calls.analyzer += 1;
+    return serveCall(this.#ctx, res, {
+      service: 'analyzer', jobId: body.jobId, invalidShape: { verdict: 'maybe', score: '0.9' },
+      run: async (fault) => ({ status: 200, body: await analyze(body, { reject: fault === 'reject' }) }),
+    });
+  }
+
+  async #submitInpaint(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = parseBody(await readBody(req, MAX_BODY_BYTES), inpaintSubmitRequestSchema);
+    this.#calls.hosted += 1;
+    return serveCall(this.#ctx, res, {
+      service: 'hosted', jobId: body.jobId, invalidShape: { task: null },
+      run: async () => ({ status: 202, body: await this.#tasks.submit(body) }),
+    });
+  }
+
+  async #pollInpaint(res: ServerResponse, taskId: string): Promise<void> {
+    const jobId = this.#tasks.jobOf(taskId);
+    if (jobId === undefined) return sendJson(res, 404, { error: 'not_found', message: `no inpaint task ${taskId}` });
+    this.#calls.hosted += 1;
+    return serveCall(this.#ctx, res, {
+      service: 'hosted', jobId, invalidShape: { taskId, status: 'done', progress: 'complete' },
+      run: async () => ({ status: 200, body: await this.#tasks.poll(taskId) }),
+    });
+  }
 }

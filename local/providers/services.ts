@@ -28,7 +28,8 @@ async function imageSize(field: string, bytes: Buffer): Promise<{ width: number;
   }
 }
 
-export async function segment(req: SegmentRequest, degenerate: boolean): Promise<SegmentResponse> {
+/** `degenerate`: the 'degenerate' fault, an empty or full mask at low confidence. */
+export async function segment(req: SegmentRequest, { degenerate }: { degenerate: boolean }): Promise<SegmentResponse> {
   const image = decodeBase64('image', req.image);
   const { width, height } = await imageSize('image', image);
   const model = req.model ?? DEFAULT_SEGMENT_MODEL;
@@ -44,7 +45,7 @@ export async function segment(req: SegmentRequest, degenerate: boolean): Promise
 }
 
 /** Passes unless told to reject, or the result is visibly broken (black, blank). */
-export async function analyze(req: AnalyzeRequest, reject: boolean): Promise<AnalyzeResponse> {
+export async function analyze(req: AnalyzeRequest, { reject }: { reject: boolean }): Promise<AnalyzeResponse> {
   const result = decodeBase64('result', req.result);
   await imageSize('original', decodeBase64('original', req.original));
   await imageSize('mask', decodeBase64('mask', req.mask));
@@ -113,7 +114,7 @@ export class HostedTasks {
         const person = await decodeFrame(image);
         const g = await scaleFrame(await decodeFrame(garment), person.width, person.height, 'lanczos', 'disabled');
         const m = await decodeMaskChannel(mask, 'red');
-        const pasted = await compositeMasked(person, g, 0, 0, m, false);
+        const pasted = await compositeMasked(person, g, { x: 0, y: 0, mask: m, resizeSource: false });
         return encodePng(sampleFrame(person.width, person.height, pasted, m, seed, p.denoise ?? 0.85));
       },
     };

@@ -241,3 +241,16 @@ describe('CORS', () => {
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
   });
 });
+
+describe('a handler that throws', () => {
+  it('is a 502 Internal server error at the gateway, as a failed Lambda integration is', async () => {
+    const failing = await startLocalApi({ handler: async () => { throw new Error('the Lambda failed'); }, region: REGION, credentials: KEY });
+    try {
+      const res = await signedFetch(`${failing.url}/packs`, {}, { credentials: KEY, region: REGION });
+
+      expect(await refusal(res)).toMatchObject({ status: 502, message: 'Internal server error', error: { code: 'INTEGRATION_FAILURE' } });
+    } finally {
+      await failing.stop();
+    }
+  });
+});

@@ -683,6 +683,19 @@ describe('files', () => {
     expect((await fetch(`${sim.url}/`)).status).toBe(200);
     expect(await getJson(sim, '/api/history/unknown')).toEqual({});
   });
+
+  // Each answer checked against upstream ComfyUI 0.3.65 (../shared/peers/comfyui) with curl.
+  it.each([
+    ['POST', '/features', 405],
+    ['POST', '/history/abc', 405],
+    ['POST', '/api/object_info/LoadImage', 405],
+    ['PUT', '/prompt', 405],
+    ['GET', '/history/a/b', 404],
+    ['GET', '/models/', 404],
+    ['GET', '/nope', 404],
+  ])('answers %s %s with %i: a path one of its routes has under another method is 405', async (method, path, status) => {
+    expect((await fetch(`${sim.url}${path}`, { method })).status).toBe(status);
+  });
 });
 
 describe('model and node listings', () => {

@@ -280,6 +280,26 @@ describe('transport faults, on every provider', () => {
 });
 
 describe('every provider', () => {
+  it.each(['segmentation', 'analyzer', 'hosted'] as const)('answers GET /%s/health with its status', async (service) => {
+    const res = await call('GET', `${sims.url}/${service}/health`);
+
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.text)).toEqual({ status: 'ok', service });
+  });
+
+  it.each([
+    ['GET', '/segmentation/segment', 405, 'method_not_allowed'],
+    ['POST', '/hosted/inpaint/some-task', 405, 'method_not_allowed'],
+    ['POST', '/analyzer/health', 405, 'method_not_allowed'],
+    ['GET', '/hosted/inpaint/a/b', 404, 'not_found'],
+    ['POST', '/segmentation', 404, 'not_found'],
+  ] as const)('answers %s %s with %i', async (method, path, status, error) => {
+    const res = await call(method, `${sims.url}${path}`, method === 'POST' ? {} : undefined);
+
+    expect(res.status).toBe(status);
+    expect(JSON.parse(res.text)).toMatchObject({ error });
+  });
+
   it('refuses a body over 20 MB with 413', async () => {
     const big = 'A'.repeat(21 * 1024 * 1024);
 
