@@ -15,6 +15,7 @@ import { GATEWAY_MAX_BODY_BYTES } from '../lambdas/api/limits.ts';
 import { isJsonContentType } from '../lambdas/api/request.ts';
 import { ROUTES, matchRoute, type RouteSpec } from '../lambdas/api/spec.ts';
 import { flatHeaders, hasRepeatedHost, verifySigV4, type VerifierCredentials } from './sigv4-verify.ts';
+import { lambdaContext } from './lambda-context.ts';
 
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
@@ -72,24 +73,6 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   });
 }
 
-function lambdaContext(functionName: string, timeoutSeconds: number, accountId: string, region: string): Context {
-  const requestId = randomUUID();
-  const deadline = Date.now() + timeoutSeconds * 1000;
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${region}:${accountId}:function:${functionName}`,
-    memoryLimitInMB: '512',
-    awsRequestId: requestId,
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: `local/[$LATEST]${requestId.replaceAll('-', '')}`,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
 
 function queryParams(search: URLSearchParams): { single: Record<string, string> | null; multi: Record<string, string[]> | null; signing: Record<string, string | string[]> } {
   const multi: Record<string, string[]> = {};
@@ -320,7 +303,11 @@ class LocalGateway {
     let result: APIGatewayProxyResult;
     const invoked = performance.now();
     try {
-      result = await this.#o.handler(event, lambdaContext('vto-api', this.#o.timeoutSeconds ?? 29, this.#accountId, this.#o.region));
+      result = await this.#o.handler(event, lambdaContext({
+        functionName: 'vto-api',
+        functionArn: `arn:aws:lambda:${this.#o.region}:${this.#accountId}:function:vto-api`,
+        deadline: Date.now() + (this.#o.timeoutSeconds ?? 29) * 1000,
+      }));
     } catch {
       return refuse(a, REFUSED.lambdaFailed, a.corsFor);
     }
