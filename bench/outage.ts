@@ -19,6 +19,7 @@ import { deferredSettings, isDeferrable } from '../core/deferred-recovery.ts';
 import { packExecutionName, type JobRecord } from '../core/job.ts';
 import { watchdogSettings } from '../core/watchdog.ts';
 import { jobsOfPack } from '../adapters/job-store.ts';
+import { stopChild } from '../local/child-processes.ts';
 import { CORRUPT_INPUT_JOB, createDemoPack } from '../local/demo.ts';
 import { getProfile } from '../local/faults.ts';
 import { startOfflineStack } from '../local/stack.ts';
@@ -119,7 +120,8 @@ function runChild(o: OutageOptions, timeoutMs: number): Promise<OutageFigures> {
     const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--variant', JSON.stringify(o)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      // SIGTERM first: the run exits through its 'exit' listeners, which stop its workers and JVM.
+      void stopChild(child, 10_000);
       reject(new Error(`the ${o.deferred ? 'deferred' : 'baseline'} run did not finish within ${timeoutMs} ms`));
     }, timeoutMs);
     child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
@@ -164,6 +166,7 @@ export async function runOutageBench(o: Omit<OutageOptions, 'deferred'> & { json
 }
 
 if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--variant') {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => process.exit(143));
   runOutageVariant(JSON.parse(process.argv[3] ?? '{}') as OutageOptions).then((f) => {
     process.stdout.write(`${JSON.stringify(f)}\n`);
     process.exit(0);

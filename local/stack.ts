@@ -7,6 +7,7 @@
  * AWS_ENDPOINT_URL_* variables, so no handler or worker knows it is offline.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { killOnExit, stopChild } from './child-processes.ts';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -200,18 +201,6 @@ async function loadHandlers(): Promise<Record<string, LambdaFunctionConfig>> {
   return Object.fromEntries(entries);
 }
 
-function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
 export async function startOfflineStack(options: StackOptions = {}): Promise<OfflineStack> {
   const timeScale = options.timeScale ?? 0.05;
   const profile = options.profile ?? 'default';
@@ -396,6 +385,7 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
         child.once('exit', (code, signal) => resolve({ code, signal }));
       });
+      killOnExit(child);
       cleanups.push(() => stopChild(child, 3000));
       const metricsUrl = await new Promise<string>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`${id} did not start within 30 s`)), 30_000);
