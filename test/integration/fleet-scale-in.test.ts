@@ -3,8 +3,9 @@
  * the other idle past the scale-in cooldown, and the scaler (local/fleet-scaler.ts with
  * core/scaling.ts) deciding at that very moment. The scaler's own loop is slowed to one
  * decision an hour, so each decision here is one the test asks for (tick), at the moment the
- * case needs; fleet-scaling.test.ts covers the loop left to itself. Time scale 0.1: a host
- * boots in 12 s and loads its model in 3 s.
+ * case needs; fleet-scaling.test.ts covers the loop left to itself. A scale-in that reaches
+ * the busy worker anyway is refused by the worker (SIGUSR2, worker.scaleIn()). Time scale
+ * 0.1: a host boots in 12 s and loads its model in 3 s.
  */
 import { randomUUID } from 'node:crypto';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
@@ -76,9 +77,13 @@ describe('scale-in with one host running a long job and one idle', () => {
     // Assess: it stopped the idle host only, having seen the other hold the job.
     expect(decision.stop).toEqual([idleId]);
     expect(decision.workers.find((w) => w.id === busyId)).toMatchObject({ phase: 'ready', busy: 1, idleSince: null });
+    // A scale-in request that reaches the busy worker anyway (a decision on a stale view of it)
+    // is refused by the worker itself, as ECS task protection refuses it deployed.
+    expect(await stack.scaleInWorker(busyId)).toBe(false);
     await eventually(() => hostOf(idleId).endedAt, (at) => at !== null, `${idleId} stopped`, { timeoutMs: 20_000, everyMs: 50 });
     expect(longPrompt().endedAt, 'the long job still running when the idle host had stopped').toBeNull();
     expect(hostOf(busyId).endedAt).toBeNull();
+    expect(stack.workers.map((w) => w.id)).toEqual([busyId]);
 
     // The job completes on its first and only attempt, on the busy host, which no decision stopped meanwhile.
     const done: JobRecord[] = await eventually(() => jobsOfPack(pack.packId), (js) => js[0]?.status === 'complete' || js[0]?.status === 'failed', 'the long job ended', { timeoutMs: 60_000, everyMs: 250 });
