@@ -137,7 +137,11 @@ async function main(): Promise<void> {
     .option('--max <n>', 'maxWorkers', intOption('--max', 1, 100), 3)
     .option('--variants <list>', 'MIN/SCALE_IN_SECONDS pairs, comma-separated', variantsOption, variantsOption('0/60,1/60,0/300,1/300'))
     .option('--seed <n>', 'seed of the pack and job ids', intOption('--seed', 0, 2 ** 31 - 1), 1)
-    .option('--size <px>', 'each job\'s output side (square), 512–2048', intOption('--size', PARAM_BOUNDS.width.min, PARAM_BOUNDS.width.max), 512)
+    .option('--size <px>', 'each job\'s output side (square), 512–2048, a multiple of 8', (v: string) => {
+      const n = intOption('--size', PARAM_BOUNDS.width.min, PARAM_BOUNDS.width.max)(v);
+      if (n % 8 !== 0) throw new InvalidArgumentError('--size must be a multiple of 8 (the sampler works on 8-pixel latents)');
+      return n;
+    }, 512)
     .option('--steps <n>', 'each job\'s sampler steps (with --size, its GPU time)', intOption('--steps', PARAM_BOUNDS.steps.min, PARAM_BOUNDS.steps.max), 20)
     .option('--backlog-per-worker <n>', `the fleet's backlogPerWorker (default ${FLEET_SCALING_DEFAULTS.backlogPerWorker})`, intOption('--backlog-per-worker', 1, 64))
     .option('--time-scale <f>', 'real seconds per pipeline second', timeScaleOption, 0.05)
@@ -150,7 +154,6 @@ async function main(): Promise<void> {
     packs: number; everySeconds: number; max: number; variants: FleetVariant[]; seed: number; timeScale: number; deadlineSeconds: number;
     size: number; steps: number; backlogPerWorker?: number; json?: boolean; one?: boolean;
   }>();
-  resolveParams({ width: o.size, height: o.size, steps: o.steps, batch: 1 });
   const backlogPerWorker = o.backlogPerWorker ?? FLEET_SCALING_DEFAULTS.backlogPerWorker;
   for (const v of o.variants) fleetScalingSchema.parse({ ...FLEET_SCALING_DEFAULTS, maxWorkers: o.max, backlogPerWorker, ...v });
   const run = (variant: FleetVariant) => runFleet({
