@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench:fleet -- [--packs 24] [--every-seconds 10] [--max 3] [--variants 0/60,1/60,0/300,1/300]`
+ * `npm run bench:fleet -- [--packs 24] [--every-seconds 10] [--max 3] [--variants 0/60,1/60,0/300,1/300] [--size 512] [--steps 20]`
  *
  * Issue 14's fleet figures on the offline stack (profile none), from an empty fleet: one-job
  * packs submitted at a steady rate (one every --every-seconds pipeline seconds) to a fleet the
@@ -19,7 +19,7 @@ import { intOption, timeScaleOption } from '../cli/options.ts';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { FLEET_SCALING_DEFAULTS, fleetScalingSchema } from '../core/fleet-scaling-settings.ts';
 import { newJobRecord, newPackRecord, packExecutionName } from '../core/job.ts';
-import { resolveParams } from '../core/params.ts';
+import { PARAM_BOUNDS, resolveParams } from '../core/params.ts';
 import { s3Keys } from '../core/resources.ts';
 import { putObject } from '../adapters/artifacts.ts';
 import { getJob, putPackWithJobs } from '../adapters/job-store.ts';
@@ -42,20 +42,25 @@ export interface FleetBenchOptions {
   readonly maxWorkers: number;
   readonly variant: FleetVariant;
   readonly timeScale: number;
+  /** Each job's output side (px, square) and sampler steps: its GPU time. */
+  readonly size: number;
+  readonly steps: number;
+  /** Overrides of the fleet's other scaling settings (defaults: FLEET_SCALING_DEFAULTS). */
+  readonly backlogPerWorker?: number;
   readonly seed: number;
   /** Give up this many real ms after the last submission. */
   readonly deadlineMs: number;
   readonly log?: (line: string) => void;
 }
 
-/** Small jobs, as bench:burst: the figures measure the fleet, not the sampler. */
-const FLEET_PARAMS = { width: 512, height: 512, steps: 20, batch: 1 } as const;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runFleet(o: FleetBenchOptions): Promise<FleetFigures> {
   const say = o.log ?? (() => undefined);
-  const fleet = fleetScalingSchema.parse({ ...FLEET_SCALING_DEFAULTS, maxWorkers: o.maxWorkers, ...o.variant });
+  const fleet = fleetScalingSchema.parse({
+    ...FLEET_SCALING_DEFAULTS, maxWorkers: o.maxWorkers, ...o.variant, ...(o.backlogPerWorker !== undefined && { backlogPerWorker: o.backlogPerWorker }),
+  });
   const ends = new Map<string, number>();
   const stack = await startOfflineStack({
     timeScale: o.timeScale, profile: 'none', seed: o.seed, watchdog: false, prefix: `fleet${o.variant.minWorkers}x${o.variant.scaleInCooldownSeconds}`, fleet,
@@ -71,7 +76,7 @@ export async function runFleet(o: FleetBenchOptions): Promise<FleetFigures> {
       person: await putObject(s3Keys.upload('fleet', 'person.png'), await personImage(256, 256)),
       garment: await putObject(s3Keys.upload('fleet', 'garment.png'), await garmentImage(256, 256, [30, 90, 200])),
     };
-    const params = resolveParams(FLEET_PARAMS);
+    const params = resolveParams({ width: o.size, height: o.size, steps: o.steps, batch: 1 });
     const startAt = Date.now();
     const accepted: { jobId: string; arn: string }[] = [];
     for (let i = 0; i < o.packs; i++) {
@@ -132,16 +137,27 @@ async function main(): Promise<void> {
     .option('--max <n>', 'maxWorkers', intOption('--max', 1, 100), 3)
     .option('--variants <list>', 'MIN/SCALE_IN_SECONDS pairs, comma-separated', variantsOption, variantsOption('0/60,1/60,0/300,1/300'))
     .option('--seed <n>', 'seed of the pack and job ids', intOption('--seed', 0, 2 ** 31 - 1), 1)
+    .option('--size <px>', 'each job\'s output side (square), 512–2048, a multiple of 8', (v: string) => {
+      const n = intOption('--size', PARAM_BOUNDS.width.min, PARAM_BOUNDS.width.max)(v);
+      if (n % 8 !== 0) throw new InvalidArgumentError('--size must be a multiple of 8 (the sampler works on 8-pixel latents)');
+      return n;
+    }, 512)
+    .option('--steps <n>', 'each job\'s sampler steps (with --size, its GPU time)', intOption('--steps', PARAM_BOUNDS.steps.min, PARAM_BOUNDS.steps.max), 20)
+    .option('--backlog-per-worker <n>', `the fleet's backlogPerWorker (default ${FLEET_SCALING_DEFAULTS.backlogPerWorker})`, intOption('--backlog-per-worker', 1, 64))
     .option('--time-scale <f>', 'real seconds per pipeline second', timeScaleOption, 0.05)
     .option('--deadline-seconds <n>', 'real seconds to wait for the jobs and the scale-in after the last submission', intOption('--deadline-seconds', 1, 86_400), 600)
     .option('--json', 'print the figures as JSON too')
     .option('--one', 'run the single variant given and print its figures as one JSON line (used by the command itself)')
     .showHelpAfterError();
   program.parse();
-  const o = program.opts<{ packs: number; everySeconds: number; max: number; variants: FleetVariant[]; seed: number; timeScale: number; deadlineSeconds: number; json?: boolean; one?: boolean }>();
-  for (const v of o.variants) fleetScalingSchema.parse({ ...FLEET_SCALING_DEFAULTS, maxWorkers: o.max, ...v });
+  const o = program.opts<{
+    packs: number; everySeconds: number; max: number; variants: FleetVariant[]; seed: number; timeScale: number; deadlineSeconds: number;
+    size: number; steps: number; backlogPerWorker?: number; json?: boolean; one?: boolean;
+  }>();
+  const backlogPerWorker = o.backlogPerWorker ?? FLEET_SCALING_DEFAULTS.backlogPerWorker;
+  for (const v of o.variants) fleetScalingSchema.parse({ ...FLEET_SCALING_DEFAULTS, maxWorkers: o.max, backlogPerWorker, ...v });
   const run = (variant: FleetVariant) => runFleet({
-    packs: o.packs, everySeconds: o.everySeconds, maxWorkers: o.max, variant, timeScale: o.timeScale, seed: o.seed,
+    packs: o.packs, everySeconds: o.everySeconds, maxWorkers: o.max, variant, timeScale: o.timeScale, seed: o.seed, size: o.size, steps: o.steps, backlogPerWorker,
     deadlineMs: o.deadlineSeconds * 1000, log: (l) => process.stderr.write(`${l}\n`),
   });
   if (o.one === true) {
@@ -153,15 +169,16 @@ async function main(): Promise<void> {
   const rows: { label: string; f: FleetFigures }[] = [];
   for (const variant of o.variants) {
     const args = [fileURLToPath(import.meta.url), '--one', '--packs', String(o.packs), '--every-seconds', String(o.everySeconds), '--max', String(o.max),
-      '--variants', `${variant.minWorkers}/${variant.scaleInCooldownSeconds}`, '--seed', String(o.seed), '--time-scale', String(o.timeScale), '--deadline-seconds', String(o.deadlineSeconds)];
+      '--variants', `${variant.minWorkers}/${variant.scaleInCooldownSeconds}`, '--seed', String(o.seed), '--time-scale', String(o.timeScale), '--deadline-seconds', String(o.deadlineSeconds),
+      '--size', String(o.size), '--steps', String(o.steps), '--backlog-per-worker', String(backlogPerWorker)];
     const child = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 });
     const line = child.stdout.split('\n').reverse().find((l) => l.startsWith('{"jobs"'));
     if (line === undefined) throw new Error(`the run of ${label(variant)} printed no figures (exit ${child.status})`);
     rows.push({ label: label(variant), f: JSON.parse(line) as FleetFigures });
   }
   const m = thisMachine();
-  const title = `Fleet benchmark — ${o.packs} one-job packs, one every ${o.everySeconds} s, fleet ${rows.map((r) => r.label).join(' | ')} up to ${o.max} workers, ` +
-    `backlogPerWorker ${FLEET_SCALING_DEFAULTS.backlogPerWorker}, scale-out cooldown ${FLEET_SCALING_DEFAULTS.scaleOutCooldownSeconds} s; cold start ${COLD_START.hostBootSeconds} s boot + ${COLD_START.modelLoadSeconds} s model load; ` +
+  const title = `Fleet benchmark — ${o.packs} one-job packs (${o.size}², ${o.steps} steps), one every ${o.everySeconds} s, fleet ${rows.map((r) => r.label).join(' | ')} up to ${o.max} workers, ` +
+    `backlogPerWorker ${backlogPerWorker}, scale-out cooldown ${FLEET_SCALING_DEFAULTS.scaleOutCooldownSeconds} s; cold start ${COLD_START.hostBootSeconds} s boot + ${COLD_START.modelLoadSeconds} s model load; ` +
     `${INSTANCE.type} on-demand $${INSTANCE.usdPerHour}/h (${INSTANCE.region}, assumed); time scale ${o.timeScale}, seed ${o.seed} (${m.cpus} CPUs, ${m.memoryGiB} GiB, node ${m.node}, ${m.date})`;
   process.stdout.write(`${formatFleet(title, rows)}\n`);
   if (o.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);

@@ -4,6 +4,8 @@
  * Prints one JSON line on stdout once its metrics server listens ({"metricsUrl": ...}) so
  * a parent process can find it; logs go to stderr as JSON lines. Exits 0 after SIGTERM /
  * SIGINT (drained) or an idle auto-shutdown, 1 on a configuration or start-up error.
+ * SIGUSR2 asks it to scale in: it drains only if it holds no message, and answers one line
+ * on stdout ({"scaleIn": "accepted" | "refused"}).
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { BreakerStore, breakerSettingsFromEnv } from '../adapters/breaker-store.ts';
@@ -80,6 +82,12 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  // An offline scaler's scale-in (local/fleet-scaler.ts): leave only if holding nothing, and say which on stdout.
+  process.on('SIGUSR2', () => {
+    const accepted = worker.scaleIn();
+    log.info(accepted ? 'scale-in: holding nothing; draining' : 'scale-in refused: holding a message or not polling', { health: worker.health() });
+    process.stdout.write(`${JSON.stringify({ scaleIn: accepted ? 'accepted' : 'refused' })}\n`);
+  });
 
   const metricsUrl = await worker.listen();
   process.stdout.write(`${JSON.stringify({ metricsUrl, workerId: config.workerId })}\n`);

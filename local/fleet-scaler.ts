@@ -1,9 +1,12 @@
 /**
  * The offline stack's GPU fleet scaler, standing for the deployed fleet's scaling policy:
  * every few (scaled) seconds it reads the GPU queue's backlog and each worker's /healthz,
- * asks core/scaling.ts what to do, and starts workers or drains idle ones (SIGTERM: a worker
- * finishes what it holds before it exits). Deaths are the supervisor's (local/supervisor.ts):
- * a worker the scaler stops is released from it first, so a scale-in is never "replaced".
+ * asks core/scaling.ts what to do, and starts workers or scales idle ones in. A scale-in is a
+ * request the worker itself refuses while it holds a message (the deployed fleet's ECS task
+ * scale-in protection, worker/task-protection.ts): the scaler's view of "idle" is a health
+ * read some milliseconds old, and a message taken since must not be cut short by the drain's
+ * grace. Deaths are the supervisor's (local/supervisor.ts): a worker that accepts is released
+ * from it first, so a scale-in is never "replaced".
  *
  * Clock: the settings are in pipeline seconds; the scaler runs decisions on a pipeline clock
  * (real ms / timeScale), so a 300 s cooldown lasts 15 real seconds at time scale 0.05.
@@ -54,8 +57,8 @@ export interface FleetScalerOptions {
   readonly workers: () => readonly ScaledWorker[];
   /** Starts one worker (its host boots; it warms up, then polls). */
   readonly start: () => Promise<unknown>;
-  /** Drains one worker and resolves once it has exited. */
-  readonly stop: (id: string) => Promise<unknown>;
+  /** Scales one worker in: true once it has exited, false when it refused (it holds a message). */
+  readonly stop: (id: string) => Promise<boolean>;
   /**
    * The client of this stack's queue, carrying the project's call check (aws-clients.ts
    * callCheckPlugin). @default sqsClient(), the process-wide client (its endpoint is read once
@@ -125,6 +128,7 @@ export function startFleetScaler(o: FleetScalerOptions): FleetScaler {
     }
     for (const id of d.stop) {
       const p = o.stop(id)
+        .then((left) => { if (!left) o.log({ scaler: 'scale-in refused: the worker took a message since it was seen idle', worker: id }); })
         .catch((e: unknown) => o.log({ scaler: 'could not stop a worker', worker: id, error: e instanceof Error ? e.message : String(e) }))
         .finally(() => stopping.delete(id));
       stopping.set(id, p);

@@ -135,6 +135,12 @@ export interface WorkerProcess {
   readonly comfy: ComfySim;
   /** Resolves when the process has exited. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /**
+   * Asks the worker to scale in (SIGUSR2): true when it holds nothing and drains, false when
+   * it refused (it holds a message) or did not answer within 5 s. `onAccepted` runs as the
+   * answer is read, before the worker can have exited.
+   */
+  askScaleIn(onAccepted: () => void): Promise<boolean>;
 }
 
 export interface Endpoints {
@@ -177,6 +183,11 @@ export interface OfflineStack {
   addWorker(o?: { supervise?: boolean }): Promise<WorkerProcess>;
   /** Drains one worker (SIGTERM: it finishes what it holds), stops its host and forgets it; not a death. */
   stopWorker(id: string): Promise<void>;
+  /**
+   * Scales one worker in, as the fleet scaler does: the worker leaves only if it holds no
+   * message at that instant (its host then stops; not a death) and refuses otherwise (false).
+   */
+  scaleInWorker(id: string): Promise<boolean>;
   /** The fleet scaler, when the stack runs with `fleet`. */
   readonly scaler: FleetScaler | undefined;
   /** Every GPU host started so far, with its launch and end (billing). */
@@ -387,19 +398,37 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       });
       killOnExit(child);
       cleanups.push(() => stopChild(child, 3000));
+      // stdout: the metrics URL first, then one answer per scale-in request, in order.
+      const answers: ((accepted: boolean) => void)[] = [];
+      const lines = createInterface({ input: child.stdout! });
       const metricsUrl = await new Promise<string>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`${id} did not start within 30 s`)), 30_000);
         void exited.then(({ code }) => { clearTimeout(timer); reject(new Error(`${id} exited with code ${code} while starting`)); });
-        createInterface({ input: child.stdout! }).once('line', (line) => {
+        lines.once('line', (line) => {
           clearTimeout(timer);
           try {
             resolve((JSON.parse(line) as { metricsUrl: string }).metricsUrl);
           } catch {
             reject(new Error(`${id} printed an unexpected first line: ${line}`));
           }
+          lines.on('line', (later) => answers.shift()?.(later.includes('"scaleIn":"accepted"')));
         });
       });
-      return { id, process: child, metricsUrl, comfy, exited };
+      const askScaleIn = (onAccepted: () => void) => new Promise<boolean>((resolve) => {
+        const answer = (accepted: boolean) => {
+          clearTimeout(timer);
+          if (accepted) onAccepted();
+          resolve(accepted);
+        };
+        const timer = setTimeout(() => {
+          const i = answers.indexOf(answer);
+          if (i >= 0) answers.splice(i, 1);
+          resolve(false);
+        }, 5000);
+        answers.push(answer);
+        if (!child.kill('SIGUSR2')) answer(false);
+      });
+      return { id, process: child, metricsUrl, comfy, exited, askScaleIn };
     };
 
     let workerCount = 0;
@@ -436,6 +465,20 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       const host = hosts.find((h) => h.id === id);
       if (host !== undefined) host.endedAt ??= Date.now();
     };
+    const scaleInWorker = async (id: string): Promise<boolean> => {
+      const w = workers.find((x) => x.id === id);
+      if (w === undefined) return false;
+      // Released as the worker accepts, so its exit is not taken for a death and replaced.
+      if (!(await w.askScaleIn(() => supervisor.release(w)))) return false;
+      await Promise.race([w.exited, new Promise((r) => setTimeout(r, 15_000))]);
+      await stopChild(w.process, 1000);
+      const i = workers.indexOf(w);
+      if (i >= 0) workers.splice(i, 1);
+      await w.comfy.stop();
+      const host = hosts.find((h) => h.id === id);
+      if (host !== undefined) host.endedAt ??= Date.now();
+      return true;
+    };
     let scaler: FleetScaler | undefined;
     const scalerSqs = new SQSClient({ useQueueUrlAsEndpoint: false, maxAttempts: 3 });
     scalerSqs.middlewareStack.use(callCheckPlugin as Parameters<typeof scalerSqs.middlewareStack.use>[0]);
@@ -446,7 +489,7 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       const started = startFleetScaler({
         queueUrl: resources.queues.gpu.url, settings: fleet, timeScale,
         periodMs: Math.max(50, Math.round((options.scalerPeriodSeconds ?? 5) * 1000 * timeScale)),
-        workers: () => workers, start: () => addWorker(), stop: stopWorker,
+        workers: () => workers, start: () => addWorker(), stop: scaleInWorker,
         // The scaler reads the GPU queue's depth as the fleet's hosts may (GpuWorkerPolicy),
         // through a client of this stack's endpoint that carries the IAM call check.
         sqs: scalerSqs,
@@ -490,7 +533,7 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       webhookSecret,
     };
     return {
-      env, endpoints, resources, sfn, workers, supervisorLog, providers, watchdog, iamDenials: () => iam?.denials(), addWorker, stopWorker,
+      env, endpoints, resources, sfn, workers, supervisorLog, providers, watchdog, iamDenials: () => iam?.denials(), addWorker, stopWorker, scaleInWorker,
       scaler, hosts, stop: stopAll,
     };
   } catch (e) {

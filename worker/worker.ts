@@ -106,7 +106,7 @@ export interface GpuWorkerOptions {
   readonly onHeldChange?: (held: number) => void;
 }
 
-export type ExitReason = 'signal' | 'idle' | 'stopped';
+export type ExitReason = 'signal' | 'idle' | 'stopped' | 'scale-in';
 
 interface ActiveJob {
   readonly key: string;
@@ -293,6 +293,18 @@ export class GpuWorker {
   stop(reason: ExitReason = 'stopped'): Promise<void> {
     this.#stopping ??= this.#drain(reason);
     return this.#stopping;
+  }
+
+  /**
+   * A scale-in request, honoured as ECS task scale-in protection would: the worker leaves
+   * (drains) only while it is polling and holds nothing, and otherwise refuses and keeps
+   * working. Checked and acted on in one synchronous step, so no message can be taken between
+   * the check and the stop (one received meanwhile goes straight back to the queue).
+   */
+  scaleIn(): boolean {
+    if (this.#status !== 'ok' || this.#active.size > 0) return false;
+    void this.stop('scale-in');
+    return true;
   }
 
   async #drain(reason: ExitReason): Promise<void> {

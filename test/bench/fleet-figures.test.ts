@@ -13,11 +13,16 @@ describe('fleetFigures', () => {
       jobs: [{ endedAt: s(52), status: 'complete' }, { endedAt: s(72), status: 'complete' }],
       hosts: [{ id: 'w1', launchedAt: 0, endedAt: s(100), prompts: [warm(30, 40), job('a', 40, 50), job('b', 60, 70)] }],
     });
-    expect(f.billed).toEqual({ total: 100, coldStart: 30, warmup: 10, jobs: 20, idle: 40 });
+    // Idle: 10 s between the two jobs, 30 s after the last one (waiting for scale-in).
+    expect(f.billed).toEqual({ total: 100, coldStart: 30, warmup: 10, jobs: 20, idle: 40, idleBeforeFirstJob: 0, idleBetweenJobs: 10, idleAfterLastJob: 30 });
     expect(f.neededSeconds).toBe(20);
     expect(f.billedOverNeeded).toBe(5);
-    // Steady window: from the host ready (40 s) to the last job start (60 s): 20 s billed, 10 s needed.
+    // Steady window: from the host ready (40 s) to the last job start (60 s): 20 s billed, 10 s needed, 10 s idle between jobs.
     expect(f.steadyBilledOverNeeded).toBe(2);
+    expect(f.steady).toEqual({
+      fromSeconds: 40, toSeconds: 60, meanHosts: 1, needed: 10,
+      total: 20, coldStart: 0, warmup: 0, jobs: 10, idle: 10, idleBeforeFirstJob: 0, idleBetweenJobs: 10, idleAfterLastJob: 0,
+    });
     expect(f).toMatchObject({ firstResultSeconds: 52, lastResultSeconds: 72, hostsStarted: 1, peakHosts: 1, complete: 2 });
     expect(f.per1000).toEqual({ billedHours: 13.889, neededHours: 2.778, billedUsd: Math.round(13.8889 * INSTANCE.usdPerHour * 100) / 100, neededUsd: Math.round(2.7778 * INSTANCE.usdPerHour * 100) / 100 });
   });
@@ -33,10 +38,26 @@ describe('fleetFigures', () => {
       ],
     });
     // Real: w1 billed 50 s (10–60), w2 20 s; ×2 for pipeline seconds.
-    expect(f.billed).toEqual({ total: 140, coldStart: 20, warmup: 4, jobs: 28, idle: 88 });
+    // w1 waits 10 s of the window for its first job (the warm minimum before the load) and 30 s after its last.
+    expect(f.billed).toEqual({ total: 140, coldStart: 20, warmup: 4, jobs: 28, idle: 88, idleBeforeFirstJob: 20, idleBetweenJobs: 0, idleAfterLastJob: 68 });
     expect(f.neededSeconds).toBe(28);
     expect(f.peakHosts).toBe(2);
     expect(f.firstResultSeconds).toBe(40);
     expect(f.complete).toBe(1);
+  });
+
+  it('reads the steady window of a two-host fleet: billed beyond needed is the idle between jobs', () => {
+    const f = fleetFigures({
+      timeScale: 1, startAt: 0, endAt: s(200),
+      jobs: ['a', 'b', 'c', 'd'].map((_, i) => ({ endedAt: s(100 + i), status: 'complete' })),
+      hosts: [
+        { id: 'w1', launchedAt: 0, endedAt: s(200), prompts: [warm(10, 20), job('a', 20, 60), job('c', 60, 100)] },
+        { id: 'w2', launchedAt: s(5), endedAt: s(150), prompts: [warm(15, 30), job('b', 40, 80), job('d', 90, 120)] },
+      ],
+    });
+    // Peak 2 hosts, both ready at 30 s; last job start 90 s: 60 s × 2 billed, 60 + 50 needed, w2's 10 s before b and 10 s between b and d idle.
+    expect(f.steady).toMatchObject({ fromSeconds: 30, toSeconds: 90, meanHosts: 2, total: 120, jobs: 100, needed: 100, idleBeforeFirstJob: 10, idleBetweenJobs: 10, idleAfterLastJob: 0 });
+    expect(f.steadyBilledOverNeeded).toBe(1.2);
+    expect(f.billed).toMatchObject({ total: 345, coldStart: 20, warmup: 25, jobs: 150, idleBeforeFirstJob: 10, idleBetweenJobs: 10, idleAfterLastJob: 130 });
   });
 });
