@@ -10,10 +10,10 @@
  * - In: only a ready worker holding no message, never one holding a job, never one still
  *   starting or warming up, never below minWorkers, longest idle first; and only when it has
  *   been idle for `scaleInCooldownSeconds`, or the fleet as a whole has been above its target
- *   that long. The second rule is what lets a fleet shrink under a steady load below its
- *   size: the queue spreads messages over every polling worker, so no single one stays idle
- *   for a whole cooldown, yet at any instant some hold nothing. Draining workers are already
- *   leaving and count for nothing.
+ *   that long (then one worker per cooldown). The second rule lets a fleet shrink under a
+ *   steady load below its size: the queue spreads messages over every polling worker, so no
+ *   single one stays idle a whole cooldown, yet at any instant some hold nothing. Draining
+ *   workers are already leaving and count for nothing.
  */
 import type { FleetScalingSettings } from './fleet-scaling-settings.ts';
 
@@ -81,15 +81,18 @@ export function decideScaling(state: FleetState, s: FleetScalingSettings): Scali
     const cooldownMs = s.scaleInCooldownSeconds * 1000;
     const idleFor = (w: FleetWorker) => (w.idleSince === null ? -1 : state.now - w.idleSince);
     const fleetOver = state.overTargetSince !== null && state.now - state.overTargetSince >= cooldownMs;
-    const stoppable = live
-      .filter((w) => w.phase === 'ready' && w.busy === 0 && (fleetOver || idleFor(w) >= cooldownMs))
-      .sort((a, b) => idleFor(b) - idleFor(a) || a.id.localeCompare(b.id))
-      .slice(0, current - target);
+    const holdingNothing = live
+      .filter((w) => w.phase === 'ready' && w.busy === 0)
+      .sort((a, b) => idleFor(b) - idleFor(a) || a.id.localeCompare(b.id));
+    const idleLong = holdingNothing.filter((w) => idleFor(w) >= cooldownMs).slice(0, current - target);
+    // The fleet-wide rule steps one worker per cooldown: the load it reads is a moment's, and
+    // a step too far costs a cold start to undo.
+    const stoppable = idleLong.length > 0 || !fleetOver ? idleLong : holdingNothing.slice(0, 1);
     if (stoppable.length === 0) {
       return { desired: current, start: 0, stop: [], overTarget: true, reason: `hold at ${current}: ${load}, but no ready worker has been idle ${s.scaleInCooldownSeconds} s${fleetOver ? ' and none holds nothing now' : ''}` };
     }
     const after = current - stoppable.length;
-    const why = fleetOver ? `holding nothing, the fleet above its target for ≥ ${s.scaleInCooldownSeconds} s` : `idle ≥ ${s.scaleInCooldownSeconds} s`;
+    const why = idleLong.length > 0 ? `idle ≥ ${s.scaleInCooldownSeconds} s` : `holding nothing, the fleet above its target for ≥ ${s.scaleInCooldownSeconds} s`;
     return {
       desired: after, start: 0, stop: stoppable.map((w) => w.id), overTarget: true,
       reason: `scale in ${current} → ${after}: ${load}${target === s.minWorkers && needed < s.minWorkers ? ` (floor minWorkers ${s.minWorkers})` : ''}; stopping ${stoppable.length} worker(s) ${why}`,
