@@ -5,12 +5,12 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { BatchGetCommand, BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, paginateQuery, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataCorruptionError, InvalidInputError, StoppedError, TransientServiceUnavailableError, TransientThrottledError } from '../core/errors.ts';
 import { MAX_KEPT_RECOVERIES, parseJobRecord, type JobRecord, type PackRecord, type RecoveryOutcome } from '../core/job.ts';
-import type { PackStatus } from '../core/status.ts';
+import type { JobStatus, PackStatus } from '../core/status.ts';
 import { jobEvent, jobEventOf, packEvent, recoveredEvent } from '../core/lifecycle.ts';
 import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';
@@ -29,6 +29,8 @@ export const JOB_STORE_ACCESS = {
   jobsOfPack: access(grant('index:jobs/byPack', 'dynamodb', 'Query'), grant('table:jobs', 'dynamodb', 'BatchGetItem')),
   /** getJobs */
   readJobs: access(grant('table:jobs', 'dynamodb', 'BatchGetItem')),
+  /** jobIdsByStatus, countJobsByStatus (ids and counts only: a decision reads the items with getJobs) */
+  jobsByStatus: access(grant('index:jobs/byStatus', 'dynamodb', 'Query')),
   /** getPack */
   readPack: access(grant('table:packs', 'dynamodb', 'GetItem')),
   /** updatePack */
@@ -72,18 +74,90 @@ export async function getPack(packId: string): Promise<PackRecord> {
 /** The ids the byPack index lists for a pack (keys only; on AWS the index lags writes). */
 export async function jobIdsFromIndex(packId: string): Promise<string[]> {
   const out: string[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const res = await documentClient().send(new QueryCommand({
-      TableName: config().jobsTable, IndexName: 'byPack',
-      KeyConditionExpression: 'packId = :p', ExpressionAttributeValues: { ':p': packId },
-      ProjectionExpression: 'jobId',
-      ...(start && { ExclusiveStartKey: start }),
-    }));
-    for (const item of res.Items ?? []) out.push(item['jobId'] as string);
-    start = res.LastEvaluatedKey;
-  } while (start);
+  const pages = paginateQuery({ client: documentClient() }, {
+    TableName: config().jobsTable, IndexName: 'byPack',
+    KeyConditionExpression: 'packId = :p', ExpressionAttributeValues: { ':p': packId },
+    ProjectionExpression: 'jobId',
+  });
+  for await (const page of pages) for (const item of page.Items ?? []) out.push(item['jobId'] as string);
   return out;
+}
+
+/** Which jobs of one status the byStatus index (status, updatedAt) is asked for. */
+export interface StatusQuery {
+  /** Only jobs last written before this time. */
+  readonly olderThan?: string;
+  /** Only jobs last written within [from, to] (not with olderThan). */
+  readonly between?: { readonly from: string; readonly to: string };
+  /** Newest first (the default is oldest first). */
+  readonly newestFirst?: boolean;
+  /** At most this many ids; without it, every id within MAX_STATUS_PAGES pages. */
+  readonly limit?: number;
+  /** Leave out jobs whose artifacts POST /cleanup dropped already. */
+  readonly uncleanedOnly?: boolean;
+}
+
+/** The bound on index pages one status query reads (a page of ids holds thousands). */
+export const MAX_STATUS_PAGES = 100;
+/** Items a page of a limited status query examines at least (a filter may drop most). */
+const MIN_STATUS_PAGE = 100;
+
+function statusQueryInput(status: JobStatus, q: Pick<StatusQuery, 'olderThan' | 'between'>): QueryCommandInput {
+  if (q.olderThan !== undefined && q.between !== undefined) throw new InvalidInputError('a status query takes olderThan or between, not both');
+  const range = q.olderThan !== undefined ? ' AND #u < :t' : q.between !== undefined ? ' AND #u BETWEEN :from AND :to' : '';
+  return {
+    TableName: config().jobsTable, IndexName: 'byStatus',
+    KeyConditionExpression: `#s = :s${range}`,
+    ExpressionAttributeNames: { '#s': 'status', ...(range !== '' && { '#u': 'updatedAt' }) },
+    ExpressionAttributeValues: {
+      ':s': status,
+      ...(q.olderThan !== undefined && { ':t': q.olderThan }),
+      ...(q.between !== undefined && { ':from': q.between.from, ':to': q.between.to }),
+    },
+  };
+}
+
+/**
+ * Ids of the jobs of one status, by last write, from the byStatus index; `more` when the
+ * index holds further ones. Ids only: the index is eventually consistent (a job may have
+ * moved on since), so whoever decides on a job reads it again with getJobs or getJob.
+ */
+export async function jobIdsByStatus(status: JobStatus, q: StatusQuery = {}): Promise<{ ids: string[]; more: boolean }> {
+  const limit = q.limit ?? Number.POSITIVE_INFINITY;
+  const input = statusQueryInput(status, q);
+  const pages = paginateQuery({ client: documentClient(), ...(q.limit !== undefined && { pageSize: Math.max(MIN_STATUS_PAGE, q.limit) }) }, {
+    ...input,
+    ExpressionAttributeNames: { ...input.ExpressionAttributeNames, '#id': 'jobId', ...(q.uncleanedOnly && { '#c': 'cleanedAt' }) },
+    ProjectionExpression: '#id',
+    ...(q.uncleanedOnly && { FilterExpression: 'attribute_not_exists(#c)' }),
+    ScanIndexForward: q.newestFirst !== true,
+  });
+  const ids: string[] = [];
+  let more = false;
+  let read = 0;
+  for await (const page of pages) {
+    ids.push(...(page.Items ?? []).map((i) => String(i['jobId'])));
+    more = page.LastEvaluatedKey !== undefined;
+    if (ids.length >= limit || ++read >= MAX_STATUS_PAGES) break;
+  }
+  return { ids: ids.slice(0, limit), more: more || ids.length > limit };
+}
+
+/** How many jobs of one status the byStatus index lists (last written before `olderThan`, when given). */
+export async function countJobsByStatus(status: JobStatus, q: Pick<StatusQuery, 'olderThan'> = {}): Promise<number> {
+  let count = 0;
+  let read = 0;
+  for await (const page of paginateQuery({ client: documentClient() }, { ...statusQueryInput(status, q), Select: 'COUNT' })) {
+    count += page.Count ?? 0;
+    if (++read >= MAX_STATUS_PAGES) break;
+  }
+  return count;
+}
+
+/** Jobs by id in the order of `ids`, each read with strong consistency; ids that do not exist are left out. */
+export async function getJobsInOrder(ids: readonly string[]): Promise<JobRecord[]> {
+  const byId = new Map((await getJobs(ids)).map((j) => [j.jobId, j]));
+  return ids.flatMap((id) => byId.get(id) ?? []);
 }
 
 /** BatchGetItem takes at most 100 keys. */
