@@ -5,19 +5,21 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { BatchGetCommand, BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, paginateQuery, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, UpdateCommand, paginateQuery, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataCorruptionError, InvalidInputError, StoppedError, TransientServiceUnavailableError, TransientThrottledError } from '../core/errors.ts';
-import { MAX_KEPT_RECOVERIES, parseJobRecord, type JobRecord, type PackRecord, type RecoveryOutcome } from '../core/job.ts';
-import type { JobStatus, PackStatus } from '../core/status.ts';
+import { MAX_KEPT_RECOVERIES, parseJobRecord, parsePackRecord, type JobRecord, type PackRecord, type RecoveryOutcome } from '../core/job.ts';
+import type { JobStatus } from '../core/status.ts';
 import { jobEvent, jobEventOf, packEvent, recoveredEvent } from '../core/lifecycle.ts';
 import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';
 import { access, grant } from './access.ts';
 import { compileJobUpdate, type JobUpdate } from './job-update.ts';
+import { compilePackUpdate, type PackSet, type PackUpdate } from './pack-update.ts';
 
 export type { JobUpdate } from './job-update.ts';
+export type { PackSet } from './pack-update.ts';
 
 /** What each group of this module's functions calls; handlers take the groups they use. */
 export const JOB_STORE_ACCESS = {
@@ -68,7 +70,7 @@ export async function findJob(jobId: string): Promise<JobRecord | undefined> {
 export async function getPack(packId: string): Promise<PackRecord> {
   const res = await documentClient().send(new GetCommand({ TableName: config().packsTable, Key: { packId }, ConsistentRead: true }));
   if (!res.Item) throw new NotFoundError(`pack ${packId} not found`);
-  return res.Item as PackRecord;
+  return parsePackRecord(res.Item);
 }
 
 /** The ids the byPack index lists for a pack (keys only; on AWS the index lags writes). */
@@ -405,39 +407,19 @@ export async function deletePackWithJobs(packId: string, jobIds: readonly string
   await deleteJobs(jobIds);
 }
 
-export async function updatePack(packId: string, set: Record<string, unknown>, opts: { status?: PackStatus; from?: readonly PackStatus[]; increment?: Record<string, number>; announce?: boolean } = {}): Promise<PackRecord> {
-  const names: Record<string, string> = {};
-  const values: Record<string, unknown> = { ':now': new Date().toISOString() };
-  const sets = ['updatedAt = :now'];
-  let i = 0;
-  for (const [k, v] of Object.entries({ ...set, ...(opts.status && { status: opts.status }) })) {
-    names[`#k${i}`] = k;
-    values[`:v${i}`] = v;
-    sets.push(`#k${i} = :v${i}`);
-    i++;
-  }
-  for (const [k, v] of Object.entries(opts.increment ?? {})) {
-    names[`#k${i}`] = k;
-    values[`:v${i}`] = v;
-    values[':zero'] = 0;
-    sets.push(`#k${i} = if_not_exists(#k${i}, :zero) + :v${i}`);
-    i++;
-  }
-  const conds = ['attribute_exists(packId)'];
-  if (opts.from) {
-    names['#st'] = 'status';
-    conds.push(`#st IN (${opts.from.map((s, j) => { values[`:f${j}`] = s; return `:f${j}`; }).join(', ')})`);
-  }
+/**
+ * Writes a pack (typed: adapters/pack-update.ts) and returns it as written; a pack missing,
+ * or not in `from`, is refused. A status change is announced as a lifecycle event unless
+ * `announce` is false.
+ */
+export async function updatePack(packId: string, set: PackSet, opts: Omit<PackUpdate, 'set'> & { announce?: boolean } = {}): Promise<PackRecord> {
   try {
     const res = await documentClient().send(new UpdateCommand({
       TableName: config().packsTable, Key: { packId },
-      UpdateExpression: `SET ${sets.join(', ')}`,
-      ConditionExpression: conds.join(' AND '),
-      ...(Object.keys(names).length > 0 && { ExpressionAttributeNames: names }),
-      ExpressionAttributeValues: values,
+      ...compilePackUpdate({ ...opts, set }, new Date().toISOString()),
       ReturnValues: 'ALL_NEW',
     }));
-    const updated = res.Attributes as PackRecord;
+    const updated = parsePackRecord(res.Attributes);
     if (opts.status !== undefined && opts.announce !== false) await emitLifecycle(packEvent(updated, updated.updatedAt, eventApiUrl()));
     return updated;
   } catch (e) {

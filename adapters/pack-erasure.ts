@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { DeleteObjectsCommand, ListObjectVersionsCommand, type ObjectIdentifier } from '@aws-sdk/client-s3';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { PackRecord } from '../core/job.ts';
+import { parsePackRecord, type PackRecord } from '../core/job.ts';
 import { s3Keys } from '../core/resources.ts';
 import { runningWork } from '../core/pack-activity.ts';
 import { TERMINAL_PACK_STATUSES, type PackStatus } from '../core/status.ts';
@@ -27,7 +27,7 @@ import { deleteJobs, getJobs, jobIdsFromIndex } from './job-store.ts';
 import { markSettled } from './pack-settlement.ts';
 
 /** The byCreatedAt partition of packs being erased (live packs are `pack`). */
-export const ERASING_KIND = 'erasing';
+export const ERASING_KIND = 'erasing' satisfies PackRecord['kind'];
 
 export const PACK_ERASURE_ACCESS = access(
   grant('bucket:artifacts', 's3', 'ListBucketVersions'),
@@ -46,13 +46,6 @@ const DELETE_BATCH = 1000;
 const CALL_TIMEOUT_MS = 10_000;
 const HOUR_MS = 3_600_000;
 const signal = () => AbortSignal.timeout(CALL_TIMEOUT_MS);
-
-export interface ErasureMark {
-  readonly requestedAt: string;
-  readonly requestedBy: string;
-}
-
-export type ErasingPack = PackRecord & { readonly erasure?: ErasureMark };
 
 /** A pack item marked for erasure: no route shows it, the eraser finishes it. */
 export const isErasing = (pack: { kind?: string }): boolean => pack.kind === ERASING_KIND;
@@ -220,7 +213,7 @@ async function packsOfKind(kind: string, limit: number, keep: (p: PackRecord) =>
       ExpressionAttributeValues: { ':k': kind, ...(before !== undefined && { ':before': before }) },
       ...(start && { ExclusiveStartKey: start }),
     }), { abortSignal: signal() });
-    out.push(...((res.Items ?? []) as PackRecord[]).filter(keep));
+    out.push(...(res.Items ?? []).map(parsePackRecord).filter(keep));
     start = res.LastEvaluatedKey;
     if (!start) break;
   }
@@ -278,12 +271,12 @@ export async function sweepErasures(retentionMs: number | undefined, now: number
       if (e instanceof PackChangedError) continue;
       throw e;
     }
-    await run({ ...pack, kind: ERASING_KIND } as unknown as PackRecord, 'retention');
+    await run({ ...pack, kind: ERASING_KIND }, 'retention');
   }
   return out;
 }
 
 async function currentPack(packId: string): Promise<PackRecord | undefined> {
   const res = await documentClient().send(new GetCommand({ TableName: config().packsTable, Key: { packId }, ConsistentRead: true }), { abortSignal: signal() });
-  return res.Item as PackRecord | undefined;
+  return res.Item && parsePackRecord(res.Item);
 }

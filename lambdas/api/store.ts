@@ -5,7 +5,7 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, paginateQuery, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { parseJobRecord, type JobRecord, type PackRecord } from '../../core/job.ts';
+import { parseJobRecord, parsePackRecord, type JobRecord, type PackRecord } from '../../core/job.ts';
 import type { JobStatus } from '../../core/status.ts';
 import { isErasing } from '../../adapters/pack-erasure.ts';
 import { documentClient } from '../../adapters/aws-clients.ts';
@@ -25,11 +25,10 @@ export interface Page<T> {
   readonly lastKey: Record<string, unknown> | undefined;
 }
 
-/** The pack, or undefined. */
 /** The pack, or undefined when there is none or it is being erased (gone for every route). */
 export async function findPack(packId: string): Promise<PackRecord | undefined> {
   const res = await documentClient().send(new GetCommand({ TableName: config().packsTable, Key: { packId }, ConsistentRead: true }));
-  const pack = res.Item as PackRecord | undefined;
+  const pack = res.Item && parsePackRecord(res.Item);
   return pack && !isErasing(pack) ? pack : undefined;
 }
 
@@ -40,7 +39,7 @@ export async function packsPage(limit: number, start: Record<string, unknown> | 
     ScanIndexForward: false, Limit: limit,
     ...(start && { ExclusiveStartKey: start }),
   }));
-  return { items: (res.Items ?? []) as PackRecord[], lastKey: res.LastEvaluatedKey };
+  return { items: (res.Items ?? []).map(parsePackRecord), lastKey: res.LastEvaluatedKey };
 }
 
 /** The status of every job of a pack (projected: progress polls stay cheap on large packs). */
