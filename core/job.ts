@@ -114,7 +114,7 @@ function parseRecord<S extends z.ZodType>(schema: S, kind: 'job' | 'pack', idFie
   if (parsed.success) return parsed.data;
   const raw = typeof item === 'object' && item !== null ? (item as Record<string, unknown>)[idField] : undefined;
   const id = typeof raw === 'string' ? raw : `(no ${idField})`;
-  const issues = describeIssues(parsed.error.issues.map((i) => (i.path.length > 0 ? i : { ...i, path: ['(record)'] })));
+  const issues = describeIssues(parsed.error.issues, '(record)');
   throw new DataCorruptionError(`${kind} ${id}: the stored record does not fit the ${kind} schema: ${issues}`, { context: { [idField]: id } });
 }
 
