@@ -16,6 +16,7 @@ import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';
 import { logger } from './logging.ts';
 import { addPoint } from './metric-points.ts';
+import { onReset } from './process-caches.ts';
 
 /** Each event id is claimed once in the control table (PutEvents on the bus is granted with the bus, lib/events.ts). */
 export const LIFECYCLE_EVENTS_ACCESS = access(grant('table:control', 'dynamodb', 'PutItem', 'DeleteItem'));
@@ -55,6 +56,7 @@ export function resetEventSettings(): void {
   client?.destroy();
   client = undefined;
 }
+onReset(resetEventSettings);
 
 function eventBridge(): EventBridgeClient {
   client ??= new EventBridgeClient({ maxAttempts: 4, requestHandler: new NodeHttpHandler({ connectionTimeout: 3000, requestTimeout: 10_000 }) });

@@ -20,6 +20,7 @@ import { documentClient, sqsClient } from './aws-clients.ts';
 import { config } from './config.ts';
 import { logger } from './logging.ts';
 import { loadSettings } from '../core/settings.ts';
+import { onReset } from './process-caches.ts';
 
 /** The pack's webhook and its dead letters; the queues' grants come with the event source and the dead-letter queue (lib/events.ts). */
 export const WEBHOOK_SENDER_ACCESS = access(grant('table:packs', 'dynamodb', 'GetItem', 'UpdateItem'));
@@ -58,6 +59,7 @@ export function senderSettings(): SenderSettings {
   return cached;
 }
 export const resetSenderSettings = () => { cached = undefined; };
+onReset(resetSenderSettings);
 
 const SECRET_CACHE_MS = 5 * 60_000;
 let secret: { value: string; until: number } | undefined;
