@@ -16,6 +16,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { InitializeHandler, InitializeHandlerArguments, MiddlewareStack, Pluggable } from '@smithy/types';
+import { onReset } from './process-caches.ts';
 
 /** One SDK call as a check sees it, before anything is sent. */
 export interface SdkCall {
@@ -111,3 +112,4 @@ export function resetClients(): void {
   for (const c of [ddb, ddbRaw, s3, sqs, sfn, secrets, eventBridge]) c?.destroy();
   ddb = ddbRaw = s3 = sqs = sfn = secrets = eventBridge = undefined;
 }
+onReset(resetClients);

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { BUCKETS, QUEUES, STATE_MACHINES, TABLES } from '../core/resources.ts';
 import { DEFAULT_PARAMS } from '../core/params.ts';
 import { loadSettings, type Env } from '../core/settings.ts';
+import { onReset } from './process-caches.ts';
 
 const list = (fallback: string[]) =>
   z.string().optional().transform((s) => (s === undefined || s.trim() === '' ? fallback : s.split(',').map((x) => x.trim()).filter(Boolean)));
@@ -78,6 +79,7 @@ export function config(env: Env = process.env): Config {
 export function resetConfig(): void {
   cached = undefined;
 }
+onReset(resetConfig);
 
 /** Fails with ConfigError naming the variable when an optional setting a handler needs is absent. */
 export function required<T>(value: T | undefined, variable: string): T {

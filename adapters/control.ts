@@ -1,5 +1,6 @@
 /** The emergency-stop flag as stage functions see it, cached briefly per container. */
 import { EMERGENCY_STOP_FLAG, JOB_STORE_ACCESS, getFlag } from './job-store.ts';
+import { onReset } from './process-caches.ts';
 
 export const CONTROL_ACCESS = JOB_STORE_ACCESS.readFlag;
 
@@ -16,3 +17,4 @@ export async function isEmergencyStopped(): Promise<boolean> {
 export function forgetStopFlag(): void {
   cache = undefined;
 }
+onReset(forgetStopFlag);

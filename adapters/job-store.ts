@@ -5,19 +5,21 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { BatchGetCommand, BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, UpdateCommand, paginateQuery, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataCorruptionError, InvalidInputError, StoppedError, TransientServiceUnavailableError, TransientThrottledError } from '../core/errors.ts';
-import { MAX_KEPT_RECOVERIES, parseJobRecord, type JobRecord, type PackRecord, type RecoveryOutcome } from '../core/job.ts';
-import type { PackStatus } from '../core/status.ts';
+import { MAX_KEPT_RECOVERIES, parseJobRecord, parsePackRecord, type JobRecord, type PackRecord, type RecoveryOutcome } from '../core/job.ts';
+import type { JobStatus } from '../core/status.ts';
 import { jobEvent, jobEventOf, packEvent, recoveredEvent } from '../core/lifecycle.ts';
 import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';
 import { access, grant } from './access.ts';
 import { compileJobUpdate, type JobUpdate } from './job-update.ts';
+import { compilePackUpdate, type PackSet, type PackUpdate } from './pack-update.ts';
 
 export type { JobUpdate } from './job-update.ts';
+export type { PackSet } from './pack-update.ts';
 
 /** What each group of this module's functions calls; handlers take the groups they use. */
 export const JOB_STORE_ACCESS = {
@@ -29,6 +31,8 @@ export const JOB_STORE_ACCESS = {
   jobsOfPack: access(grant('index:jobs/byPack', 'dynamodb', 'Query'), grant('table:jobs', 'dynamodb', 'BatchGetItem')),
   /** getJobs */
   readJobs: access(grant('table:jobs', 'dynamodb', 'BatchGetItem')),
+  /** jobIdsByStatus, countJobsByStatus (ids and counts only: a decision reads the items with getJobs) */
+  jobsByStatus: access(grant('index:jobs/byStatus', 'dynamodb', 'Query')),
   /** getPack */
   readPack: access(grant('table:packs', 'dynamodb', 'GetItem')),
   /** updatePack */
@@ -66,24 +70,96 @@ export async function findJob(jobId: string): Promise<JobRecord | undefined> {
 export async function getPack(packId: string): Promise<PackRecord> {
   const res = await documentClient().send(new GetCommand({ TableName: config().packsTable, Key: { packId }, ConsistentRead: true }));
   if (!res.Item) throw new NotFoundError(`pack ${packId} not found`);
-  return res.Item as PackRecord;
+  return parsePackRecord(res.Item);
 }
 
 /** The ids the byPack index lists for a pack (keys only; on AWS the index lags writes). */
 export async function jobIdsFromIndex(packId: string): Promise<string[]> {
   const out: string[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const res = await documentClient().send(new QueryCommand({
-      TableName: config().jobsTable, IndexName: 'byPack',
-      KeyConditionExpression: 'packId = :p', ExpressionAttributeValues: { ':p': packId },
-      ProjectionExpression: 'jobId',
-      ...(start && { ExclusiveStartKey: start }),
-    }));
-    for (const item of res.Items ?? []) out.push(item['jobId'] as string);
-    start = res.LastEvaluatedKey;
-  } while (start);
+  const pages = paginateQuery({ client: documentClient() }, {
+    TableName: config().jobsTable, IndexName: 'byPack',
+    KeyConditionExpression: 'packId = :p', ExpressionAttributeValues: { ':p': packId },
+    ProjectionExpression: 'jobId',
+  });
+  for await (const page of pages) for (const item of page.Items ?? []) out.push(item['jobId'] as string);
   return out;
+}
+
+/** Which jobs of one status the byStatus index (status, updatedAt) is asked for. */
+export interface StatusQuery {
+  /** Only jobs last written before this time. */
+  readonly olderThan?: string;
+  /** Only jobs last written within [from, to] (not with olderThan). */
+  readonly between?: { readonly from: string; readonly to: string };
+  /** Newest first (the default is oldest first). */
+  readonly newestFirst?: boolean;
+  /** At most this many ids; without it, every id within MAX_STATUS_PAGES pages. */
+  readonly limit?: number;
+  /** Leave out jobs whose artifacts POST /cleanup dropped already. */
+  readonly uncleanedOnly?: boolean;
+}
+
+/** The bound on index pages one status query reads (a page of ids holds thousands). */
+export const MAX_STATUS_PAGES = 100;
+/** Items a page of a limited status query examines at least (a filter may drop most). */
+const MIN_STATUS_PAGE = 100;
+
+function statusQueryInput(status: JobStatus, q: Pick<StatusQuery, 'olderThan' | 'between'>): QueryCommandInput {
+  if (q.olderThan !== undefined && q.between !== undefined) throw new InvalidInputError('a status query takes olderThan or between, not both');
+  const range = q.olderThan !== undefined ? ' AND #u < :t' : q.between !== undefined ? ' AND #u BETWEEN :from AND :to' : '';
+  return {
+    TableName: config().jobsTable, IndexName: 'byStatus',
+    KeyConditionExpression: `#s = :s${range}`,
+    ExpressionAttributeNames: { '#s': 'status', ...(range !== '' && { '#u': 'updatedAt' }) },
+    ExpressionAttributeValues: {
+      ':s': status,
+      ...(q.olderThan !== undefined && { ':t': q.olderThan }),
+      ...(q.between !== undefined && { ':from': q.between.from, ':to': q.between.to }),
+    },
+  };
+}
+
+/**
+ * Ids of the jobs of one status, by last write, from the byStatus index; `more` when the
+ * index holds further ones. Ids only: the index is eventually consistent (a job may have
+ * moved on since), so whoever decides on a job reads it again with getJobs or getJob.
+ */
+export async function jobIdsByStatus(status: JobStatus, q: StatusQuery = {}): Promise<{ ids: string[]; more: boolean }> {
+  const limit = q.limit ?? Number.POSITIVE_INFINITY;
+  const input = statusQueryInput(status, q);
+  const pages = paginateQuery({ client: documentClient(), ...(q.limit !== undefined && { pageSize: Math.max(MIN_STATUS_PAGE, q.limit) }) }, {
+    ...input,
+    ExpressionAttributeNames: { ...input.ExpressionAttributeNames, '#id': 'jobId', ...(q.uncleanedOnly && { '#c': 'cleanedAt' }) },
+    ProjectionExpression: '#id',
+    ...(q.uncleanedOnly && { FilterExpression: 'attribute_not_exists(#c)' }),
+    ScanIndexForward: q.newestFirst !== true,
+  });
+  const ids: string[] = [];
+  let more = false;
+  let read = 0;
+  for await (const page of pages) {
+    ids.push(...(page.Items ?? []).map((i) => String(i['jobId'])));
+    more = page.LastEvaluatedKey !== undefined;
+    if (ids.length >= limit || ++read >= MAX_STATUS_PAGES) break;
+  }
+  return { ids: ids.slice(0, limit), more: more || ids.length > limit };
+}
+
+/** How many jobs of one status the byStatus index lists (last written before `olderThan`, when given). */
+export async function countJobsByStatus(status: JobStatus, q: Pick<StatusQuery, 'olderThan'> = {}): Promise<number> {
+  let count = 0;
+  let read = 0;
+  for await (const page of paginateQuery({ client: documentClient() }, { ...statusQueryInput(status, q), Select: 'COUNT' })) {
+    count += page.Count ?? 0;
+    if (++read >= MAX_STATUS_PAGES) break;
+  }
+  return count;
+}
+
+/** Jobs by id in the order of `ids`, each read with strong consistency; ids that do not exist are left out. */
+export async function getJobsInOrder(ids: readonly string[]): Promise<JobRecord[]> {
+  const byId = new Map((await getJobs(ids)).map((j) => [j.jobId, j]));
+  return ids.flatMap((id) => byId.get(id) ?? []);
 }
 
 /** BatchGetItem takes at most 100 keys. */
@@ -331,39 +407,19 @@ export async function deletePackWithJobs(packId: string, jobIds: readonly string
   await deleteJobs(jobIds);
 }
 
-export async function updatePack(packId: string, set: Record<string, unknown>, opts: { status?: PackStatus; from?: readonly PackStatus[]; increment?: Record<string, number>; announce?: boolean } = {}): Promise<PackRecord> {
-  const names: Record<string, string> = {};
-  const values: Record<string, unknown> = { ':now': new Date().toISOString() };
-  const sets = ['updatedAt = :now'];
-  let i = 0;
-  for (const [k, v] of Object.entries({ ...set, ...(opts.status && { status: opts.status }) })) {
-    names[`#k${i}`] = k;
-    values[`:v${i}`] = v;
-    sets.push(`#k${i} = :v${i}`);
-    i++;
-  }
-  for (const [k, v] of Object.entries(opts.increment ?? {})) {
-    names[`#k${i}`] = k;
-    values[`:v${i}`] = v;
-    values[':zero'] = 0;
-    sets.push(`#k${i} = if_not_exists(#k${i}, :zero) + :v${i}`);
-    i++;
-  }
-  const conds = ['attribute_exists(packId)'];
-  if (opts.from) {
-    names['#st'] = 'status';
-    conds.push(`#st IN (${opts.from.map((s, j) => { values[`:f${j}`] = s; return `:f${j}`; }).join(', ')})`);
-  }
+/**
+ * Writes a pack (typed: adapters/pack-update.ts) and returns it as written; a pack missing,
+ * or not in `from`, is refused. A status change is announced as a lifecycle event unless
+ * `announce` is false.
+ */
+export async function updatePack(packId: string, set: PackSet, opts: Omit<PackUpdate, 'set'> & { announce?: boolean } = {}): Promise<PackRecord> {
   try {
     const res = await documentClient().send(new UpdateCommand({
       TableName: config().packsTable, Key: { packId },
-      UpdateExpression: `SET ${sets.join(', ')}`,
-      ConditionExpression: conds.join(' AND '),
-      ...(Object.keys(names).length > 0 && { ExpressionAttributeNames: names }),
-      ExpressionAttributeValues: values,
+      ...compilePackUpdate({ ...opts, set }, new Date().toISOString()),
       ReturnValues: 'ALL_NEW',
     }));
-    const updated = res.Attributes as PackRecord;
+    const updated = parsePackRecord(res.Attributes);
     if (opts.status !== undefined && opts.announce !== false) await emitLifecycle(packEvent(updated, updated.updatedAt, eventApiUrl()));
     return updated;
   } catch (e) {

@@ -16,6 +16,7 @@ import { documentClient, eventBridgeClient } from './aws-clients.ts';
 import { config } from './config.ts';
 import { logger } from './logging.ts';
 import { addPoint } from './metric-points.ts';
+import { onReset } from './process-caches.ts';
 
 /** Each event id is claimed once in the control table, then put on the bus. */
 export const LIFECYCLE_EVENTS_ACCESS = access(grant('table:control', 'dynamodb', 'PutItem', 'DeleteItem'), grant('bus:events', 'events', 'PutEvents'));
@@ -52,6 +53,7 @@ export const eventApiUrl = () => eventSettings().apiUrl;
 export function resetEventSettings(): void {
   settings = undefined;
 }
+onReset(resetEventSettings);
 
 const claimId = (eventId: string) => `lifecycle#${eventId}`;
 

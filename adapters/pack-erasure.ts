@@ -15,8 +15,8 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteObjectsCommand, ListObjectVersionsCommand, type ObjectIdentifier } from '@aws-sdk/client-s3';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { PackRecord } from '../core/job.ts';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, paginateQuery, paginateScan } from '@aws-sdk/lib-dynamodb';
+import { parsePackRecord, type PackRecord } from '../core/job.ts';
 import { s3Keys } from '../core/resources.ts';
 import { runningWork } from '../core/pack-activity.ts';
 import { TERMINAL_PACK_STATUSES, type PackStatus } from '../core/status.ts';
@@ -27,7 +27,7 @@ import { deleteJobs, getJobs, jobIdsFromIndex } from './job-store.ts';
 import { markSettled } from './pack-settlement.ts';
 
 /** The byCreatedAt partition of packs being erased (live packs are `pack`). */
-export const ERASING_KIND = 'erasing';
+export const ERASING_KIND = 'erasing' satisfies PackRecord['kind'];
 
 export const PACK_ERASURE_ACCESS = access(
   grant('bucket:artifacts', 's3', 'ListBucketVersions'),
@@ -46,13 +46,8 @@ const DELETE_BATCH = 1000;
 const CALL_TIMEOUT_MS = 10_000;
 const HOUR_MS = 3_600_000;
 const signal = () => AbortSignal.timeout(CALL_TIMEOUT_MS);
-
-export interface ErasureMark {
-  readonly requestedAt: string;
-  readonly requestedBy: string;
-}
-
-export type ErasingPack = PackRecord & { readonly erasure?: ErasureMark };
+/** Call options for a paginator, which passes the same options to every page's call: each page gets a fresh timeout. */
+const eachCall = { get abortSignal() { return signal(); } };
 
 /** A pack item marked for erasure: no route shows it, the eraser finishes it. */
 export const isErasing = (pack: { kind?: string }): boolean => pack.kind === ERASING_KIND;
@@ -138,22 +133,19 @@ async function anonymizeEvents(pack: PackRecord, now: number, outOfTime: () => b
   let count = 0;
   for (let t = Math.floor(from / HOUR_MS) * HOUR_MS; t <= now; t += HOUR_MS) {
     const bucket = new Date(t).toISOString().slice(0, 13);
-    let start: Record<string, unknown> | undefined;
-    do {
-      const res = await documentClient().send(new QueryCommand({
-        TableName: c.eventsTable, KeyConditionExpression: '#b = :b', FilterExpression: 'packId = :p',
-        ExpressionAttributeNames: { '#b': 'bucket' }, ExpressionAttributeValues: { ':b': bucket, ':p': pack.packId },
-        ...(start && { ExclusiveStartKey: start }),
-      }), { abortSignal: signal() });
-      for (const item of res.Items ?? []) {
+    const pages = paginateQuery({ client: documentClient() }, {
+      TableName: c.eventsTable, KeyConditionExpression: '#b = :b', FilterExpression: 'packId = :p',
+      ExpressionAttributeNames: { '#b': 'bucket' }, ExpressionAttributeValues: { ':b': bucket, ':p': pack.packId },
+    }, eachCall);
+    for await (const page of pages) {
+      for (const item of page.Items ?? []) {
         const { packId: _p, jobId: _j, sk, ...rest } = item as Record<string, unknown> & { sk: string };
         const at = typeof rest['at'] === 'string' ? rest['at'] : sk.slice(0, 24);
         await documentClient().send(new PutCommand({ TableName: c.eventsTable, Item: { ...rest, sk: `${at}#erased#${randomUUID().slice(0, 8)}` } }), { abortSignal: signal() });
         await documentClient().send(new DeleteCommand({ TableName: c.eventsTable, Key: { bucket, sk } }), { abortSignal: signal() });
         count++;
       }
-      start = res.LastEvaluatedKey;
-    } while (start);
+    }
     if (outOfTime()) return { count, done: false };
   }
   return { count, done: true };
@@ -163,13 +155,11 @@ async function anonymizeEvents(pack: PackRecord, now: number, outOfTime: () => b
 async function eraseControlItems(packId: string, jobIds: readonly string[]): Promise<number> {
   const names = [packId, ...jobIds];
   let count = 0;
-  let start: Record<string, unknown> | undefined;
-  do {
-    const res = await documentClient().send(new ScanCommand({
-      TableName: config().controlTable, ProjectionExpression: 'id, #d', ExpressionAttributeNames: { '#d': 'data' },
-      ...(start && { ExclusiveStartKey: start }),
-    }), { abortSignal: signal() });
-    for (const item of res.Items ?? []) {
+  const pages = paginateScan({ client: documentClient() }, {
+    TableName: config().controlTable, ProjectionExpression: 'id, #d', ExpressionAttributeNames: { '#d': 'data' },
+  }, eachCall);
+  for await (const page of pages) {
+    for (const item of page.Items ?? []) {
       const id = String(item['id']);
       // Powertools stores the answer as a string or a map, depending on its version.
       const data = item['data'] === undefined ? '' : typeof item['data'] === 'string' ? item['data'] : JSON.stringify(item['data']);
@@ -178,8 +168,7 @@ async function eraseControlItems(packId: string, jobIds: readonly string[]): Pro
       await documentClient().send(new DeleteCommand({ TableName: config().controlTable, Key: { id } }), { abortSignal: signal() });
       count++;
     }
-    start = res.LastEvaluatedKey;
-  } while (start);
+  }
   return count;
 }
 
@@ -212,17 +201,15 @@ export async function erasePack(pack: PackRecord, deadline: number, now = Date.n
 /** Packs in the byCreatedAt partition `kind` (created before `before`), oldest first, that `keep` accepts: at most `limit`, within 10 pages. */
 async function packsOfKind(kind: string, limit: number, keep: (p: PackRecord) => boolean, before?: string): Promise<PackRecord[]> {
   const out: PackRecord[] = [];
-  let start: Record<string, unknown> | undefined;
-  for (let page = 0; page < 10 && out.length < limit; page++) {
-    const res = await documentClient().send(new QueryCommand({
-      TableName: config().packsTable, IndexName: 'byCreatedAt',
-      KeyConditionExpression: before === undefined ? 'kind = :k' : 'kind = :k AND createdAt < :before',
-      ExpressionAttributeValues: { ':k': kind, ...(before !== undefined && { ':before': before }) },
-      ...(start && { ExclusiveStartKey: start }),
-    }), { abortSignal: signal() });
-    out.push(...((res.Items ?? []) as PackRecord[]).filter(keep));
-    start = res.LastEvaluatedKey;
-    if (!start) break;
+  let read = 0;
+  const pages = paginateQuery({ client: documentClient() }, {
+    TableName: config().packsTable, IndexName: 'byCreatedAt',
+    KeyConditionExpression: before === undefined ? 'kind = :k' : 'kind = :k AND createdAt < :before',
+    ExpressionAttributeValues: { ':k': kind, ...(before !== undefined && { ':before': before }) },
+  }, eachCall);
+  for await (const page of pages) {
+    out.push(...(page.Items ?? []).map(parsePackRecord).filter(keep));
+    if (out.length >= limit || ++read >= 10) break;
   }
   return out.slice(0, limit);
 }
@@ -278,12 +265,12 @@ export async function sweepErasures(retentionMs: number | undefined, now: number
       if (e instanceof PackChangedError) continue;
       throw e;
     }
-    await run({ ...pack, kind: ERASING_KIND } as unknown as PackRecord, 'retention');
+    await run({ ...pack, kind: ERASING_KIND }, 'retention');
   }
   return out;
 }
 
 async function currentPack(packId: string): Promise<PackRecord | undefined> {
   const res = await documentClient().send(new GetCommand({ TableName: config().packsTable, Key: { packId }, ConsistentRead: true }), { abortSignal: signal() });
-  return res.Item as PackRecord | undefined;
+  return res.Item && parsePackRecord(res.Item);
 }

@@ -13,6 +13,7 @@ import { BREAKER_STORE_ACCESS, BreakerStore, breakerSettingsFromEnv, breakersEna
 import { config } from './config.ts';
 import { logger } from './logging.ts';
 import { publishPoints } from './metric-points.ts';
+import { onReset } from './process-caches.ts';
 
 export const PROVIDER_BREAKERS_ACCESS = BREAKER_STORE_ACCESS;
 
@@ -41,6 +42,7 @@ export function lambdaBreakers(): BreakerStore {
 export function resetLambdaBreakers(): void {
   store = undefined;
 }
+onReset(resetLambdaBreakers);
 
 /** Every provider's breaker, for GET /health (lambdas/api registers it as its breaker source). */
 export function breakerStates(): Promise<BreakerState[]> {

@@ -14,6 +14,7 @@ import { config, required } from './config.ts';
 import { access, grant } from './access.ts';
 import { PROVIDER_BREAKERS_ACCESS, guarded } from './provider-breakers.ts';
 import { TAUGHT_CLASSIFIER_ACCESS, currentClassifier } from './taught-classifier.ts';
+import { onReset } from './process-caches.ts';
 
 /** Each provider's calls go through its breaker; the hosted API's key is read from its secret. */
 export const PROVIDERS_ACCESS = {
@@ -133,4 +134,5 @@ export async function hostedPoll(taskId: string): Promise<HostedPoll> {
 export function resetProviderClients(): void {
   apiKey = undefined;
 }
+onReset(resetProviderClients);
 

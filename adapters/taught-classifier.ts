@@ -7,6 +7,7 @@ import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';
 import { logger } from './logging.ts';
 import { TAUGHT_PATTERNS_ACCESS, TaughtPatternStore, taughtCache } from './taught-patterns.ts';
+import { onReset } from './process-caches.ts';
 
 export const TAUGHT_CLASSIFIER_ACCESS = TAUGHT_PATTERNS_ACCESS.read;
 
@@ -25,3 +26,4 @@ export function currentClassifier(): Promise<Classifier> {
 export function forgetTaughtPatterns(): void {
   cache.forget();
 }
+onReset(forgetTaughtPatterns);

@@ -237,7 +237,7 @@ export async function carryOutPack(pack: PackRecord, action: PackAction, source:
     // Claimed by a conditional status change: a resume or restart that took the pack first wins.
     await updatePack(pack.packId, { watchdogRestarts: action.restart }, { status: 'pending', from: [pack.status] });
     await markUnsettled(pack.packId);
-    let runs = pack.runs ?? 0;
+    let runs = pack.runs;
     const executionArn = await startRun(packMachineArn(), () => packExecutionName({ packId: pack.packId, runs }), { packId: pack.packId }, async () => {
       await updatePack(pack.packId, {}, { increment: { runs: 1 } });
       runs++;

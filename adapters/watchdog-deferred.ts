@@ -7,7 +7,7 @@
  * and its re-runs in flight are one item of the control table, written on its version.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { PipelineError } from '../core/errors.ts';
 import { CLOSED_BREAKER, fail, succeed, type Breaker, type BreakerProvider } from '../core/breaker.ts';
 import {
@@ -20,7 +20,7 @@ import { lastFinishedStage, type WatchdogSettings } from '../core/watchdog.ts';
 import { access, grant } from './access.ts';
 import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';
-import { JOB_STORE_ACCESS, findJob, getPack, NotFoundError, putEvent, updateJob } from './job-store.ts';
+import { JOB_STORE_ACCESS, findJob, getPack, jobIdsByStatus, NotFoundError, putEvent, updateJob } from './job-store.ts';
 import { logger } from './logging.ts';
 import { PACK_SETTLEMENT_ACCESS, markUnsettled } from './pack-settlement.ts';
 import { lambdaBreakers } from './provider-breakers.ts';
@@ -29,7 +29,7 @@ import { publishPoints } from './metric-points.ts';
 
 /** Failed jobs by the status index, then each job read consistently; auto-recovery's breaker item; the re-run itself. */
 export const WATCHDOG_DEFERRED_ACCESS = access(
-  grant('index:jobs/byStatus', 'dynamodb', 'Query'), grant('table:control', 'dynamodb', 'GetItem', 'PutItem'),
+  JOB_STORE_ACCESS.jobsByStatus, grant('table:control', 'dynamodb', 'GetItem', 'PutItem'),
   JOB_STORE_ACCESS.readJob, JOB_STORE_ACCESS.readPack, JOB_STORE_ACCESS.writeJob, JOB_STORE_ACCESS.writeEvent,
   PACK_SETTLEMENT_ACCESS, WATCHDOG_ACTIONS_ACCESS.act,
 );
@@ -107,28 +107,6 @@ const asBreakerState = (b: Breaker): BreakerState => ({
   dependency: AUTO_RECOVERY_BREAKER, state: b.state, failures: b.failures,
   ...(b.state !== 'closed' && b.openedAt !== null && { openedAt: new Date(b.openedAt).toISOString() }),
 });
-
-/** Ids of jobs failed within [from, to], newest first, from the index; the items are read again before use. */
-async function failedJobIds(from: string, to: string, limit: number): Promise<string[]> {
-  const ids: string[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const res = await documentClient().send(new QueryCommand({
-      TableName: config().jobsTable, IndexName: 'byStatus',
-      KeyConditionExpression: '#s = :s AND updatedAt BETWEEN :from AND :to',
-      ExpressionAttributeNames: { '#s': 'status' },
-      ExpressionAttributeValues: { ':s': 'failed', ':from': from, ':to': to },
-      ProjectionExpression: 'jobId',
-      // Newest first: a sweep that cannot take them all serves the failures still on their schedule.
-      ScanIndexForward: false,
-      Limit: limit - ids.length,
-      ...(start && { ExclusiveStartKey: start }),
-    }));
-    ids.push(...(res.Items ?? []).map((i) => String(i['jobId'])));
-    start = res.LastEvaluatedKey;
-  } while (start && ids.length < limit);
-  return ids;
-}
 
 const PROBE_URL: Record<BreakerProvider, () => string | undefined> = {
   segmentation: () => config().segmentationUrl,
@@ -230,7 +208,11 @@ export async function deferredSweep(w: WatchdogSettings & { maxJobsPerSweep: num
 
   const from = new Date(now - s.windowMs).toISOString();
   const to = new Date(now - Math.min(...s.gapsMs)).toISOString();
-  const ids = only === undefined ? await failedJobIds(from, to, w.maxJobsPerSweep) : only.slice(0, w.maxJobsPerSweep);
+  const ids = only === undefined ? (await jobIdsByStatus('failed', {
+    between: { from, to }, limit: w.maxJobsPerSweep,
+    // Newest first: a sweep that cannot take them all serves the failures still on their schedule.
+    newestFirst: true,
+  })).ids : only.slice(0, w.maxJobsPerSweep);
   const health = new Map<BreakerProvider, Promise<DependencyHealth>>();
   const packs = new Map<string, Promise<boolean>>();
   const packRunning = (packId: string) => {

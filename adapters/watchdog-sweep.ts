@@ -7,17 +7,17 @@
  * the packs it owes an outcome are settled. Publishes the gauges of the dashboard:
  * jobs by status, stuck jobs, breaker states, the recent recovery rate.
  */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { BREAKER_PROVIDERS } from '../core/breaker.ts';
 import type { BreakerState } from '../core/health.ts';
-import { parseJobRecord, type JobRecord } from '../core/job.ts';
+import type { JobRecord } from '../core/job.ts';
 import { summarize, type StatisticsEvent } from '../core/statistics.ts';
 import {
   WATCHED_STATUSES, decide, decidePack, isStuck, needsLook, queryCutoff, type WatchedStatus,
 } from '../core/watchdog.ts';
 import { documentClient } from './aws-clients.ts';
 import { config } from './config.ts';
-import { EMERGENCY_STOP_FLAG, JOB_STORE_ACCESS, getFlag, getPack, NotFoundError } from './job-store.ts';
+import { EMERGENCY_STOP_FLAG, JOB_STORE_ACCESS, countJobsByStatus, getFlag, getJobsInOrder, getPack, jobIdsByStatus, NotFoundError } from './job-store.ts';
 import { logger } from './logging.ts';
 import { PACK_SETTLEMENT_ACCESS, markSettled, settlePack, unsettledPacks } from './pack-settlement.ts';
 import { lambdaBreakers } from './provider-breakers.ts';
@@ -27,7 +27,7 @@ import { BREAKER_READ_ACCESS } from './breaker-store.ts';
 
 /** Stale jobs by status, recent recovery events, the breakers (read), unsettled packs, and the watchdog's actions. */
 export const WATCHDOG_SWEEP_ACCESS = access(
-  grant('index:jobs/byStatus', 'dynamodb', 'Query'), grant('table:events', 'dynamodb', 'Query'), BREAKER_READ_ACCESS,
+  JOB_STORE_ACCESS.jobsByStatus, JOB_STORE_ACCESS.readJobs, grant('table:events', 'dynamodb', 'Query'), BREAKER_READ_ACCESS,
   JOB_STORE_ACCESS.readPack, PACK_SETTLEMENT_ACCESS, WATCHDOG_ACTIONS_ACCESS.observe, WATCHDOG_ACTIONS_ACCESS.act, WATCHDOG_ACTIONS_ACCESS.stopSilentRun,
   WATCHDOG_DEFERRED_ACCESS, PACK_ERASURE_ACCESS,
 );
@@ -77,38 +77,13 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
-/** Jobs in `status` not written since `before`, oldest first, at most `limit`. */
+/**
+ * Jobs in `status` not written since `before`, oldest first, at most `limit`: ids from the
+ * index, the jobs as they are now (a job the index shows stale may have moved on since).
+ */
 async function staleJobs(status: WatchedStatus, before: string, limit: number): Promise<JobRecord[]> {
-  const out: JobRecord[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const res = await documentClient().send(new QueryCommand({
-      TableName: config().jobsTable, IndexName: 'byStatus',
-      KeyConditionExpression: '#s = :s AND updatedAt < :t',
-      ExpressionAttributeNames: { '#s': 'status' },
-      ExpressionAttributeValues: { ':s': status, ':t': before },
-      Limit: limit - out.length,
-      ...(start && { ExclusiveStartKey: start }),
-    }));
-    out.push(...(res.Items ?? []).map(parseJobRecord));
-    start = res.LastEvaluatedKey;
-  } while (start && out.length < limit);
-  return out;
-}
-
-async function countStatus(status: WatchedStatus): Promise<number> {
-  let count = 0;
-  let start: Record<string, unknown> | undefined;
-  do {
-    const res = await documentClient().send(new QueryCommand({
-      TableName: config().jobsTable, IndexName: 'byStatus', Select: 'COUNT',
-      KeyConditionExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': status },
-      ...(start && { ExclusiveStartKey: start }),
-    }));
-    count += res.Count ?? 0;
-    start = res.LastEvaluatedKey;
-  } while (start);
-  return count;
+  const { ids } = await jobIdsByStatus(status, { olderThan: before, limit });
+  return getJobsInOrder(ids);
 }
 
 /** Recovery events since `from` (the hour buckets it spans). */
@@ -116,18 +91,16 @@ async function recentEvents(from: number, now: number): Promise<StatisticsEvent[
   const out: StatisticsEvent[] = [];
   const fromIso = new Date(from).toISOString();
   for (let t = Math.floor(from / 3_600_000) * 3_600_000; t <= now && out.length < MAX_EVENTS; t += 3_600_000) {
-    let start: Record<string, unknown> | undefined;
-    do {
-      const res = await documentClient().send(new QueryCommand({
-        TableName: config().eventsTable,
-        KeyConditionExpression: '#b = :b AND sk >= :from',
-        ExpressionAttributeNames: { '#b': 'bucket' },
-        ExpressionAttributeValues: { ':b': new Date(t).toISOString().slice(0, 13), ':from': fromIso },
-        ...(start && { ExclusiveStartKey: start }),
-      }));
-      out.push(...((res.Items ?? []) as StatisticsEvent[]));
-      start = res.LastEvaluatedKey;
-    } while (start && out.length < MAX_EVENTS);
+    const pages = paginateQuery({ client: documentClient() }, {
+      TableName: config().eventsTable,
+      KeyConditionExpression: '#b = :b AND sk >= :from',
+      ExpressionAttributeNames: { '#b': 'bucket' },
+      ExpressionAttributeValues: { ':b': new Date(t).toISOString().slice(0, 13), ':from': fromIso },
+    });
+    for await (const page of pages) {
+      out.push(...((page.Items ?? []) as StatisticsEvent[]));
+      if (out.length >= MAX_EVENTS) break;
+    }
   }
   return out;
 }
@@ -158,7 +131,7 @@ export async function sweep(now: number = Date.now()): Promise<SweepReport> {
       logger.warn('breaker states could not be read', { error: e as Error });
       return BREAKER_PROVIDERS.map((dependency): BreakerState => ({ dependency, state: 'closed' }));
     }),
-    Promise.all(WATCHED_STATUSES.map(async (s) => [s, await countStatus(s)] as const)).then((e) => Object.fromEntries(e) as Record<WatchedStatus, number>),
+    Promise.all(WATCHED_STATUSES.map(async (s) => [s, await countJobsByStatus(s)] as const)).then((e) => Object.fromEntries(e) as Record<WatchedStatus, number>),
     recentEvents(now - RECOVERY_WINDOW_MS, now),
   ]);
   const stats = summarize(events, new Date(now - RECOVERY_WINDOW_MS), new Date(now));

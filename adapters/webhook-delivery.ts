@@ -13,13 +13,14 @@ import { QUEUES } from '../core/resources.ts';
 import { jobEventDetailSchema, packEventDetailSchema, type LifecycleDetail } from '../core/lifecycle.ts';
 import {
   DELIVERY_HEADER, EVENT_TYPE_HEADER, RETRY_WINDOW_SECONDS, SIGNATURE_HEADER, deliveryId, hostOf, isForbiddenAddress, isLoopbackAddress,
-  retryDelaySeconds, signatureHeader, verdictOf, wants, webhookUrlProblem, type PackWebhook,
+  packWebhookSchema, retryDelaySeconds, signatureHeader, verdictOf, wants, webhookUrlProblem, type DeliveryFailure, type PackWebhook,
 } from '../core/webhook.ts';
 import { access, grant } from './access.ts';
 import { documentClient, sqsClient } from './aws-clients.ts';
 import { config } from './config.ts';
 import { logger } from './logging.ts';
 import { loadSettings } from '../core/settings.ts';
+import { onReset } from './process-caches.ts';
 
 /** The pack's webhook and its dead letters; the queues' grants come with the event source and the dead-letter queue (lib/events.ts). */
 export const WEBHOOK_SENDER_ACCESS = access(grant('table:packs', 'dynamodb', 'GetItem', 'UpdateItem'));
@@ -58,6 +59,7 @@ export function senderSettings(): SenderSettings {
   return cached;
 }
 export const resetSenderSettings = () => { cached = undefined; };
+onReset(resetSenderSettings);
 
 const SECRET_CACHE_MS = 5 * 60_000;
 let secret: { value: string; until: number } | undefined;
@@ -76,10 +78,6 @@ async function signingSecret(s: SenderSettings): Promise<string> {
 /** The most failed deliveries kept on a pack item (the dead-letter queue holds them all). */
 export const MAX_FAILURES_KEPT = 100;
 
-export interface DeliveryFailure {
-  deliveryId: string; eventId: string; type: string; url: string; reason: string;
-  status?: number; attempts: number; firstAttemptAt: string; failedAt: string;
-}
 
 export const envelopeSchema = z.object({ id: z.string().optional(), detail: z.union([packEventDetailSchema, jobEventDetailSchema]) });
 
@@ -93,7 +91,8 @@ export type DeliveryOutcome =
 
 async function packWebhook(packId: string): Promise<PackWebhook | undefined> {
   const res = await documentClient().send(new GetCommand({ TableName: config().packsTable, Key: { packId }, ProjectionExpression: 'webhook' }));
-  return res.Item?.['webhook'] as PackWebhook | undefined;
+  const webhook = res.Item?.['webhook'];
+  return webhook === undefined ? undefined : packWebhookSchema.parse(webhook);
 }
 
 /** Resolves the host and refuses private addresses (offline, loopback is allowed). */

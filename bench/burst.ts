@@ -17,7 +17,7 @@ import { intOption, timeScaleOption } from '../cli/options.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { newJobRecord, newPackRecord, packExecutionName, type JobRecord } from '../core/job.ts';
+import { newJobRecord, newPackRecord, packExecutionName, parseJobRecord, type JobRecord } from '../core/job.ts';
 import { resolveParams } from '../core/params.ts';
 import { s3Keys } from '../core/resources.ts';
 import { putObject } from '../adapters/artifacts.ts';
@@ -104,7 +104,8 @@ export async function runBurst(o: BurstOptions): Promise<BurstFigures> {
     await sampler.stop();
 
     const jobs: BurstJob[] = await Promise.all(accepted.map(async (a) => {
-      const item = (await ddb.send(new GetCommand({ TableName: stack.resources.tables.jobs, Key: { jobId: a.job.jobId }, ConsistentRead: true }))).Item as JobRecord | undefined;
+      const found = (await ddb.send(new GetCommand({ TableName: stack.resources.tables.jobs, Key: { jobId: a.job.jobId }, ConsistentRead: true }))).Item;
+      const item = found && parseJobRecord(found);
       return {
         packId: a.job.packId, jobId: a.job.jobId, acceptedAt: a.acceptedAt, endedAt: ends.get(a.packArn) ?? null,
         status: item?.status ?? 'missing', error: item?.error?.name ?? null,

@@ -17,7 +17,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { GetExecutionHistoryCommand, SFNClient, StartExecutionCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
-import { newJobRecord, newPackRecord, packExecutionName, type JobRecord } from '../core/job.ts';
+import { newJobRecord, newPackRecord, packExecutionName, parseJobRecord } from '../core/job.ts';
 import { resolveParams } from '../core/params.ts';
 import { s3Keys } from '../core/resources.ts';
 import { putObject } from '../adapters/artifacts.ts';
@@ -91,7 +91,8 @@ async function runLoad(o: LoadOptions): Promise<number> {
       });
       const latencyMs = ended ? performance.now() - started : null;
       ends.delete(res.executionArn!);
-      const item = (await ddb.send(new GetCommand({ TableName: stack.resources.tables.jobs, Key: { jobId: job.jobId }, ConsistentRead: true }))).Item as JobRecord | undefined;
+      const found = (await ddb.send(new GetCommand({ TableName: stack.resources.tables.jobs, Key: { jobId: job.jobId }, ConsistentRead: true }))).Item;
+      const item = found && parseJobRecord(found);
       let retries = 0;
       if (item?.executionArn !== undefined) {
         const events: HistoryEvent[] = [];

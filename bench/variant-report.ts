@@ -95,7 +95,7 @@ export interface VariantSummary {
   /** Blind retries of non-recoverable failures (each retry counts). */
   readonly falseRecoveries: number;
   readonly nonRecoverableMet: number;
-  /** Percent of non-recoverable faults met that were retried at all (design §3: seeds < 5 %, ours 0). */
+  /** Percent of non-recoverable faults met that were retried at all (should be 0: an unrecoverable name goes to JobFail at once). */
   readonly falseRecoveryRate: number | null;
   readonly timeToRecoverMs: Spread;
   readonly transitionsPerJob: number;

@@ -14,7 +14,7 @@ import {
   type ExecutionListItem, type HistoryEvent,
 } from '@aws-sdk/client-sfn';
 import { signedFetch } from '../client/signed-fetch.ts';
-import { packExecutionName, type JobRecord, type PackRecord } from '../core/job.ts';
+import { packExecutionName, parseJobRecord, parsePackRecord, type JobRecord, type PackRecord } from '../core/job.ts';
 import { STATE_MACHINES } from '../core/resources.ts';
 import { startLocalApi, type LocalApi } from '../local/api-server.ts';
 import { createDemoPack } from '../local/demo.ts';
@@ -148,8 +148,8 @@ export async function runVariant(o: VariantOptions): Promise<VariantReport> {
         ddb.send(new QueryCommand({ TableName: stack.resources.tables.jobs, IndexName: 'byPack', KeyConditionExpression: 'packId = :p', ExpressionAttributeValues: { ':p': pack.packId } })),
         ddb.send(new GetCommand({ TableName: stack.resources.tables.packs, Key: { packId: pack.packId } })),
       ]);
-      jobs = (q.Items ?? []) as JobRecord[];
-      packRecord = p.Item as PackRecord | undefined;
+      jobs = (q.Items ?? []).map(parseJobRecord);
+      packRecord = p.Item && parsePackRecord(p.Item);
     };
     const terminal = () => jobs.filter((j) => TERMINAL_JOB.has(j.status)).length;
 

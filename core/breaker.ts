@@ -1,6 +1,6 @@
 /**
- * The circuit breaker of one external dependency, as a pure state machine (design §8, seed
- * values): closed → open after `failureThreshold` consecutive failures; open refuses every
+ * The circuit breaker of one external dependency, as a pure state machine
+ * (docs/architecture.md §3): closed → open after `failureThreshold` consecutive failures; open refuses every
  * call until `openMs` have passed, then half-open admits at most `halfOpenMaxCalls` trial
  * calls; a trial's success closes it, a trial's failure opens it again. The clock is the
  * caller's (`now`, epoch ms), so every rule is tested without waiting; the shared copy lives

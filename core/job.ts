@@ -1,17 +1,19 @@
 /**
- * The job and pack records as the pipeline keeps them (DynamoDB items, API answers). The
- * job record is one zod schema: the store parses every item it reads with it (an item that
- * does not fit is Fatal.DataCorruption naming the field), the API views are derived from
- * it, and updates are typed against it (adapters/job-update.ts). Fields a record
- * written by an older version may lack have defaults here, so readers need no `??`.
+ * The job and pack records as the pipeline keeps them (DynamoDB items, API answers). Each
+ * is one zod schema: the store parses every item it reads with it (an item that does not
+ * fit is Fatal.DataCorruption naming the field), the API views are derived from it, and
+ * updates are typed against it (adapters/job-update.ts, adapters/pack-update.ts). Fields a
+ * record written by an older version may lack have defaults here, so readers need no `??`.
  */
 import { z } from 'zod';
 import { DataCorruptionError } from './errors.ts';
 import { inpaintParamsSchema, type InpaintParams } from './params.ts';
-import { JOB_STATUSES, type PackStatus, type StatusCounts } from './status.ts';
+import { JOB_STATUSES, PACK_STATUSES, emptyCounts, type StatusCounts } from './status.ts';
 import { STAGES } from './strategies.ts';
 import { STRATEGIES } from './taxonomy.ts';
-import type { PackWebhook } from './webhook.ts';
+import { REFINE_SCOPES } from './refine.ts';
+import { describeIssues } from './settings.ts';
+import { deliveryFailureSchema, packWebhookSchema } from './webhook.ts';
 
 export const INPAINT_BACKENDS = ['comfyui', 'hosted'] as const;
 export type InpaintBackend = (typeof INPAINT_BACKENDS)[number];
@@ -106,46 +108,65 @@ export const jobRecordSchema = z.object({
 export type JobRecord = z.infer<typeof jobRecordSchema>;
 export type JobOutputs = JobRecord['outputs'];
 
+/** The schema's output, or Fatal.DataCorruption naming the record, its id and every field that does not fit. */
+function parseRecord<S extends z.ZodType>(schema: S, kind: 'job' | 'pack', idField: 'jobId' | 'packId', item: unknown): z.output<S> {
+  const parsed = schema.safeParse(item);
+  if (parsed.success) return parsed.data;
+  const raw = typeof item === 'object' && item !== null ? (item as Record<string, unknown>)[idField] : undefined;
+  const id = typeof raw === 'string' ? raw : `(no ${idField})`;
+  const issues = describeIssues(parsed.error.issues, '(record)');
+  throw new DataCorruptionError(`${kind} ${id}: the stored record does not fit the ${kind} schema: ${issues}`, { context: { [idField]: id } });
+}
+
 /**
  * A stored job item as the pipeline reads it: defaults filled in, unknown attributes
  * (fields of older versions) left out. An item that does not fit is data the store and
  * the code disagree on: Fatal.DataCorruption naming the job and the field.
  */
-export function parseJobRecord(item: unknown): JobRecord {
-  const parsed = jobRecordSchema.safeParse(item);
-  if (parsed.success) return parsed.data;
-  const id = typeof item === 'object' && item !== null && typeof (item as { jobId?: unknown }).jobId === 'string' ? (item as { jobId: string }).jobId : '(no jobId)';
-  const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(record)'}: ${i.message}`).join('; ');
-  throw new DataCorruptionError(`job ${id}: the stored record does not fit the job schema: ${issues}`, { context: { jobId: id } });
-}
+export const parseJobRecord = (item: unknown): JobRecord => parseRecord(jobRecordSchema, 'job', 'jobId', item);
 
-export interface PackRecord {
-  packId: string;
-  kind: 'pack';
-  name: string;
-  status: PackStatus;
-  createdAt: string;
-  updatedAt: string;
-  inpaint: InpaintBackend;
-  jobCount: number;
-  counts?: StatusCounts;
+/** The byCreatedAt partitions of pack items: live packs, and packs being erased (adapters/pack-erasure.ts). */
+export const PACK_KINDS = ['pack', 'erasing'] as const;
+
+export const packErrorSchema = z.object({ name: z.string(), cause: z.string() });
+
+export const packRecordSchema = z.object({
+  packId: z.string().min(1),
+  kind: z.enum(PACK_KINDS),
+  name: z.string(),
+  status: z.enum(PACK_STATUSES),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+  inpaint: z.enum(INPAINT_BACKENDS),
+  jobCount: z.int(),
+  /** Jobs per status as of the last finalize (or cancel); a status added since counts 0. */
+  counts: z.partialRecord(z.enum(JOB_STATUSES), z.int()).transform((c): StatusCounts => ({ ...emptyCounts(), ...c })).exactOptional(),
   /** Runs of the pack machine so far; the next is named `${packId}-${runs + 1}`. */
-  runs: number;
-  executionArn?: string;
-  sourcePackId?: string;
-  refineScope?: 'successful_only' | 'all_completed';
-  error?: { name: string; cause: string };
+  runs: z.int().default(0),
+  executionArn: z.string().exactOptional(),
+  /** The pack this one refines (POST /packs/{id}/refine), and which of its jobs it took. */
+  sourcePackId: z.string().exactOptional(),
+  refineScope: z.enum(REFINE_SCOPES).exactOptional(),
+  error: packErrorSchema.exactOptional(),
   /** Minutes each GPU task may wait for a worker (pipeline.gpuWaitMinutes); absent: the default. */
-  gpuWaitMinutes?: number;
+  gpuWaitMinutes: z.int().exactOptional(),
   /** Pack runs restarted by the reconciler after the pack machine died (anti-loop). */
-  watchdogRestarts?: number;
-  /** Where the pack's lifecycle events are POSTed, and how many deliveries were given up. */
-  webhook?: PackWebhook;
-  webhookFailureCount?: number;
+  watchdogRestarts: z.int().exactOptional(),
+  /** Where the pack's lifecycle events are POSTed. */
+  webhook: packWebhookSchema.exactOptional(),
+  /** Deliveries given up on; the first of them are kept (up to a bound: adapters/webhook-delivery.ts). */
+  webhookFailureCount: z.int().default(0),
+  webhookFailures: z.array(deliveryFailureSchema).default([]),
   /** POST /packs/{id}/cancel: when and by whom. */
-  cancelledAt?: string;
-  cancelledBy?: string;
-}
+  cancelledAt: isoTime.exactOptional(),
+  cancelledBy: z.string().exactOptional(),
+  /** DELETE /packs/{id} (or the retention setting): when and by whom the erasure was asked for. */
+  erasure: z.object({ requestedAt: isoTime, requestedBy: z.string() }).exactOptional(),
+});
+export type PackRecord = z.infer<typeof packRecordSchema>;
+
+/** A stored pack item as the pipeline reads it; one that does not fit is Fatal.DataCorruption naming the pack and the field. */
+export const parsePackRecord = (item: unknown): PackRecord => parseRecord(packRecordSchema, 'pack', 'packId', item);
 
 /** Recovery entries a job item keeps (each up to ~1.5 KB with its cause). */
 export const MAX_KEPT_RECOVERIES = 40;
@@ -169,7 +190,7 @@ export function newJobRecord(j: { packId: string; jobId: string; inpaint: Inpain
 export function newPackRecord(p: { packId: string; name: string; inpaint: InpaintBackend; jobCount: number; now: string; sourcePackId?: string; refineScope?: PackRecord['refineScope']; gpuWaitMinutes?: number | undefined }): PackRecord {
   return {
     packId: p.packId, kind: 'pack', name: p.name, status: 'pending', createdAt: p.now, updatedAt: p.now,
-    inpaint: p.inpaint, jobCount: p.jobCount, runs: 0,
+    inpaint: p.inpaint, jobCount: p.jobCount, runs: 0, webhookFailureCount: 0, webhookFailures: [],
     ...(p.gpuWaitMinutes !== undefined && { gpuWaitMinutes: p.gpuWaitMinutes }),
     ...(p.sourcePackId !== undefined && { sourcePackId: p.sourcePackId }),
     ...(p.refineScope !== undefined && { refineScope: p.refineScope }),

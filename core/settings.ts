@@ -17,9 +17,12 @@ export interface LoadSettingsOptions {
   readonly error?: new (message: string) => Error;
 }
 
+/** "VTO_X: Too small: expected number to be >0": the issue's path (`whole` when it has none) and its message. */
+export const describeIssue = (i: z.core.$ZodIssue, whole = '(root)'): string => `${i.path.join('.') || whole}: ${i.message}`;
+
 /** "VTO_X: Too small: expected number to be >0; VTO_Y: Invalid input" */
-export const describeIssues = (issues: readonly z.core.$ZodIssue[]): string =>
-  issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+export const describeIssues = (issues: readonly z.core.$ZodIssue[], whole?: string): string =>
+  issues.map((i) => describeIssue(i, whole)).join('; ');
 
 export function loadSettings<S extends z.ZodObject>(schema: S, env: Env = process.env, o: LoadSettingsOptions = {}): z.infer<S> {
   const blank = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v);

@@ -77,7 +77,7 @@ export interface TaxonomyEntry {
   readonly description: string;
 }
 
-/** The default bound of a strategy (design §3: "each strategy has a maximum number of attempts (default 3)"). */
+/** How many times a strategy runs for one job unless its entry sets its own bound: enough for a passing cause to pass, few enough that a lasting one fails soon. */
 export const DEFAULT_STRATEGY_ATTEMPTS = 3;
 
 /**

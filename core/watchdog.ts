@@ -1,10 +1,10 @@
 /**
- * What the watchdog and the reconciler do with a job, as pure decisions (design §8, seed
- * anti-loop values). The watchdog finds jobs whose status has not moved past a per-status
+ * What the watchdog and the reconciler do with a job, as pure decisions (docs/architecture.md
+ * §3), bounded by an anti-loop schedule. The watchdog finds jobs whose status has not moved past a per-status
  * deadline; the reconciler hears that an execution ended. Both observe the job's execution
  * and ask `decide` what to do: leave it, restart it from its checkpoints, wait out the
  * restart schedule, reconcile the item to what the execution did, or fail it when its
- * restarts are spent. The adapters (adapters/job-recovery.ts) carry it out.
+ * restarts are spent. The adapters (adapters/watchdog-actions.ts) carry it out.
  */
 import type { JobRecord, PackRecord } from './job.ts';
 import { GPU_TASK, HOSTED_POLL, gpuTaskTimeoutSeconds } from './resources.ts';

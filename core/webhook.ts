@@ -4,7 +4,8 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
-import { isPackTerminalEvent, type EventType } from './lifecycle.ts';
+import { z } from 'zod';
+import { EVENT_TYPES, isPackTerminalEvent, type EventType } from './lifecycle.ts';
 
 export const SIGNATURE_HEADER = 'Vto-Signature';
 export const DELIVERY_HEADER = 'Vto-Delivery-Id';
@@ -89,15 +90,31 @@ export function deliveryId(eventId: string, url: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
-export interface PackWebhook {
-  readonly url: string;
+/** A pack's webhook as the pack item keeps it. */
+export const packWebhookSchema = z.object({
+  url: z.string(),
   /** Event types delivered besides the pack's terminal event. */
-  readonly events?: readonly EventType[];
-}
+  events: z.array(z.enum(EVENT_TYPES)).default([]),
+});
+export type PackWebhook = z.infer<typeof packWebhookSchema>;
+
+/** A delivery given up on, as the pack item keeps it (up to a bound) for GET /packs/{id}/webhook-failures. */
+export const deliveryFailureSchema = z.object({
+  deliveryId: z.string().describe('The Vto-Delivery-Id every attempt carried'),
+  eventId: z.string(),
+  type: z.enum(EVENT_TYPES),
+  url: z.string(),
+  reason: z.string(),
+  status: z.int().exactOptional().describe('The receiver\'s last HTTP status, when it answered'),
+  attempts: z.int(),
+  firstAttemptAt: z.string().describe('ISO 8601 date-time (UTC)'),
+  failedAt: z.string().describe('ISO 8601 date-time (UTC)'),
+});
+export type DeliveryFailure = z.infer<typeof deliveryFailureSchema>;
 
 /** Whether a pack's webhook gets an event: the pack's terminal event always, others when asked for. */
 export function wants(webhook: PackWebhook, type: EventType): boolean {
-  return isPackTerminalEvent(type) || (webhook.events ?? []).includes(type);
+  return isPackTerminalEvent(type) || webhook.events.includes(type);
 }
 
 export type Verdict = 'delivered' | 'retry' | 'dead';

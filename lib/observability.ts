@@ -1,5 +1,5 @@
 /**
- * Watching the pipeline (design §8, §9): the watchdog function on an EventBridge schedule,
+ * Watching the pipeline (docs/architecture.md §3): the watchdog function on an EventBridge schedule,
  * the reconciler function on an EventBridge rule for FAILED / TIMED_OUT / ABORTED executions
  * of both machines, a CloudWatch dashboard (packs, jobs by status, recovery rate by error
  * name, GPU queue depth and age, dead letters, stuck jobs, circuit breakers, watchdog

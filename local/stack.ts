@@ -37,9 +37,7 @@ import { watchdogSettingsFromEnv } from '../adapters/watchdog-settings.ts';
 import { provision, type Provisioned } from './provision.ts';
 import { startLocalStepFunctions, type EventBridgeStepFunctionsStatusEvent, type LambdaFunctionConfig, type LambdaHandler, type LocalStepFunctions } from './stepfunctions/index.ts';
 import { createSupervisor, type SupervisorLog } from './supervisor.ts';
-import { resetClients } from '../adapters/aws-clients.ts';
-import { resetConfig } from '../adapters/config.ts';
-import { resetApiSettings } from '../lambdas/api/settings.ts';
+import { resetProcessCaches } from '../adapters/process-caches.ts';
 import type { FleetScalingSettings } from '../core/fleet-scaling-settings.ts';
 import { COLD_START } from './comfyui/physics.ts';
 import { startFleetScaler, type FleetScaler } from './fleet-scaler.ts';
@@ -274,10 +272,8 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
     };
     Object.assign(process.env, handlerEnv);
     // What an earlier stack of this process parsed and connected to is not this stack's.
-    resetConfig();
-    resetApiSettings();
-    resetClients();
-    cleanups.push(async () => { resetClients(); });
+    resetProcessCaches();
+    cleanups.push(async () => { resetProcessCaches(); });
 
     let iam: OfflineIam | undefined;
     if (options.iam ?? true) {

@@ -1,5 +1,5 @@
 /**
- * The job machine (design §4): one job through segmentation, inpaint, compositing and
+ * The job machine (docs/architecture.md §2, step 3): one job through segmentation, inpaint, compositing and
  * QA. Recovery strategies are states of their own, so the console graph shows the path a
  * job took; every Retry and Catch comes from the taxonomy.
  */

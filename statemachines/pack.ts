@@ -1,5 +1,5 @@
 /**
- * The pack machine (design §4): loads a pack, runs each job as its own child execution of
+ * The pack machine (docs/architecture.md §2, step 2): loads a pack, runs each job as its own child execution of
  * the job machine (so a large pack stays far below the 25,000-event history limit and
  * each job can be inspected alone), then finalizes the pack. One failed job never fails
  * the pack.

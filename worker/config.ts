@@ -1,12 +1,14 @@
 /**
  * The GPU worker's settings: a JSON file (path from --config or VTO_WORKER_CONFIG), then
  * environment variables, then explicit overrides (CLI flags), parsed once by one zod
- * schema. Errors name the field, the reason, the value and where the value came from.
+ * schema. Errors name the field and the reason as core/settings.ts words them, then the
+ * value and where it came from (the layers are why this is not loadSettings itself).
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { customPatternsSchema } from '../core/classifier.ts';
+import { describeIssue } from '../core/settings.ts';
 import { GPU_TASK, QUEUES } from '../core/resources.ts';
 
 /** Default lease: SQS visibility and attempt claim, renewed at a third of it while a job is held. */
@@ -249,10 +251,10 @@ export function loadWorkerConfig(options: LoadConfigOptions = {}): WorkerConfig 
     if (issue.code === 'unrecognized_keys') {
       return `unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')} (known: ${Object.keys(workerConfigSchema.shape).join(', ')})`;
     }
+    // The message as every settings reader words it (core/settings.ts), and where the value came from.
     const field = String(issue.path[0] ?? '(root)');
-    const where = issue.path.length > 1 ? issue.path.join('.') : field;
     const from = source.get(field);
     const got = from === undefined ? 'not set' : `got ${JSON.stringify(raw[field])} from ${from}`;
-    return `${where}: ${issue.message} (${got})`;
+    return `${describeIssue(issue)} (${got})`;
   })]);
 }

@@ -1,5 +1,5 @@
 /**
- * The GPU worker agent (design §6): long-polls the GPU queue, runs each task on ComfyUI
+ * The GPU worker agent (docs/architecture.md §2, step 5): long-polls the GPU queue, runs each task on ComfyUI
  * and answers its Step Functions token.
  *
  * Delivery semantics. SQS delivers at least once, so one job attempt (jobId, attempt) may

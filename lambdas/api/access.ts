@@ -17,7 +17,7 @@ import { API_STORE_ACCESS } from './store.ts';
 import { UPLOADS_STORE_ACCESS } from './uploads-store.ts';
 import { VIEWS_ACCESS } from './views.ts';
 
-const { readJob, writeJob, jobsOfPack, readPack, writePack, createPack, readFlag, writeFlag } = JOB_STORE_ACCESS;
+const { readJob, readJobs, jobsByStatus, writeJob, jobsOfPack, readPack, writePack, createPack, readFlag, writeFlag } = JOB_STORE_ACCESS;
 
 export const API_ACCESS = access(
   API_STORE_ACCESS, UPLOADS_STORE_ACCESS, CLEANUP_ACCESS, EXECUTIONS_ACCESS, HEALTH_ACCESS, IDEMPOTENCY_ACCESS, VIEWS_ACCESS,
@@ -27,5 +27,5 @@ export const API_ACCESS = access(
   PACK_ERASURE_ACCESS,
   // Operators teach the classifier; with recorded=rerun, deferred recovery runs for the jobs reclassified.
   CLASSIFIER_PATTERNS_ACCESS,
-  readJob, writeJob, jobsOfPack, readPack, writePack, createPack, readFlag, writeFlag,
+  readJob, readJobs, jobsByStatus, writeJob, jobsOfPack, readPack, writePack, createPack, readFlag, writeFlag,
 );

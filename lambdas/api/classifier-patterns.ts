@@ -7,17 +7,14 @@
  * failure takes the new name, written only if the job is unchanged since it was read; with
  * `recorded: rerun`, deferred recovery then looks at those jobs at once, under all its rules.
  */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { deferredSettings } from '../../core/deferred-recovery.ts';
 import { PipelineError } from '../../core/errors.ts';
 import type { JobRecord } from '../../core/job.ts';
 import { dryRunTaught, type DryRunMatch } from '../../core/taught-dry-run.ts';
 import { TaughtPatternError, addTaught, removeTaught, type TaughtPattern, type TaughtPatternSpec, type TaughtSet } from '../../core/taught-patterns.ts';
 import { entryFor } from '../../core/taxonomy.ts';
-import { access, grant } from '../../adapters/access.ts';
-import { documentClient } from '../../adapters/aws-clients.ts';
-import { config } from '../../adapters/config.ts';
-import { EMERGENCY_STOP_FLAG, JOB_STORE_ACCESS, getFlag, getJobs, updateJob } from '../../adapters/job-store.ts';
+import { access } from '../../adapters/access.ts';
+import { EMERGENCY_STOP_FLAG, JOB_STORE_ACCESS, getFlag, getJobsInOrder, jobIdsByStatus, updateJob } from '../../adapters/job-store.ts';
 import { logger } from '../../adapters/logging.ts';
 import { forgetTaughtPatterns, taughtPatternStore } from '../../adapters/taught-classifier.ts';
 import { TAUGHT_PATTERNS_ACCESS, TaughtPatternsConflictError } from '../../adapters/taught-patterns.ts';
@@ -28,7 +25,7 @@ import type { Operation } from './operation.ts';
 
 /** The set itself; failed jobs by the status index, read and reclassified; re-runs through deferred recovery. */
 export const CLASSIFIER_PATTERNS_ACCESS = access(
-  TAUGHT_PATTERNS_ACCESS.write, grant('index:jobs/byStatus', 'dynamodb', 'Query'),
+  TAUGHT_PATTERNS_ACCESS.write, JOB_STORE_ACCESS.jobsByStatus,
   JOB_STORE_ACCESS.readJobs, JOB_STORE_ACCESS.writeJob, JOB_STORE_ACCESS.readFlag, WATCHDOG_DEFERRED_ACCESS,
 );
 
@@ -39,22 +36,9 @@ const spec = (b: TaughtPatternSpec): TaughtPatternSpec => ({
 
 /** The newest `limit` failed jobs as they are now, and whether older ones exist. */
 async function recordedFailures(limit: number): Promise<{ jobs: JobRecord[]; more: boolean }> {
-  const ids: string[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const res = await documentClient().send(new QueryCommand({
-      TableName: config().jobsTable, IndexName: 'byStatus',
-      KeyConditionExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': 'failed' },
-      ProjectionExpression: 'jobId', ScanIndexForward: false, Limit: limit - ids.length,
-      ...(start && { ExclusiveStartKey: start }),
-    }));
-    ids.push(...(res.Items ?? []).map((i) => String(i['jobId'])));
-    start = res.LastEvaluatedKey;
-  } while (start && ids.length < limit);
+  const { ids, more } = await jobIdsByStatus('failed', { newestFirst: true, limit });
   // The index may lag: a job no longer failed is left out by the dry run itself.
-  const jobs = await getJobs(ids);
-  const order = new Map(ids.map((id, i) => [id, i]));
-  return { jobs: jobs.sort((a, b) => (order.get(a.jobId) ?? 0) - (order.get(b.jobId) ?? 0)), more: start !== undefined };
+  return { jobs: await getJobsInOrder(ids), more };
 }
 
 const maxReruns = () => deferredSettings(watchdogSettingsFromEnv()).maxReruns;

@@ -9,7 +9,7 @@ import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { JobRecord } from '../../core/job.ts';
-import { getJobs } from '../../adapters/job-store.ts';
+import { JOB_STORE_ACCESS, getJobs, jobIdsByStatus } from '../../adapters/job-store.ts';
 import { s3Keys } from '../../core/resources.ts';
 import { TERMINAL_JOB_STATUSES } from '../../core/status.ts';
 import { documentClient, s3Client } from '../../adapters/aws-clients.ts';
@@ -17,12 +17,12 @@ import { config } from '../../adapters/config.ts';
 import { CLEANUP } from './limits.ts';
 import { mapLimit } from './map-limit.ts';
 import type { Operation } from './operation.ts';
-import { jobsByStatus } from './store.ts';
 import { access, grant } from '../../adapters/access.ts';
 
-/** Lists and deletes a finished job's artifacts, then marks the job cleaned. */
+/** Finished jobs by the status index, read again; lists and deletes a job's artifacts, then marks the job cleaned. */
 export const CLEANUP_ACCESS = access(
-  grant('bucket:artifacts', 's3', 'ListBucket'), grant('objects:artifacts/packs/*/jobs/*', 's3', 'DeleteObject'), grant('table:jobs', 'dynamodb', 'UpdateItem', 'BatchGetItem'),
+  JOB_STORE_ACCESS.jobsByStatus, JOB_STORE_ACCESS.readJobs,
+  grant('bucket:artifacts', 's3', 'ListBucket'), grant('objects:artifacts/packs/*/jobs/*', 's3', 'DeleteObject'), grant('table:jobs', 'dynamodb', 'UpdateItem'),
 );
 
 const JOB_CONCURRENCY = 8;
@@ -64,16 +64,15 @@ export const cleanup: Operation<'cleanup'> = async (req) => {
   const hours = req.query.hours;
   const cutoff = new Date(Date.now() - hours * 3_600_000).toISOString();
   const limit = CLEANUP.maxJobsPerCall;
-  const candidates: JobRecord[] = [];
+  const candidates: string[] = [];
   for (const status of TERMINAL_JOB_STATUSES) {
-    const found = await jobsByStatus(status, { before: cutoff, uncleanedOnly: true, max: limit + 1 - candidates.length });
-    candidates.push(...found);
+    const { ids } = await jobIdsByStatus(status, { olderThan: cutoff, uncleanedOnly: true, limit: limit + 1 - candidates.length });
+    candidates.push(...ids);
     if (candidates.length > limit) break;
   }
   // The byStatus index may lag: a job retried since still reads finished there. Objects are
   // deleted only for jobs a consistent read shows finished, idle past the cutoff, not cleaned.
-  const ids = candidates.slice(0, limit).map((j) => j.jobId);
-  const batch = (await getJobs(ids)).filter((j) => TERMINAL_JOB_STATUSES.includes(j.status) && j.updatedAt < cutoff && j.cleanedAt === undefined);
+  const batch = (await getJobs(candidates.slice(0, limit))).filter((j) => TERMINAL_JOB_STATUSES.includes(j.status) && j.updatedAt < cutoff && j.cleanedAt === undefined);
   const deleted = await mapLimit(batch, JOB_CONCURRENCY, cleanJob);
   return {
     status: 200,

@@ -7,7 +7,7 @@
 import { runningWork } from '../../core/pack-activity.ts';
 import type { PackRecord } from '../../core/job.ts';
 import { NotFoundError, getPack, jobsOfPack } from '../../adapters/job-store.ts';
-import { PackChangedError, erasePack, erasureScope, isErasing, markErasing, type ErasingPack } from '../../adapters/pack-erasure.ts';
+import { PackChangedError, erasePack, erasureScope, isErasing, markErasing } from '../../adapters/pack-erasure.ts';
 import { conflict, notFound } from './errors.ts';
 import type { Operation } from './operation.ts';
 
@@ -15,7 +15,7 @@ import type { Operation } from './operation.ts';
 const INLINE_BUDGET_MS = 15_000;
 const ANSWER_MARGIN_MS = 3_000;
 
-async function anyPack(packId: string): Promise<ErasingPack> {
+async function anyPack(packId: string): Promise<PackRecord> {
   try {
     return await getPack(packId);
   } catch (e) {
@@ -25,8 +25,8 @@ async function anyPack(packId: string): Promise<ErasingPack> {
 }
 
 /** Refuses a pack with work running; marks it (again, after a race) otherwise. */
-async function mark(pack: PackRecord, by: string): Promise<ErasingPack> {
-  let current: ErasingPack = pack;
+async function mark(pack: PackRecord, by: string): Promise<PackRecord> {
+  let current = pack;
   for (let attempt = 1; ; attempt++) {
     if (isErasing(current)) return current;
     const running = runningWork(current, await jobsOfPack(current));

@@ -14,15 +14,15 @@ import { JOB_STATUSES, TERMINAL_JOB_STATUSES } from '../../core/status.ts';
 import { s3Client, sfnClient, sqsClient } from '../../adapters/aws-clients.ts';
 import { config } from '../../adapters/config.ts';
 import { readFleetItems } from '../../adapters/fleet-state.ts';
-import { EMERGENCY_STOP_FLAG, getFlag } from '../../adapters/job-store.ts';
+import { EMERGENCY_STOP_FLAG, JOB_STORE_ACCESS, countJobsByStatus, getFlag } from '../../adapters/job-store.ts';
 import { breakerStates } from './health-hooks.ts';
 import type { Operation } from './operation.ts';
 import { apiSettings } from './settings.ts';
-import { countByStatus } from './store.ts';
 import { access, grant } from '../../adapters/access.ts';
 
-/** The dependencies GET /health probes: both queues' depths, the pack machine, the bucket. */
+/** The dependencies GET /health probes: both queues' depths, the pack machine, the bucket; stuck jobs by the status index. */
 export const HEALTH_ACCESS = access(
+  JOB_STORE_ACCESS.jobsByStatus,
   grant('queue:gpu', 'sqs', 'GetQueueAttributes'), grant('queue:gpuDeadLetter', 'sqs', 'GetQueueAttributes'),
   grant('stateMachine:pack', 'states', 'DescribeStateMachine'), grant('bucket:artifacts', 's3', 'ListBucket'),
 );
@@ -74,7 +74,7 @@ export const getHealth: Operation<'getHealth'> = async () => {
     c.packStateMachineArn === undefined ? undefined
       : check('stepfunctions', () => sfnClient().send(new DescribeStateMachineCommand({ stateMachineArn: c.packStateMachineArn }), timeout())),
     check('s3', () => s3Client().send(new HeadBucketCommand({ Bucket: c.bucket }), timeout())),
-    Promise.all(UNFINISHED.map(async (status) => [status, await countByStatus(status, cutoff(status)).catch(() => 0)] as const)),
+    Promise.all(UNFINISHED.map(async (status) => [status, await countJobsByStatus(status, { olderThan: cutoff(status) }).catch(() => 0)] as const)),
     breakerStates().catch(() => []),
     readFleetItems(c.controlTable, { timeoutMs: CHECK_TIMEOUT_MS }).catch(() => null),
   ]);

@@ -27,7 +27,7 @@ export async function claimPack(pack: PackRecord): Promise<void> {
 
 /** Starts the pack machine for a claimed pack; on failure the pack gets `previous` back. */
 export async function startPackRun(pack: PackRecord, previous: PackStatus): Promise<string> {
-  let runs = pack.runs ?? 0;
+  let runs = pack.runs;
   try {
     return await startNamedRun('pack', () => packExecutionName({ packId: pack.packId, runs }), { packId: pack.packId }, async () => {
       await updatePack(pack.packId, {}, { increment: { runs: 1 } });

@@ -8,7 +8,7 @@
 import { jobExecutionName, type JobRecord } from '../../core/job.ts';
 import { JOB_STATUSES, TERMINAL_JOB_STATUSES } from '../../core/status.ts';
 import { forgetStopFlag } from '../../adapters/control.ts';
-import { EMERGENCY_STOP_FLAG, getFlag, updateJob } from '../../adapters/job-store.ts';
+import { EMERGENCY_STOP_FLAG, getFlag, getJobs, jobIdsByStatus, updateJob } from '../../adapters/job-store.ts';
 import { logger } from '../../adapters/logging.ts';
 import { conflict } from './errors.ts';
 import { startNamedRun } from './executions.ts';
@@ -16,7 +16,7 @@ import { resetToPending } from './job-reset.ts';
 import { mapLimit } from './map-limit.ts';
 import type { Operation } from './operation.ts';
 import { RUNNING_PACK_STATUSES, claimPack, startPackRun } from './pack-run.ts';
-import { clearEmergencyStopIfSet, findPack, jobsByStatus, stoppedPacksOf } from './store.ts';
+import { clearEmergencyStopIfSet, findPack, stoppedPacksOf } from './store.ts';
 
 const UNFINISHED = JOB_STATUSES.filter((s) => !TERMINAL_JOB_STATUSES.includes(s));
 const CONCURRENCY = 8;
@@ -27,7 +27,9 @@ const RERUN_PACK_STATUSES = [...RUNNING_PACK_STATUSES, 'stopped'] as const;
 export const resume: Operation<'resume'> = async () => {
   const flag = await getFlag(EMERGENCY_STOP_FLAG);
   if (flag?.['active'] !== true) throw conflict('NotEmergencyStopped', 'The pipeline is not emergency-stopped');
-  const stranded = (await Promise.all(UNFINISHED.map((s) => jobsByStatus(s)))).flat();
+  const ids = (await Promise.all(UNFINISHED.map(async (s) => (await jobIdsByStatus(s)).ids))).flat();
+  // The index may lag: the jobs as they are now, those still unfinished.
+  const stranded = (await getJobs(ids)).filter((j) => UNFINISHED.includes(j.status));
   const packIds = [...new Set([...stoppedPacksOf(flag), ...stranded.map((j) => j.packId)])];
   if (!(await clearEmergencyStopIfSet())) throw conflict('NotEmergencyStopped', 'Another resume cleared the emergency stop first');
   forgetStopFlag();

@@ -5,7 +5,8 @@
  * cannot disagree.
  */
 import { z } from 'zod';
-import { MAX_KEPT_RECOVERIES, jobRecordSchema, recoveryEntrySchema } from '../../core/job.ts';
+import { MAX_KEPT_RECOVERIES, jobRecordSchema, packRecordSchema, recoveryEntrySchema } from '../../core/job.ts';
+import { deliveryFailureSchema } from '../../core/webhook.ts';
 import { partialParamsSchema } from '../../core/params.ts';
 import { REFINE_SCOPES } from '../../core/refine.ts';
 import { GPU_TASK } from '../../core/resources.ts';
@@ -144,40 +145,24 @@ export type ErrorBody = z.infer<typeof errorBodySchema>;
 
 export const statusCountsSchema = z.record(z.enum(JOB_STATUSES), z.int());
 
-export const packViewSchema = z.object({
-  packId: z.string(),
-  name: z.string(),
-  status: z.enum(PACK_STATUSES),
-  createdAt: isoTime,
-  updatedAt: isoTime,
-  inpaint: inpaintBackendSchema,
-  jobCount: z.int(),
+const storedPack = packRecordSchema.shape;
+
+/** A pack as the API shows it: fields of the stored record (core/job.ts), with counts, progress and links. */
+export const packViewSchema = packRecordSchema.pick({
+  packId: true, name: true, status: true, createdAt: true, updatedAt: true, inpaint: true, jobCount: true, runs: true,
+  executionArn: true, sourcePackId: true, refineScope: true, error: true,
+}).extend({
   counts: statusCountsSchema.optional().describe('Jobs per status (always on GET /packs/{id}; on lists, as of the last finalize)'),
   progress: z.object({ done: z.int(), total: z.int(), percent: z.number() }).optional(),
-  runs: z.int(),
-  executionArn: z.string().optional(),
   consoleUrl: z.string().optional().describe('The pack\'s current execution in the Step Functions console'),
-  sourcePackId: z.string().optional(),
-  refineScope: z.enum(REFINE_SCOPES).optional(),
-  error: z.object({ name: z.string(), cause: z.string() }).optional(),
   webhook: z.object({
-    url: z.string(), events: z.array(z.enum(EVENT_TYPES)),
-    failures: z.int().describe('Deliveries given up on (GET /packs/{id}/webhook-failures lists them)'),
+    url: storedPack.webhook.unwrap().shape.url, events: z.array(z.enum(EVENT_TYPES)),
+    failures: storedPack.webhookFailureCount.unwrap().describe('Deliveries given up on (GET /packs/{id}/webhook-failures lists them)'),
   }).optional(),
 });
 export type PackView = z.infer<typeof packViewSchema>;
 
-export const webhookFailureSchema = z.object({
-  deliveryId: z.string().describe('The Vto-Delivery-Id every attempt carried'),
-  eventId: z.string(),
-  type: z.enum(EVENT_TYPES),
-  url: z.string(),
-  reason: z.string(),
-  status: z.int().optional().describe('The receiver\'s last HTTP status, when it answered'),
-  attempts: z.int(),
-  firstAttemptAt: isoTime,
-  failedAt: isoTime,
-});
+export const webhookFailureSchema = deliveryFailureSchema;
 export const webhookFailuresSchema = z.object({
   packId: z.string(),
   total: z.int().describe('Every delivery given up on; items holds the first 100'),

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { QUEUES } from '../../core/resources.ts';
 import { loadSettings, type Env } from '../../core/settings.ts';
+import { onReset } from '../../adapters/process-caches.ts';
 
 const seconds = (fallback: number, max: number) => z.coerce.number().int().positive().max(max).default(fallback);
 
@@ -74,6 +75,7 @@ export function apiSettings(env: Env = process.env): ApiSettings {
 export function resetApiSettings(): void {
   cached = undefined;
 }
+onReset(resetApiSettings);
 
 /** The console link of an execution. */
 export function consoleUrl(executionArn: string): string {

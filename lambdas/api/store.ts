@@ -1,11 +1,11 @@
 /**
- * The reads and writes only the API makes: pages of packs and jobs, index lookups by
- * status (stuck jobs, cleanup, resume) and the conditional clear of the emergency stop.
+ * The reads and writes only the API makes: pages of packs and jobs, event buckets and the
+ * conditional clear of the emergency stop. (Lookups by status are job-store's jobIdsByStatus.)
  * Every lookup is a Query on a key or an index, never a scan.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { parseJobRecord, type JobRecord, type PackRecord } from '../../core/job.ts';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, paginateQuery, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { parseJobRecord, parsePackRecord, type JobRecord, type PackRecord } from '../../core/job.ts';
 import type { JobStatus } from '../../core/status.ts';
 import { isErasing } from '../../adapters/pack-erasure.ts';
 import { documentClient } from '../../adapters/aws-clients.ts';
@@ -16,7 +16,7 @@ import { access, grant } from '../../adapters/access.ts';
 /** The API's reads by index, the statistics' event buckets, the emergency-stop flag's updates. */
 export const API_STORE_ACCESS = access(
   grant('table:packs', 'dynamodb', 'GetItem'), grant('index:packs/byCreatedAt', 'dynamodb', 'Query'),
-  grant('index:jobs/byPack', 'dynamodb', 'Query'), grant('index:jobs/byStatus', 'dynamodb', 'Query'),
+  grant('index:jobs/byPack', 'dynamodb', 'Query'),
   grant('table:events', 'dynamodb', 'Query'), grant('table:control', 'dynamodb', 'UpdateItem'),
 );
 
@@ -25,11 +25,10 @@ export interface Page<T> {
   readonly lastKey: Record<string, unknown> | undefined;
 }
 
-/** The pack, or undefined. */
 /** The pack, or undefined when there is none or it is being erased (gone for every route). */
 export async function findPack(packId: string): Promise<PackRecord | undefined> {
   const res = await documentClient().send(new GetCommand({ TableName: config().packsTable, Key: { packId }, ConsistentRead: true }));
-  const pack = res.Item as PackRecord | undefined;
+  const pack = res.Item && parsePackRecord(res.Item);
   return pack && !isErasing(pack) ? pack : undefined;
 }
 
@@ -40,23 +39,18 @@ export async function packsPage(limit: number, start: Record<string, unknown> | 
     ScanIndexForward: false, Limit: limit,
     ...(start && { ExclusiveStartKey: start }),
   }));
-  return { items: (res.Items ?? []) as PackRecord[], lastKey: res.LastEvaluatedKey };
+  return { items: (res.Items ?? []).map(parsePackRecord), lastKey: res.LastEvaluatedKey };
 }
 
 /** The status of every job of a pack (projected: progress polls stay cheap on large packs). */
 export async function jobStatusesOfPack(packId: string): Promise<Pick<JobRecord, 'status'>[]> {
   const out: Pick<JobRecord, 'status'>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const res = await documentClient().send(new QueryCommand({
-      TableName: config().jobsTable, IndexName: 'byPack',
-      KeyConditionExpression: 'packId = :p', ExpressionAttributeValues: { ':p': packId },
-      ProjectionExpression: '#s', ExpressionAttributeNames: { '#s': 'status' },
-      ...(start && { ExclusiveStartKey: start }),
-    }));
-    out.push(...((res.Items ?? []) as Pick<JobRecord, 'status'>[]));
-    start = res.LastEvaluatedKey;
-  } while (start);
+  const pages = paginateQuery({ client: documentClient() }, {
+    TableName: config().jobsTable, IndexName: 'byPack',
+    KeyConditionExpression: 'packId = :p', ExpressionAttributeValues: { ':p': packId },
+    ProjectionExpression: '#s', ExpressionAttributeNames: { '#s': 'status' },
+  });
+  for await (const page of pages) out.push(...((page.Items ?? []) as Pick<JobRecord, 'status'>[]));
   return out;
 }
 
@@ -92,64 +86,18 @@ export async function jobsPage(packId: string, status: JobStatus | undefined, li
   return { items, lastKey: key && { packId: key['packId'], jobId: key['jobId'] } };
 }
 
-/**
- * Jobs of one status (the byStatus index), optionally last updated before `before` and
- * not yet cleaned, up to `max` (all when omitted).
- */
-export async function jobsByStatus(status: JobStatus, opts: { before?: string; max?: number; uncleanedOnly?: boolean } = {}): Promise<JobRecord[]> {
-  const out: JobRecord[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const res = await documentClient().send(new QueryCommand({
-      TableName: config().jobsTable, IndexName: 'byStatus',
-      KeyConditionExpression: opts.before === undefined ? '#s = :s' : '#s = :s AND updatedAt < :t',
-      ExpressionAttributeNames: { '#s': 'status', ...(opts.uncleanedOnly && { '#c': 'cleanedAt' }) },
-      ExpressionAttributeValues: { ':s': status, ...(opts.before !== undefined && { ':t': opts.before }) },
-      ...(opts.uncleanedOnly && { FilterExpression: 'attribute_not_exists(#c)' }),
-      ...(opts.max !== undefined && { Limit: Math.max(opts.max - out.length, 100) }),
-      ...(start && { ExclusiveStartKey: start }),
-    }));
-    out.push(...(res.Items ?? []).map(parseJobRecord));
-    start = res.LastEvaluatedKey;
-  } while (start && (opts.max === undefined || out.length < opts.max));
-  return opts.max === undefined ? out : out.slice(0, opts.max);
-}
-
-/** How many jobs of one status were last updated before `before` (a counting Query). */
-export async function countByStatus(status: JobStatus, before: string): Promise<number> {
-  let count = 0;
-  let start: Record<string, unknown> | undefined;
-  do {
-    const res = await documentClient().send(new QueryCommand({
-      TableName: config().jobsTable, IndexName: 'byStatus', Select: 'COUNT',
-      KeyConditionExpression: '#s = :s AND updatedAt < :t',
-      ExpressionAttributeNames: { '#s': 'status' },
-      ExpressionAttributeValues: { ':s': status, ':t': before },
-      ...(start && { ExclusiveStartKey: start }),
-    }));
-    count += res.Count ?? 0;
-    start = res.LastEvaluatedKey;
-  } while (start);
-  return count;
-}
-
 /** Every recovery event of one hour bucket at or after `fromSk` (the sort key starts with the ISO time). */
 export async function eventsOfBucket(bucket: string, fromSk?: string): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const res = await documentClient().send(new QueryCommand({
-      TableName: config().eventsTable,
-      // `bucket` is a DynamoDB reserved word, and so are some attribute names read here.
-      KeyConditionExpression: fromSk === undefined ? '#b = :b' : '#b = :b AND sk >= :from',
-      ExpressionAttributeNames: { '#b': 'bucket', '#k': 'kind', '#at': 'at', '#err': 'error', '#st': 'strategy', '#ttr': 'timeToRecoverMs', '#out': 'outcome' },
-      ExpressionAttributeValues: { ':b': bucket, ...(fromSk !== undefined && { ':from': fromSk }) },
-      ProjectionExpression: '#k, #at, #err, #st, #ttr, #out',
-      ...(start && { ExclusiveStartKey: start }),
-    }));
-    out.push(...(res.Items ?? []));
-    start = res.LastEvaluatedKey;
-  } while (start);
+  const pages = paginateQuery({ client: documentClient() }, {
+    TableName: config().eventsTable,
+    // `bucket` is a DynamoDB reserved word, and so are some attribute names read here.
+    KeyConditionExpression: fromSk === undefined ? '#b = :b' : '#b = :b AND sk >= :from',
+    ExpressionAttributeNames: { '#b': 'bucket', '#k': 'kind', '#at': 'at', '#err': 'error', '#st': 'strategy', '#ttr': 'timeToRecoverMs', '#out': 'outcome' },
+    ExpressionAttributeValues: { ':b': bucket, ...(fromSk !== undefined && { ':from': fromSk }) },
+    ProjectionExpression: '#k, #at, #err, #st, #ttr, #out',
+  });
+  for await (const page of pages) out.push(...(page.Items ?? []));
   return out;
 }
 

@@ -35,13 +35,13 @@ export function packView(p: PackRecord, counts?: StatusCounts): PackView {
   const c = counts ?? p.counts;
   return {
     packId: p.packId, name: p.name, status: counts === undefined ? p.status : livePackStatus(p.status, counts), createdAt: p.createdAt, updatedAt: p.updatedAt,
-    inpaint: p.inpaint, jobCount: p.jobCount, runs: p.runs ?? 0,
+    inpaint: p.inpaint, jobCount: p.jobCount, runs: p.runs,
     ...(c !== undefined && { counts: c, progress: progressOf(c) }),
     ...(p.executionArn !== undefined && { executionArn: p.executionArn, consoleUrl: consoleUrl(p.executionArn) }),
     ...(p.sourcePackId !== undefined && { sourcePackId: p.sourcePackId }),
     ...(p.refineScope !== undefined && { refineScope: p.refineScope }),
     ...(p.error !== undefined && { error: { name: p.error.name, cause: p.error.cause } }),
-    ...(p.webhook !== undefined && { webhook: { url: p.webhook.url, events: [...(p.webhook.events ?? [])], failures: p.webhookFailureCount ?? 0 } }),
+    ...(p.webhook !== undefined && { webhook: { url: p.webhook.url, events: [...p.webhook.events], failures: p.webhookFailureCount } }),
   };
 }
 

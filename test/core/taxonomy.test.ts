@@ -1,5 +1,5 @@
 /**
- * The taxonomy as a table (design §3): every name with its family, recoverability and
+ * The taxonomy as a table (README "Add an error to the taxonomy"; core/taxonomy.ts): every name with its family, recoverability and
  * strategy, the retry policies behind RETRY_BACKOFF, and the error classes that carry the names.
  */
 import { describe, expect, it } from 'vitest';
@@ -22,7 +22,7 @@ import {
   type TaxonomyEntry,
 } from '../../core/taxonomy.ts';
 
-/** The table of design §3, written out once more by hand: the code must agree with it. */
+/** The taxonomy written out once more by hand, as a second reading of the spec: the code must agree with it. */
 const EXPECTED: readonly (readonly [ErrorName, Family, boolean, Strategy])[] = [
   ['Transient.Network', 'Transient', true, 'RETRY_BACKOFF'],
   ['Transient.ServiceUnavailable', 'Transient', true, 'RETRY_BACKOFF'],
@@ -61,7 +61,7 @@ const INDICTING: readonly ErrorName[] = ['Transient.Network', 'Transient.Service
 const SILENT: readonly ErrorName[] = ['Transient.Throttled', 'Transient.CircuitOpen'];
 
 describe('the taxonomy table', () => {
-  it('holds exactly the names of design §3, each once', () => {
+  it('holds exactly the names of the table above, each once', () => {
     expect(ERROR_NAMES).toEqual(EXPECTED.map(([name]) => name));
     expect(new Set(ERROR_NAMES).size).toBe(ERROR_NAMES.length);
     expect(TAXONOMY.size).toBe(ERROR_NAMES.length);
@@ -120,7 +120,7 @@ describe('the taxonomy table', () => {
     },
   );
 
-  it('backs transient network failures off 2 s, 4 s, 8 s … up to 30 s (design §3)', () => {
+  it('backs transient network failures off 2 s, 4 s, 8 s … up to 30 s', () => {
     expect(entryFor('Transient.Network').retry).toMatchObject({ IntervalSeconds: 2, BackoffRate: 2, MaxDelaySeconds: 30, JitterStrategy: 'FULL' });
   });
 

@@ -104,7 +104,7 @@ describe('lifecycle events and webhooks', { timeout: 180_000 }, () => {
     const before = await busEvents(packId);
     const pack = await getPack(packId);
     // The same outcome written again for the same run, and the same event emitted again.
-    await updatePack(packId, { counts: pack.counts }, { status: pack.status, from: [pack.status] });
+    await updatePack(packId, { ...(pack.counts && { counts: pack.counts }) }, { status: pack.status, from: [pack.status] });
     await emitLifecycle(packEvent(pack, new Date().toISOString()));
     // A later transition (another run's) put after them: once it is on the bus, a duplicate would be too.
     const marker = packEvent({ ...pack, executionArn: `arn:marker:${randomUUID()}` }, new Date().toISOString())!;

@@ -1,14 +1,16 @@
 /**
- * Job updates typed against the record: map members set and removed one by one, counters
- * added from zero, and a stored item that does not fit the schema read as a clear
- * Fatal.DataCorruption naming the field.
+ * Job and pack updates typed against their records: map members set and removed one by
+ * one, counters added from zero, and a stored item that does not fit the schema read as a
+ * clear Fatal.DataCorruption naming the field.
  */
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { documentClient } from '../../adapters/aws-clients.ts';
 import { config } from '../../adapters/config.ts';
-import { getJob, updateJob, updateJobAndRead } from '../../adapters/job-store.ts';
+import { getJob, getPack, updateJob, updateJobAndRead, updatePack } from '../../adapters/job-store.ts';
 import { compileJobUpdate } from '../../adapters/job-update.ts';
+import { compilePackUpdate } from '../../adapters/pack-update.ts';
+import { emptyCounts } from '../../core/status.ts';
 import { provisionFresh } from '../support/aws.ts';
 import { seedPack } from '../support/jobs.ts';
 
@@ -82,5 +84,32 @@ describe('reading a job', () => {
     const { jobs: [seeded] } = await seedPack();
     await documentClient().send(new PutCommand({ TableName: config().jobsTable, Item: { ...seeded!, attempts: { gpu: 'two' } } }));
     await expect(getJob(seeded!.jobId)).rejects.toMatchObject({ name: 'Fatal.DataCorruption', message: expect.stringMatching(new RegExp(`^job ${seeded!.jobId}: .*attempts\\.gpu`)) });
+  });
+});
+
+describe('compilePackUpdate', () => {
+  it('names every field by placeholder, adds to the run counter from zero and conditions on the statuses given', () => {
+    const c = compilePackUpdate({ set: { executionArn: 'arn:p' }, status: 'running', from: ['pending', 'stopped'], increment: { runs: 1 } }, 't1');
+    expect(c.UpdateExpression).not.toMatch(/executionArn|status|runs/);
+    expect(Object.values(c.ExpressionAttributeNames).sort()).toEqual(['executionArn', 'runs', 'status', 'status', 'updatedAt'].sort());
+    expect(c.ConditionExpression).toMatch(/^attribute_exists\(packId\) AND #k\d+ IN \(:v\d+, :v\d+\)$/);
+    expect(Object.values(c.ExpressionAttributeValues)).toEqual(expect.arrayContaining(['t1', 'arn:p', 'running', 'pending', 'stopped', 0, 1]));
+  });
+});
+
+describe('updatePack', () => {
+  it('writes typed fields and the run counter, returns the pack as written, and refuses a status not in `from`', async () => {
+    const { pack } = await seedPack();
+    const written = await updatePack(pack.packId, { executionArn: 'arn:p1', counts: { ...emptyCounts(), complete: 1 } }, { status: 'running', from: ['pending'], increment: { runs: 1 }, announce: false });
+    expect(written).toMatchObject({ status: 'running', executionArn: 'arn:p1', runs: 1, counts: { complete: 1, failed: 0 } });
+    expect(await getPack(pack.packId)).toEqual(written);
+    await expect(updatePack(pack.packId, {}, { status: 'pending', from: ['stopped'] })).rejects.toMatchObject({ name: 'Fatal.DataCorruption' });
+    await expect(updatePack('no-such-pack', { executionArn: 'x' })).rejects.toMatchObject({ name: 'Fatal.DataCorruption' });
+  });
+
+  it('names the field of a stored pack that does not fit the pack schema', async () => {
+    const { pack } = await seedPack();
+    await documentClient().send(new PutCommand({ TableName: config().packsTable, Item: { ...pack, runs: 'one' } }));
+    await expect(getPack(pack.packId)).rejects.toMatchObject({ name: 'Fatal.DataCorruption', message: expect.stringMatching(new RegExp(`^pack ${pack.packId}: .*runs`)) });
   });
 });

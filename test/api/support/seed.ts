@@ -1,10 +1,10 @@
 /** Packs seeded straight into the tables in any state, as if the pipeline had run them. */
 import type { JobRecord, PackRecord } from '../../../core/job.ts';
 import type { PackStatus } from '../../../core/status.ts';
-import { getJob, getPack, updatePack } from '../../../adapters/job-store.ts';
+import { getJob, getPack, updatePack, type PackSet } from '../../../adapters/job-store.ts';
 import { seedPack } from '../../support/jobs.ts';
 
-export async function seedRunPack(jobs: readonly Partial<JobRecord>[], status: PackStatus, pack: Record<string, unknown> = { runs: 1 }): Promise<{ pack: PackRecord; jobs: JobRecord[] }> {
+export async function seedRunPack(jobs: readonly Partial<JobRecord>[], status: PackStatus, pack: PackSet = { runs: 1 }): Promise<{ pack: PackRecord; jobs: JobRecord[] }> {
   const seeded = await seedPack({ jobs: jobs.length, size: 64, mutate: (j, i) => Object.assign(j, jobs[i]) });
   await updatePack(seeded.pack.packId, pack, { status });
   return {
