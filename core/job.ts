@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { DataCorruptionError } from './errors.ts';
+import { inpaintBackendSchema, type InpaintBackend } from './inpaint-backend.ts';
 import { inpaintParamsSchema, type InpaintParams } from './params.ts';
 import { JOB_STATUSES, PACK_STATUSES, emptyCounts, type StatusCounts } from './status.ts';
 import { STAGES } from './strategies.ts';
@@ -15,8 +16,6 @@ import { REFINE_SCOPES } from './refine.ts';
 import { describeIssues } from './settings.ts';
 import { deliveryFailureSchema, packWebhookSchema } from './webhook.ts';
 
-export const INPAINT_BACKENDS = ['comfyui', 'hosted'] as const;
-export type InpaintBackend = (typeof INPAINT_BACKENDS)[number];
 export const RECOVERY_OUTCOMES = ['pending', 'recovered', 'failed'] as const;
 export type RecoveryOutcome = (typeof RECOVERY_OUTCOMES)[number];
 
@@ -54,7 +53,7 @@ export const jobRecordSchema = z.object({
   status: z.enum(JOB_STATUSES),
   createdAt: isoTime,
   updatedAt: isoTime,
-  inpaint: z.enum(INPAINT_BACKENDS),
+  inpaint: inpaintBackendSchema,
   inputs: jobInputsSchema,
   params: inpaintParamsSchema,
   originalParams: inpaintParamsSchema,
@@ -137,7 +136,7 @@ export const packRecordSchema = z.object({
   status: z.enum(PACK_STATUSES),
   createdAt: isoTime,
   updatedAt: isoTime,
-  inpaint: z.enum(INPAINT_BACKENDS),
+  inpaint: inpaintBackendSchema,
   jobCount: z.int(),
   /** Jobs per status as of the last finalize (or cancel); a status added since counts 0. */
   counts: z.partialRecord(z.enum(JOB_STATUSES), z.int()).transform((c): StatusCounts => ({ ...emptyCounts(), ...c })).exactOptional(),
