@@ -7,13 +7,9 @@
  * - Out: the whole gap at once, then nothing more for `scaleOutCooldownSeconds`, so workers
  *   still booting are counted before others are added. Filling up to minWorkers (a floor
  *   lost to a dead worker) ignores the cooldown.
- * - In: only a ready worker holding no message, never one holding a job, never one still
- *   starting or warming up, never below minWorkers, longest idle first; and only when it has
- *   been idle for `scaleInCooldownSeconds`, or the fleet as a whole has been above its target
- *   that long (then one worker per cooldown). The second rule lets a fleet shrink under a
- *   steady load below its size: the queue spreads messages over every polling worker, so no
- *   single one stays idle a whole cooldown, yet at any instant some hold nothing. Draining
- *   workers are already leaving and count for nothing.
+ * - In: only a ready worker holding no message, idle for at least `scaleInCooldownSeconds`,
+ *   longest idle first; never one holding a job, never one still starting or warming up, never
+ *   below minWorkers. Draining workers are already leaving and count for nothing.
  */
 import type { FleetScalingSettings } from './fleet-scaling-settings.ts';
 
@@ -37,11 +33,6 @@ export interface FleetState {
   readonly workers: readonly FleetWorker[];
   /** Epoch ms of the last scale-out; null when none yet. */
   readonly lastScaleOutAt: number | null;
-  /**
-   * Epoch ms since which every decision found the fleet above its target (the caller keeps
-   * it from `overTarget`, and starts it again after a scale-in); null when it is not.
-   */
-  readonly overTargetSince: number | null;
   readonly now: number;
 }
 
@@ -52,8 +43,6 @@ export interface ScalingDecision {
   readonly start: number;
   /** Idle workers to stop (drain) now. */
   readonly stop: readonly string[];
-  /** More live workers than the load needs (within the bounds). */
-  readonly overTarget: boolean;
   readonly reason: string;
 }
 
@@ -68,36 +57,30 @@ export function decideScaling(state: FleetState, s: FleetScalingSettings): Scali
   if (target > current) {
     const sinceOut = state.lastScaleOutAt === null ? Infinity : state.now - state.lastScaleOutAt;
     if (sinceOut >= s.scaleOutCooldownSeconds * 1000) {
-      return { desired: target, start: target - current, stop: [], overTarget: false, reason: `scale out ${current} → ${target}: ${load}${needed > s.maxWorkers ? `, capped at maxWorkers ${s.maxWorkers}` : ''}` };
+      return { desired: target, start: target - current, stop: [], reason: `scale out ${current} → ${target}: ${load}${needed > s.maxWorkers ? `, capped at maxWorkers ${s.maxWorkers}` : ''}` };
     }
     if (current < s.minWorkers) {
-      return { desired: s.minWorkers, start: s.minWorkers - current, stop: [], overTarget: false, reason: `restore minWorkers ${s.minWorkers} (${current} live) inside the scale-out cooldown` };
+      return { desired: s.minWorkers, start: s.minWorkers - current, stop: [], reason: `restore minWorkers ${s.minWorkers} (${current} live) inside the scale-out cooldown` };
     }
     const waitS = Math.ceil((s.scaleOutCooldownSeconds * 1000 - sinceOut) / 1000);
-    return { desired: current, start: 0, stop: [], overTarget: false, reason: `hold at ${current}: ${load}, but the scale-out cooldown has ${waitS} s left` };
+    return { desired: current, start: 0, stop: [], reason: `hold at ${current}: ${load}, but the scale-out cooldown has ${waitS} s left` };
   }
 
   if (target < current) {
-    const cooldownMs = s.scaleInCooldownSeconds * 1000;
     const idleFor = (w: FleetWorker) => (w.idleSince === null ? -1 : state.now - w.idleSince);
-    const fleetOver = state.overTargetSince !== null && state.now - state.overTargetSince >= cooldownMs;
-    const holdingNothing = live
-      .filter((w) => w.phase === 'ready' && w.busy === 0)
-      .sort((a, b) => idleFor(b) - idleFor(a) || a.id.localeCompare(b.id));
-    const idleLong = holdingNothing.filter((w) => idleFor(w) >= cooldownMs).slice(0, current - target);
-    // The fleet-wide rule steps one worker per cooldown: the load it reads is a moment's, and
-    // a step too far costs a cold start to undo.
-    const stoppable = idleLong.length > 0 || !fleetOver ? idleLong : holdingNothing.slice(0, 1);
+    const stoppable = live
+      .filter((w) => w.phase === 'ready' && w.busy === 0 && idleFor(w) >= s.scaleInCooldownSeconds * 1000)
+      .sort((a, b) => idleFor(b) - idleFor(a) || a.id.localeCompare(b.id))
+      .slice(0, current - target);
     if (stoppable.length === 0) {
-      return { desired: current, start: 0, stop: [], overTarget: true, reason: `hold at ${current}: ${load}, but no ready worker has been idle ${s.scaleInCooldownSeconds} s${fleetOver ? ' and none holds nothing now' : ''}` };
+      return { desired: current, start: 0, stop: [], reason: `hold at ${current}: ${load}, but no ready worker has been idle ${s.scaleInCooldownSeconds} s` };
     }
     const after = current - stoppable.length;
-    const why = idleLong.length > 0 ? `idle ≥ ${s.scaleInCooldownSeconds} s` : `holding nothing, the fleet above its target for ≥ ${s.scaleInCooldownSeconds} s`;
     return {
-      desired: after, start: 0, stop: stoppable.map((w) => w.id), overTarget: true,
-      reason: `scale in ${current} → ${after}: ${load}${target === s.minWorkers && needed < s.minWorkers ? ` (floor minWorkers ${s.minWorkers})` : ''}; stopping ${stoppable.length} worker(s) ${why}`,
+      desired: after, start: 0, stop: stoppable.map((w) => w.id),
+      reason: `scale in ${current} → ${after}: ${load}${target === s.minWorkers && needed < s.minWorkers ? ` (floor minWorkers ${s.minWorkers})` : ''}; stopping ${stoppable.length} worker(s) idle ≥ ${s.scaleInCooldownSeconds} s`,
     };
   }
 
-  return { desired: current, start: 0, stop: [], overTarget: false, reason: `steady at ${current}: ${load}` };
+  return { desired: current, start: 0, stop: [], reason: `steady at ${current}: ${load}` };
 }

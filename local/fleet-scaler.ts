@@ -87,7 +87,6 @@ export function startFleetScaler(o: FleetScalerOptions): FleetScaler {
   const decisions: ScalerRecord[] = [];
   const stopping = new Map<string, Promise<unknown>>();
   let lastScaleOutAt: number | null = null;
-  let overTargetSince: number | null = null;
   let stopped = false;
   let last: Promise<ScalerRecord> | undefined;
   let latest: ScalerRecord | undefined;
@@ -116,9 +115,7 @@ export function startFleetScaler(o: FleetScalerOptions): FleetScaler {
   const decide = async (): Promise<ScalerRecord> => {
     const [depth, workers] = await Promise.all([queueDepth(), observe(pipelineNow())]);
     const now = pipelineNow();
-    const d = decideScaling({ ...depth, workers, lastScaleOutAt, overTargetSince, now }, o.settings);
-    // A scale-in starts the fleet's cooldown again: one step per cooldown, as target tracking.
-    overTargetSince = d.overTarget && d.stop.length === 0 ? (overTargetSince ?? now) : null;
+    const d = decideScaling({ ...depth, workers, lastScaleOutAt, now }, o.settings);
     const record: ScalerRecord = { at: Date.now(), ...depth, workers, ...d };
     latest = record;
     if (d.start > 0 || d.stop.length > 0) {

@@ -12,7 +12,7 @@ const s = (over: Partial<FleetScalingSettings> = {}): FleetScalingSettings => fl
 const ready = (id: string, idleSeconds: number | null, busy = idleSeconds === null ? 1 : 0): FleetWorker =>
   ({ id, phase: 'ready', busy, idleSince: idleSeconds === null ? null : NOW - idleSeconds * 1000 });
 const phase = (id: string, p: FleetWorker['phase']): FleetWorker => ({ id, phase: p, busy: 0, idleSince: NOW });
-const state = (over: Partial<FleetState>): FleetState => ({ backlog: 0, inFlight: 0, workers: [], lastScaleOutAt: null, overTargetSince: null, now: NOW, ...over });
+const state = (over: Partial<FleetState>): FleetState => ({ backlog: 0, inFlight: 0, workers: [], lastScaleOutAt: null, now: NOW, ...over });
 
 describe('decideScaling', () => {
   it.each<[string, FleetState, FleetScalingSettings, { desired: number; start: number; stop: string[]; reason: RegExp }]>([
@@ -60,30 +60,11 @@ describe('decideScaling', () => {
     ['a worker holding a message with a stale idleSince is still busy',
       state({ workers: [{ id: 'w1', phase: 'ready', busy: 1, idleSince: NOW - 999_000 }] }), s({ scaleInCooldownSeconds: 60 }),
       { desired: 1, start: 0, stop: [], reason: /hold at 1/ }],
-    ['fleet above target for the cooldown: a worker holding nothing now is stopped, though idle only a moment',
-      state({ inFlight: 2, workers: [ready('a', null, 1), ready('b', 2), ready('c', null, 1)], overTargetSince: NOW - 60_000 }), s({ scaleInCooldownSeconds: 60 }),
-      { desired: 2, start: 0, stop: ['b'], reason: /scale in 3 → 2.*holding nothing, the fleet above its target for ≥ 60 s/ }],
-    ['fleet above target for the cooldown: one worker per step, however far above',
-      state({ workers: [ready('a', 5), ready('b', 2), ready('c', 1)], overTargetSince: NOW - 600_000 }), s({ scaleInCooldownSeconds: 60 }),
-      { desired: 2, start: 0, stop: ['a'], reason: /scale in 3 → 2.*stopping 1 worker\(s\) holding nothing/ }],
-    ['workers idle the whole cooldown go together, the fleet rule adding none',
-      state({ workers: [ready('a', 90), ready('b', 80), ready('c', 1)], overTargetSince: NOW - 600_000 }), s({ scaleInCooldownSeconds: 60 }),
-      { desired: 1, start: 0, stop: ['a', 'b'], reason: /scale in 3 → 1.*idle ≥ 60 s/ }],
-    ['fleet above target for less than the cooldown: kept',
-      state({ inFlight: 2, workers: [ready('a', null, 1), ready('b', 2), ready('c', null, 1)], overTargetSince: NOW - 59_000 }), s({ scaleInCooldownSeconds: 60 }),
-      { desired: 3, start: 0, stop: [], reason: /hold at 3/ }],
-    ['fleet above target for the cooldown, every worker holding a message: none stopped',
-      state({ inFlight: 3, workers: [ready('a', null, 1), ready('b', null, 1), ready('c', null, 1)], overTargetSince: NOW - 600_000 }), s({ scaleInCooldownSeconds: 60 }),
-      { desired: 3, start: 0, stop: [], reason: /none holds nothing now/ }],
-    ['fleet above target for the cooldown: never below minWorkers, never a starting worker',
-      state({ workers: [ready('a', 1), phase('b', 'starting')], overTargetSince: NOW - 600_000 }), s({ minWorkers: 1, scaleInCooldownSeconds: 60 }),
-      { desired: 1, start: 0, stop: ['a'], reason: /floor minWorkers 1/ }],
     ['starting and warming workers are not stopped',
       state({ workers: [{ ...phase('w1', 'starting'), idleSince: 0 }, { ...phase('w2', 'warming'), idleSince: 0 }] }), s({ scaleInCooldownSeconds: 0 }),
       { desired: 2, start: 0, stop: [], reason: /hold at 2/ }],
   ])('%s', (_name, st, settings, want) => {
     const d = decideScaling(st, settings);
-    expect(d.overTarget).toBe(d.stop.length > 0 || /hold at \d+: .*but no ready worker/.test(d.reason));
     expect({ desired: d.desired, start: d.start, stop: d.stop }).toEqual({ desired: want.desired, start: want.start, stop: want.stop });
     expect(d.reason).toMatch(want.reason);
   });
