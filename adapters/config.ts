@@ -5,8 +5,8 @@
 import { z } from 'zod';
 import { BUCKETS, QUEUES, STATE_MACHINES, TABLES } from '../core/resources.ts';
 import { DEFAULT_PARAMS } from '../core/params.ts';
-import { loadSettings, type Env } from '../core/settings.ts';
-import { onReset } from './process-caches.ts';
+import { loadSettings } from '../core/settings.ts';
+import { cachedPerProcess } from './process-caches.ts';
 
 const list = (fallback: string[]) =>
   z.string().optional().transform((s) => (s === undefined || s.trim() === '' ? fallback : s.split(',').map((x) => x.trim()).filter(Boolean)));
@@ -52,16 +52,12 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-let cached: Config | undefined;
-
 /** The functions' configuration, parsed once from process.env (or from `env`, parsed each call: tests). */
-export function config(env: Env = process.env): Config {
-  const own = env === process.env;
-  if (own && cached) return cached;
+export const config = cachedPerProcess((env): Config => {
   const e = loadSettings(schema, env, { error: ConfigError }) as Record<string, unknown>;
   const s = (k: string) => e[k] as string;
   const o = (k: string) => e[k] as string | undefined;
-  const parsed: Config = {
+  return {
     packsTable: s(TABLES.packs.envVar), jobsTable: s(TABLES.jobs.envVar), eventsTable: s(TABLES.events.envVar),
     controlTable: s(TABLES.control.envVar), bucket: s(BUCKETS.artifacts.envVar),
     gpuQueueUrl: o(QUEUES.gpu.envVar), jobStateMachineArn: o(STATE_MACHINES.job.envVar), packStateMachineArn: o(STATE_MACHINES.pack.envVar),
@@ -71,15 +67,10 @@ export function config(env: Env = process.env): Config {
     segmentationPrompts: e['VTO_SEGMENTATION_PROMPTS'] as string[], segmentationAltPrompts: e['VTO_SEGMENTATION_ALT_PROMPTS'] as string[],
     eventRetentionDays: e['VTO_EVENT_RETENTION_DAYS'] as number, gpuDeadlineSeconds: e['VTO_GPU_DEADLINE_SECONDS'] as number,
   };
-  if (own) cached = parsed;
-  return parsed;
-}
+});
 
 /** Forgets the parsed configuration; tests that change the environment call it. */
-export function resetConfig(): void {
-  cached = undefined;
-}
-onReset(resetConfig);
+export const resetConfig = config.reset;
 
 /** Fails with ConfigError naming the variable when an optional setting a handler needs is absent. */
 export function required<T>(value: T | undefined, variable: string): T {

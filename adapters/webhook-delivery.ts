@@ -6,7 +6,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { ChangeMessageVisibilityCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { QUEUES } from '../core/resources.ts';
@@ -16,11 +16,11 @@ import {
   packWebhookSchema, retryDelaySeconds, signatureHeader, verdictOf, wants, webhookUrlProblem, type DeliveryFailure, type PackWebhook,
 } from '../core/webhook.ts';
 import { access, grant } from './access.ts';
-import { documentClient, sqsClient } from './aws-clients.ts';
+import { documentClient, secretsClient, sqsClient } from './aws-clients.ts';
 import { config } from './config.ts';
 import { logger } from './logging.ts';
 import { loadSettings } from '../core/settings.ts';
-import { onReset } from './process-caches.ts';
+import { cachedPerProcess } from './process-caches.ts';
 
 /** The pack's webhook and its dead letters; the queues' grants come with the event source and the dead-letter queue (lib/events.ts). */
 export const WEBHOOK_SENDER_ACCESS = access(grant('table:packs', 'dynamodb', 'GetItem', 'UpdateItem'));
@@ -47,29 +47,23 @@ export interface SenderSettings {
   allowLoopbackHttp: boolean; retryWindowMs: number; timeoutMs: number; timeScale: number;
 }
 
-let cached: SenderSettings | undefined;
-export function senderSettings(): SenderSettings {
-  if (cached) return cached;
-  const e = loadSettings(settingsSchema);
-  cached = {
+export const senderSettings = cachedPerProcess((env): SenderSettings => {
+  const e = loadSettings(settingsSchema, env);
+  return {
     queueUrl: e[QUEUES.webhooks.envVar] as string, deadLetterUrl: e[QUEUES.webhooks.deadLetter.envVar] as string,
     secretArn: e.VTO_WEBHOOK_SECRET_ARN, secret: e.VTO_WEBHOOK_SECRET, allowLoopbackHttp: e.VTO_WEBHOOK_ALLOW_LOOPBACK === 'true',
     retryWindowMs: e.VTO_WEBHOOK_RETRY_WINDOW_SECONDS * 1000 * e.VTO_TIME_SCALE, timeoutMs: e.VTO_WEBHOOK_TIMEOUT_MS, timeScale: e.VTO_TIME_SCALE,
   };
-  return cached;
-}
-export const resetSenderSettings = () => { cached = undefined; };
-onReset(resetSenderSettings);
+});
+export const resetSenderSettings = senderSettings.reset;
 
 const SECRET_CACHE_MS = 5 * 60_000;
 let secret: { value: string; until: number } | undefined;
-let secrets: SecretsManagerClient | undefined;
 
 async function signingSecret(s: SenderSettings): Promise<string> {
   if (s.secret !== undefined) return s.secret;
   if (secret && secret.until > Date.now()) return secret.value;
-  secrets ??= new SecretsManagerClient({ maxAttempts: 3 });
-  const res = await secrets.send(new GetSecretValueCommand({ SecretId: s.secretArn }), { abortSignal: AbortSignal.timeout(5000) });
+  const res = await secretsClient().send(new GetSecretValueCommand({ SecretId: s.secretArn }), { abortSignal: AbortSignal.timeout(5000) });
   if (!res.SecretString) throw new Error('the webhook signing secret is empty');
   secret = { value: res.SecretString, until: Date.now() + SECRET_CACHE_MS };
   return secret.value;

@@ -4,8 +4,8 @@
  */
 import { z } from 'zod';
 import { QUEUES } from '../../core/resources.ts';
-import { loadSettings, type Env } from '../../core/settings.ts';
-import { onReset } from '../../adapters/process-caches.ts';
+import { loadSettings } from '../../core/settings.ts';
+import { cachedPerProcess } from '../../adapters/process-caches.ts';
 
 const seconds = (fallback: number, max: number) => z.coerce.number().int().positive().max(max).default(fallback);
 
@@ -49,14 +49,10 @@ export class ApiSettingsError extends Error {
   override readonly name = 'ApiSettingsError';
 }
 
-let cached: ApiSettings | undefined;
-
 /** The API's settings, parsed once from process.env (or from `env`, parsed each call: tests). */
-export function apiSettings(env: Env = process.env): ApiSettings {
-  const own = env === process.env;
-  if (own && cached) return cached;
+export const apiSettings = cachedPerProcess((env): ApiSettings => {
   const e = loadSettings(schema, env, { error: ApiSettingsError });
-  const parsed: ApiSettings = {
+  return {
     deadLetterQueueUrl: e[QUEUES.gpu.deadLetter.envVar] as string | undefined,
     uploadUrlTtlSeconds: e.VTO_UPLOAD_URL_TTL_SECONDS,
     outputUrlTtlSeconds: e.VTO_OUTPUT_URL_TTL_SECONDS,
@@ -68,14 +64,9 @@ export function apiSettings(env: Env = process.env): ApiSettings {
     region: e.AWS_REGION,
     webhookAllowLoopback: e.VTO_WEBHOOK_ALLOW_LOOPBACK === 'true',
   };
-  if (own) cached = parsed;
-  return parsed;
-}
+});
 
-export function resetApiSettings(): void {
-  cached = undefined;
-}
-onReset(resetApiSettings);
+export const resetApiSettings = apiSettings.reset;
 
 /** The console link of an execution. */
 export function consoleUrl(executionArn: string): string {
