@@ -6,6 +6,7 @@
  */
 import type { AttemptKey, JobRecord, RecoveryEntry } from '../core/job.ts';
 import { allowedSources, type JobStatus } from '../core/status.ts';
+import { UpdateExpression, definedEntries, type CompiledUpdate } from './update-expression.ts';
 
 /** Whole fields an update may set: all but the keys, the status (`to`), the stamp and the ledger (`append`). */
 type Settable = Omit<JobRecord, 'jobId' | 'packId' | 'status' | 'createdAt' | 'updatedAt' | 'recoveries' | 'recoveriesDropped'>;
@@ -48,59 +49,28 @@ export interface JobUpdate {
   readonly unchangedSince?: string;
 }
 
-export interface CompiledUpdate {
-  readonly UpdateExpression: string;
-  readonly ConditionExpression: string;
-  readonly ExpressionAttributeNames: Record<string, string>;
-  readonly ExpressionAttributeValues: Record<string, unknown>;
-}
-
-const entries = <T extends object>(o: T | undefined) =>
-  Object.entries(o ?? {}).filter((e): e is [string, NonNullable<unknown>] => e[1] !== undefined);
-
 /** The UpdateExpression and ConditionExpression of one update, stamped `now`. */
 export function compileJobUpdate(u: JobUpdate, now: string): CompiledUpdate {
-  const names: Record<string, string> = { '#updatedAt': 'updatedAt' };
-  const values: Record<string, unknown> = { ':now': now };
-  const sets = ['#updatedAt = :now'];
-  const conditions = ['attribute_exists(jobId)'];
-  let i = 0;
-  const name = (...path: string[]) => path.map((part) => {
-    const key = `#n${i++}`;
-    names[key] = part;
-    return key;
-  }).join('.');
-  const value = (v: unknown) => {
-    const key = `:v${i++}`;
-    values[key] = v;
-    return key;
-  };
-  const add = (path: string[], v: number) => {
-    const p = name(...path);
-    sets.push(`${p} = if_not_exists(${p}, ${value(0)}) + ${value(v)}`);
-  };
+  const x = new UpdateExpression('jobId', now);
   if (u.to) {
-    sets.push(`${name('status')} = ${value(u.to)}`);
-    const from = u.from ?? allowedSources(u.to);
-    conditions.push(`${name('status')} IN (${from.map(value).join(', ')})`);
+    x.set(['status'], u.to);
+    x.oneOf(['status'], u.from ?? allowedSources(u.to));
   }
-  if (u.owner) conditions.push(`${name('executionArn')} = ${value(u.owner)}`);
-  if (u.claim) sets.push(`${name('executionArn')} = ${value(u.claim)}`);
-  if (u.unchangedSince !== undefined) conditions.push(`#updatedAt = ${value(u.unchangedSince)}`);
-  for (const [k, v] of entries(u.set)) sets.push(`${name(k)} = ${value(v)}`);
-  for (const [map, members] of entries(u.setIn)) {
-    for (const [k, v] of entries(members)) sets.push(`${name(map, k)} = ${value(v)}`);
+  if (u.owner) x.condition(`${x.name('executionArn')} = ${x.value(u.owner)}`);
+  if (u.claim) x.set(['executionArn'], u.claim);
+  if (u.unchangedSince !== undefined) x.condition(`#updatedAt = ${x.value(u.unchangedSince)}`);
+  for (const [k, v] of definedEntries(u.set)) x.set([k], v);
+  for (const [map, members] of definedEntries(u.setIn)) {
+    for (const [k, v] of definedEntries(members)) x.set([map, k], v);
   }
   const { attempts, ...counters } = u.increment ?? {};
-  for (const [k, v] of entries(counters)) add([k], v as number);
-  for (const [k, v] of entries(attempts)) add(['attempts', k], v as number);
-  if (u.append) sets.push(`${name('recoveries')} = list_append(if_not_exists(${name('recoveries')}, ${value([])}), ${value([u.append])})`);
-  const remove = (u.remove ?? []).map((k) => name(k));
-  for (const [map, members] of entries(u.removeIn)) for (const k of members as readonly string[]) remove.push(name(map, k));
-  return {
-    UpdateExpression: `SET ${sets.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
-    ConditionExpression: conditions.join(' AND '),
-    ExpressionAttributeNames: names,
-    ExpressionAttributeValues: values,
-  };
+  for (const [k, v] of definedEntries(counters)) x.add([k], v as number);
+  for (const [k, v] of definedEntries(attempts)) x.add(['attempts', k], v as number);
+  if (u.append) {
+    const recoveries = x.name('recoveries');
+    x.setClause(`${recoveries} = list_append(if_not_exists(${recoveries}, ${x.value([])}), ${x.value([u.append])})`);
+  }
+  for (const k of u.remove ?? []) x.remove([k]);
+  for (const [map, members] of definedEntries(u.removeIn)) for (const k of members as readonly string[]) x.remove([map, k]);
+  return x.compile();
 }

@@ -7,6 +7,7 @@
  */
 import type { PackRecord } from '../core/job.ts';
 import type { PackStatus } from '../core/status.ts';
+import { UpdateExpression, definedEntries, type CompiledUpdate } from './update-expression.ts';
 
 type Settable = Omit<PackRecord, 'packId' | 'kind' | 'status' | 'createdAt' | 'updatedAt' | 'erasure' | 'webhookFailures' | 'webhookFailureCount'>;
 export type PackSet = Partial<Settable>;
@@ -21,43 +22,11 @@ export interface PackUpdate {
   readonly increment?: { readonly runs?: number };
 }
 
-export interface CompiledPackUpdate {
-  readonly UpdateExpression: string;
-  readonly ConditionExpression: string;
-  readonly ExpressionAttributeNames: Record<string, string>;
-  readonly ExpressionAttributeValues: Record<string, unknown>;
-}
-
-const defined = <T extends object>(o: T | undefined) =>
-  Object.entries(o ?? {}).filter((e): e is [string, NonNullable<unknown>] => e[1] !== undefined);
-
 /** The UpdateExpression and ConditionExpression of one update, stamped `now`; the pack must exist. */
-export function compilePackUpdate(u: PackUpdate, now: string): CompiledPackUpdate {
-  const names: Record<string, string> = { '#updatedAt': 'updatedAt' };
-  const values: Record<string, unknown> = { ':now': now };
-  const sets = ['#updatedAt = :now'];
-  const conditions = ['attribute_exists(packId)'];
-  let i = 0;
-  const name = (k: string) => {
-    const key = `#k${i++}`;
-    names[key] = k;
-    return key;
-  };
-  const value = (v: unknown) => {
-    const key = `:v${i++}`;
-    values[key] = v;
-    return key;
-  };
-  for (const [k, v] of defined({ ...u.set, ...(u.status && { status: u.status }) })) sets.push(`${name(k)} = ${value(v)}`);
-  for (const [k, v] of defined(u.increment)) {
-    const n = name(k);
-    sets.push(`${n} = if_not_exists(${n}, ${value(0)}) + ${value(v)}`);
-  }
-  if (u.from) conditions.push(`${name('status')} IN (${u.from.map(value).join(', ')})`);
-  return {
-    UpdateExpression: `SET ${sets.join(', ')}`,
-    ConditionExpression: conditions.join(' AND '),
-    ExpressionAttributeNames: names,
-    ExpressionAttributeValues: values,
-  };
+export function compilePackUpdate(u: PackUpdate, now: string): CompiledUpdate {
+  const x = new UpdateExpression('packId', now);
+  for (const [k, v] of definedEntries({ ...u.set, ...(u.status && { status: u.status }) })) x.set([k], v);
+  for (const [k, v] of definedEntries(u.increment)) x.add([k], v as number);
+  if (u.from) x.oneOf(['status'], u.from);
+  return x.compile();
 }

@@ -92,7 +92,7 @@ describe('compilePackUpdate', () => {
     const c = compilePackUpdate({ set: { executionArn: 'arn:p' }, status: 'running', from: ['pending', 'stopped'], increment: { runs: 1 } }, 't1');
     expect(c.UpdateExpression).not.toMatch(/executionArn|status|runs/);
     expect(Object.values(c.ExpressionAttributeNames).sort()).toEqual(['executionArn', 'runs', 'status', 'status', 'updatedAt'].sort());
-    expect(c.ConditionExpression).toMatch(/^attribute_exists\(packId\) AND #k\d+ IN \(:v\d+, :v\d+\)$/);
+    expect(c.ConditionExpression).toMatch(/^attribute_exists\(packId\) AND #n\d+ IN \(:v\d+, :v\d+\)$/);
     expect(Object.values(c.ExpressionAttributeValues)).toEqual(expect.arrayContaining(['t1', 'arn:p', 'running', 'pending', 'stopped', 0, 1]));
   });
 });
