@@ -449,17 +449,21 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       if (o.supervise ?? options.supervise ?? true) supervisor.watch(w, () => spawnWorker(id, comfy));
       return w;
     };
+    /** A stopped worker leaves the fleet with its host: its ComfyUI stops and the host's end is stamped. */
+    const retire = async (w: WorkerProcess): Promise<void> => {
+      const i = workers.indexOf(w);
+      if (i >= 0) workers.splice(i, 1);
+      await w.comfy.stop();
+      const host = hosts.find((h) => h.id === w.id);
+      if (host !== undefined) host.endedAt ??= Date.now();
+    };
     const stopWorker = async (id: string): Promise<void> => {
       const w = workers.find((x) => x.id === id);
       if (w === undefined) return;
       supervisor.release(w);
       // The worker's own grace (VTO_SHUTDOWN_GRACE_MS) bounds the drain; this only bounds a stuck one.
       await stopChild(w.process, 15_000);
-      const i = workers.indexOf(w);
-      if (i >= 0) workers.splice(i, 1);
-      await w.comfy.stop();
-      const host = hosts.find((h) => h.id === id);
-      if (host !== undefined) host.endedAt ??= Date.now();
+      await retire(w);
     };
     const scaleInWorker = async (id: string): Promise<boolean> => {
       const w = workers.find((x) => x.id === id);
@@ -468,11 +472,7 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       if (!(await w.askScaleIn(() => supervisor.release(w)))) return false;
       await Promise.race([w.exited, new Promise((r) => setTimeout(r, 15_000))]);
       await stopChild(w.process, 1000);
-      const i = workers.indexOf(w);
-      if (i >= 0) workers.splice(i, 1);
-      await w.comfy.stop();
-      const host = hosts.find((h) => h.id === id);
-      if (host !== undefined) host.endedAt ??= Date.now();
+      await retire(w);
       return true;
     };
     let scaler: FleetScaler | undefined;
