@@ -95,16 +95,19 @@ describe('through the signed API on the offline stack', () => {
 
   it('stops a running pack with the emergency stop, resumes it, and every job finishes', async () => {
     // Prepare: a pack under way.
+    const executions = async (machine: string, statusFilter: 'RUNNING' | 'ABORTED') =>
+      (await sfn.send(new ListExecutionsCommand({ stateMachineArn: machine, statusFilter }))).executions ?? [];
     const created = await createPack(4, 'e2e stop and resume');
     await pollPack(created.packId, (p) => p.status === 'running', 30_000);
+    // The pack turns running before its Map starts the first job: wait for a job under way,
+    // or the stop below may find none to stop.
+    await eventually(() => executions(stack.endpoints.stateMachines.job, 'RUNNING'), (r) => r.length > 0, 'a job execution to run', { timeoutMs: 30_000, everyMs: 100 });
     // Act: stop
     const stopped = await call('POST', '/emergency-stop', { reason: 'e2e drill' });
     // Assess: stopped, new work refused
     expect(stopped.status).toBe(202);
     expect(stopped.body['packsStopped']).toEqual([created.packId]);
     // Nothing runs any more, and at least one job was stopped mid-way.
-    const executions = async (machine: string, statusFilter: 'RUNNING' | 'ABORTED') =>
-      (await sfn.send(new ListExecutionsCommand({ stateMachineArn: machine, statusFilter }))).executions ?? [];
     expect(await executions(stack.endpoints.stateMachines.pack, 'RUNNING')).toEqual([]);
     expect(await executions(stack.endpoints.stateMachines.job, 'RUNNING')).toEqual([]);
     expect((await executions(stack.endpoints.stateMachines.job, 'ABORTED')).length).toBeGreaterThan(0);
