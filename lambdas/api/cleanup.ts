@@ -5,7 +5,7 @@
  * map. The job's record and recovery history stay; recovery events expire by TTL.
  * Bounded per call; `more` says to call again.
  */
-import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { JobRecord } from '../../core/job.ts';
@@ -14,6 +14,7 @@ import { s3Keys } from '../../core/resources.ts';
 import { TERMINAL_JOB_STATUSES } from '../../core/status.ts';
 import { documentClient, s3Client } from '../../adapters/aws-clients.ts';
 import { config } from '../../adapters/config.ts';
+import { OBJECT_LISTING_ACCESS, objectsUnder } from '../../adapters/object-listing.ts';
 import { CLEANUP } from './limits.ts';
 import { mapLimit } from './map-limit.ts';
 import type { Operation } from './operation.ts';
@@ -22,27 +23,16 @@ import { access, grant } from '../../adapters/access.ts';
 /** Finished jobs by the status index, read again; lists and deletes a job's artifacts, then marks the job cleaned. */
 export const CLEANUP_ACCESS = access(
   JOB_STORE_ACCESS.jobsByStatus, JOB_STORE_ACCESS.readJobs,
-  grant('bucket:artifacts', 's3', 'ListBucket'), grant('objects:artifacts/packs/*/jobs/*', 's3', 'DeleteObject'), grant('table:jobs', 'dynamodb', 'UpdateItem'),
+  OBJECT_LISTING_ACCESS, grant('objects:artifacts/packs/*/jobs/*', 's3', 'DeleteObject'), grant('table:jobs', 'dynamodb', 'UpdateItem'),
 );
 
 const JOB_CONCURRENCY = 8;
 const DELETE_CONCURRENCY = 16;
 
-async function keysUnder(prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const res = await s3Client().send(new ListObjectsV2Command({ Bucket: config().bucket, Prefix: prefix, ...(token && { ContinuationToken: token }) }));
-    for (const o of res.Contents ?? []) if (o.Key) keys.push(o.Key);
-    token = res.IsTruncated ? res.NextContinuationToken : undefined;
-  } while (token);
-  return keys;
-}
-
 /** Cleans one job; returns the objects deleted, or undefined if the job changed meanwhile. */
 async function cleanJob(job: JobRecord): Promise<number | undefined> {
   const keep = new Set(Object.values(job.outputs).filter((k): k is string => typeof k === 'string'));
-  const doomed = (await keysUnder(s3Keys.jobPrefix(job.packId, job.jobId))).filter((k) => !keep.has(k));
+  const doomed = (await objectsUnder(s3Keys.jobPrefix(job.packId, job.jobId))).map((o) => o.key).filter((k) => !keep.has(k));
   await mapLimit(doomed, DELETE_CONCURRENCY, (key) => s3Client().send(new DeleteObjectCommand({ Bucket: config().bucket, Key: key })));
   try {
     // Not through updateJob: cleaning must not make the job look recently updated.

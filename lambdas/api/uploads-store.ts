@@ -3,11 +3,12 @@
  * unclaimed tag signed (S3 refuses a PUT whose type or size differs, or that drops the tag),
  * the existence check POST /packs makes, and the claim that removes the tag.
  */
-import { DeleteObjectTaggingCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectTaggingCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { s3Keys, UNCLAIMED_UPLOAD_TAG } from '../../core/resources.ts';
 import { s3Client } from '../../adapters/aws-clients.ts';
 import { config } from '../../adapters/config.ts';
+import { OBJECT_LISTING_ACCESS, objectsUnder } from '../../adapters/object-listing.ts';
 import { mapLimit } from './map-limit.ts';
 import { access, grant } from '../../adapters/access.ts';
 
@@ -17,7 +18,7 @@ import { access, grant } from '../../adapters/access.ts';
  * removes the tag from its uploads.
  */
 export const UPLOADS_STORE_ACCESS = access(
-  grant('objects:artifacts/packs/*/uploads/*', 's3', 'PutObject', 'PutObjectTagging', 'DeleteObjectTagging', 'GetObject'), grant('bucket:artifacts', 's3', 'ListBucket'),
+  grant('objects:artifacts/packs/*/uploads/*', 's3', 'PutObject', 'PutObjectTagging', 'DeleteObjectTagging', 'GetObject'), OBJECT_LISTING_ACCESS,
 );
 
 /** Headers the presigned PUT signs; the uploader must send them exactly. */
@@ -76,14 +77,6 @@ export async function existingUploads(packId: string, keys: readonly string[]): 
     });
     return new Map(found.filter((f) => f !== undefined));
   }
-  const present = new Map<string, StoredUpload>();
-  let token: string | undefined;
-  do {
-    const res = await s3Client().send(new ListObjectsV2Command({
-      Bucket: bucket, Prefix: s3Keys.upload(packId, ''), ...(token && { ContinuationToken: token }),
-    }), { abortSignal: AbortSignal.timeout(10_000) });
-    for (const o of res.Contents ?? []) if (o.Key) present.set(o.Key, { size: o.Size ?? 0 });
-    token = res.IsTruncated ? res.NextContinuationToken : undefined;
-  } while (token);
+  const present = new Map((await objectsUnder(s3Keys.upload(packId, ''), { timeoutMs: 10_000 })).map((o) => [o.key, { size: o.size }] as const));
   return new Map(unique.flatMap((k) => { const u = present.get(k); return u ? [[k, u] as const] : []; }));
 }

@@ -184,6 +184,21 @@ describe('POST /packs', () => {
     expect(res.body.error?.issues).toEqual([{ path: 'body.jobs.0.person', message: expect.stringContaining('text/html') as unknown as string }]);
   });
 
+  it('checks the uploads of a pack of more than 16 images by listing them, naming each one missing', async () => {
+    // Prepare: 9 jobs, 18 images (above the 16 checked one by one), 2 of them never uploaded.
+    const u = await uploadImages(world, 9);
+    const jobs = u.jobs.map((j, i) => (i === 4 ? { ...j, garment: `packs/${u.packId}/uploads/late-garment.png` } : i === 7 ? { ...j, person: `packs/${u.packId}/uploads/late-person.png` } : j));
+    // Act
+    const refused = await world.call('POST', '/packs', { body: packBody({ ...u, jobs }) });
+    await world.putUpload(`packs/${u.packId}/uploads/late-garment.png`);
+    await world.putUpload(`packs/${u.packId}/uploads/late-person.png`);
+    const accepted = await world.call('POST', '/packs', { body: packBody({ ...u, jobs }) });
+    // Assess
+    expect(refused.status, refused.text).toBe(400);
+    expect(((refused.body['error'] as { issues: { path: string }[] }).issues).map((i) => i.path)).toEqual(['body.jobs.4.garment', 'body.jobs.7.person']);
+    expect(accepted.status, accepted.text).toBe(202);
+  });
+
   it('runs under the next execution name when the first is taken', async () => {
     // Prepare: an execution already holds the name of the pack's first run.
     const u = await uploadImages(world, 1);
