@@ -16,6 +16,7 @@ import { isJsonContentType } from '../lambdas/api/request.ts';
 import { ROUTES, matchRoute, type RouteSpec } from '../lambdas/api/spec.ts';
 import { flatHeaders, hasRepeatedHost, verifySigV4, type VerifierCredentials } from './sigv4-verify.ts';
 import { lambdaContext } from './lambda-context.ts';
+import { BodyTooLargeError, readBody } from './http.ts';
 
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
@@ -43,36 +44,6 @@ export interface LocalApi {
   readonly url: string;
   stop(): Promise<void>;
 }
-
-class BodyTooLarge extends Error {
-  override readonly name = 'BodyTooLarge';
-}
-
-function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > max) {
-      req.resume();
-      reject(new BodyTooLarge());
-      return;
-    }
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > max) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new BodyTooLarge());
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 
 function queryParams(search: URLSearchParams): { single: Record<string, string> | null; multi: Record<string, string[]> | null; signing: Record<string, string | string[]> } {
   const multi: Record<string, string[]> = {};
@@ -254,7 +225,7 @@ class LocalGateway {
     try {
       body = await readBody(req, this.#maxBody);
     } catch (e) {
-      if (e instanceof BodyTooLarge) return refuse(a, REFUSED.tooLarge, a.corsFor);
+      if (e instanceof BodyTooLargeError) return refuse(a, REFUSED.tooLarge, a.corsFor);
       throw e;
     }
     const stagePrefix = `/${this.#stage}`;

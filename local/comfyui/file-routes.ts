@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { posix } from 'node:path';
 import { FILE_TYPES, parseAnnotated, PathEscapeError, safeSubfolder, type FileStore, type FileType } from './files.ts';
-import { parseMultipart, readBody, sendJson, sendText } from './http.ts';
+import { parseMultipart, readBody, sendJson, sendText } from '../http.ts';
 
 const CONTENT_TYPES: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.gif': 'image/gif' };
 

@@ -21,7 +21,7 @@ import { createFaultInjector, type ComfyFaultKind, type FaultInjector, type Faul
 import { executePrompt, type RunEnv, type RunResult } from './executor.ts';
 import { uploadImage, viewFile } from './file-routes.ts';
 import { FileStore } from './files.ts';
-import { BodyTooLargeError, closeServer, listen, parseJson, readBody, sendJson, sendText, trackConnections, Waker } from './http.ts';
+import { BodyTooLargeError, closeServer, listen, parseJson, readBody, sendJson, sendText, trackConnections, Waker } from '../http.ts';
 import { INDEX_HTML, MODEL_FOLDERS, systemStats } from './info.ts';
 import { nodeDefs, nodeInfo, type NodeDef } from './node-defs.ts';
 import { DEFAULT_INSTALLED_MODELS, DEFAULT_VRAM_MIB, type OomStyle } from './physics.ts';

@@ -4,7 +4,7 @@
  * truncated or schema-breaking JSON). 'slow' is not here: it delays a normal answer.
  */
 import type { ServerResponse } from 'node:http';
-import { sendJson, sendText } from '../comfyui/http.ts';
+import { sendJson, sendText } from '../http.ts';
 import { unitHash } from '../faults.ts';
 
 export const NGINX_502 =

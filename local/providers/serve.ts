@@ -4,7 +4,7 @@
  * service-level kinds: a degenerate mask, a rejecting verdict).
  */
 import type { ServerResponse } from 'node:http';
-import { sendJson } from '../comfyui/http.ts';
+import { sendJson } from '../http.ts';
 import type { FaultInjector, FaultKindOf, ProviderService } from '../faults.ts';
 import { send429, send503, sendHtml502, sendMalformed } from './fault-responses.ts';
 

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { z } from 'zod';
 import {
   BodyTooLargeError, closeServer, listen, readBody, sendJson, trackConnections, Waker,
-} from '../comfyui/http.ts';
+} from '../http.ts';
 import { DEFAULT_VRAM_MIB } from '../comfyui/physics.ts';
 import { RouteTable, type Route } from '../comfyui/router.ts';
 import { createFaultInjector, SERVICES, type FaultInjector, type FaultKindOf, type FaultProfile, type ProviderService } from '../faults.ts';

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { signedPartsOf, verifySigV4, type SigV4Refusal, type VerifierCredentials } from '../sigv4-verify.ts';
+import { BodyTooLargeError, readBody } from '../http.ts';
 import { SerializationException, SfnApiError } from './api-errors.ts';
 import type { JsonObject } from './types.ts';
 
@@ -47,24 +48,6 @@ export interface JsonServer {
   close(): Promise<void>;
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new SerializationException(`Request body larger than ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 function send(res: ServerResponse, status: number, body: JsonObject): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
@@ -77,7 +60,9 @@ function send(res: ServerResponse, status: number, body: JsonObject): void {
 
 async function handle(req: IncomingMessage, res: ServerResponse, auth: JsonServerAuth, run: ActionRunner): Promise<void> {
   try {
-    const raw = await readBody(req);
+    const raw = await readBody(req, MAX_BODY_BYTES).catch((e: unknown) => {
+      throw e instanceof BodyTooLargeError ? new SerializationException(`Request body larger than ${MAX_BODY_BYTES} bytes`) : e;
+    });
     const verdict = await verifySigV4(signedPartsOf(req, raw), { region: auth.region, service: SERVICE, credentials: auth.credentials });
     if (!verdict.ok) {
       send(res, 400, { __type: `com.amazon.coral.service#${AUTH_EXCEPTIONS[verdict.type]}`, message: verdict.message });

@@ -1,7 +1,7 @@
 /**
- * Small node:http helpers the simulators share: bounded body reading, JSON and text
- * answers, multipart parsing (through the built-in Fetch Request), and connection
- * tracking so a server can be stopped — or "crash" — at once.
+ * Small node:http helpers the local servers share (the simulators, the API, Step Functions):
+ * bounded body reading, JSON and text answers, multipart parsing (through the built-in
+ * Fetch Request), and connection tracking so a server can be stopped — or "crash" — at once.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
