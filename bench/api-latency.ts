@@ -18,6 +18,8 @@
  *
  *   npm run bench:api -- [--requests 500] [--concurrency 50] [--jobs-per-pack 1] [--pipeline idle|run] [--json]
  */
+// First: the handlers' Powertools output settings must be in the environment before they load.
+import '../local/handler-output.ts';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';

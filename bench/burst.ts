@@ -11,6 +11,8 @@
  * busy while work waits, GPU-seconds wasted, and whether jobs started in the order they
  * were accepted. Exits 1 when a job of the job machine did not complete.
  */
+// First: the handlers' Powertools output settings must be in the environment before they load.
+import '../local/handler-output.ts';
 import { inspect } from 'node:util';
 import { Command, InvalidArgumentError } from 'commander';
 import { intOption, timeScaleOption } from '../cli/options.ts';

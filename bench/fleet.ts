@@ -12,6 +12,8 @@
  * GPU-seconds billed (cold start, warm-up, jobs, idle) beside what the jobs needed, and per
  * 1,000 jobs at the g5.xlarge on-demand price. All times in pipeline seconds.
  */
+// First: the handlers' Powertools output settings must be in the environment before they load.
+import '../local/handler-output.ts';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';

@@ -13,6 +13,8 @@
  * test counts really happen while no job should fail; GPU faults (hangs, full disks) would
  * make a latency threshold measure the fault profile instead of the pipeline.
  */
+// First: the handlers' Powertools output settings must be in the environment before they load.
+import '../local/handler-output.ts';
 import { Command, InvalidArgumentError } from 'commander';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';

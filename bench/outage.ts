@@ -12,6 +12,8 @@
  * failures re-run (must be 0). Figures come from the job items at the end, never from the
  * pipeline's own counters.
  */
+// First: the handlers' Powertools output settings must be in the environment before they load.
+import '../local/handler-output.ts';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';

@@ -6,6 +6,8 @@
  * from argv[2], prints the variant's report as one JSON line on stdout; progress lines on
  * stderr start with "[bench]".
  */
+// First: the handlers' Powertools output settings must be in the environment before they load.
+import '../local/handler-output.ts';
 import { runVariant, type VariantOptions } from './variant.ts';
 
 // Stopped from outside (a timed-out run): exit through the 'exit' listeners that kill the

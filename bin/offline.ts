@@ -3,6 +3,8 @@
  * `npm start`: runs a whole demo pack offline on real emulators, shows it live, and ends
  * with a report. `--serve` keeps the stack up and writes .vto/endpoints.json.
  */
+// First: the handlers' Powertools output settings must be in the environment before they load.
+import '../local/handler-output.ts';
 import { Command } from 'commander';
 import { daysOption, intOption, timeScaleOption, workersOption } from '../cli/options.ts';
 import { runOffline, type OfflineRunOptions } from '../cli/offline-run.ts';

@@ -38,6 +38,9 @@ import { provision, type Provisioned } from './provision.ts';
 import { startLocalStepFunctions, type EventBridgeStepFunctionsStatusEvent, type LambdaFunctionConfig, type LambdaHandler, type LocalStepFunctions } from './stepfunctions/index.ts';
 import { createSupervisor, type SupervisorLog } from './supervisor.ts';
 import { resetProcessCaches } from '../adapters/process-caches.ts';
+import type { LogLevel } from '@aws-lambda-powertools/logger/types';
+import { logger } from '../adapters/logging.ts';
+import { OFFLINE_HANDLER_OUTPUT_ENV } from './handler-output.ts';
 import type { FleetScalingSettings } from '../core/fleet-scaling-settings.ts';
 import { COLD_START } from './comfyui/physics.ts';
 import { startFleetScaler, type FleetScaler } from './fleet-scaler.ts';
@@ -260,9 +263,7 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       VTO_MODEL_CHAIN: LOCAL_MODELS.join(','),
       // Offline generations take well under a second: a hang is detected after a few.
       VTO_GPU_DEADLINE_SECONDS: String(Math.max(3, Math.round(120 * timeScale))),
-      POWERTOOLS_LOG_LEVEL: process.env['POWERTOOLS_LOG_LEVEL'] ?? 'SILENT',
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_DEV: 'false',
+      ...OFFLINE_HANDLER_OUTPUT_ENV,
       [EVENT_BUS_ENV]: bus.busName,
       AWS_ENDPOINT_URL_EVENTBRIDGE: bus.url,
       VTO_WEBHOOK_SECRET: webhookSecret,
@@ -271,6 +272,8 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       ...(options.packRetentionDays !== undefined && { VTO_PACK_RETENTION_DAYS: String(options.packRetentionDays) }),
     };
     Object.assign(process.env, handlerEnv);
+    // The logger read its level when first imported, maybe before this stack's environment.
+    logger.setLogLevel(OFFLINE_HANDLER_OUTPUT_ENV.POWERTOOLS_LOG_LEVEL as LogLevel);
     // What an earlier stack of this process parsed and connected to is not this stack's.
     resetProcessCaches();
     cleanups.push(async () => { resetProcessCaches(); });

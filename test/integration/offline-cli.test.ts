@@ -13,11 +13,14 @@ import { ENDPOINTS_FILE } from '../../cli/offline-run.ts';
 const BIN = join(import.meta.dirname, '../../bin/offline.ts');
 
 describe('npm start', () => {
-  it('--json runs a pack to the end and prints one parsable report', () => {
+  it('--json runs a pack to the end and prints one parsable report, and nothing else, on stdout', () => {
+    // Prepare: a shell's environment, without the Powertools settings the suite's global setup adds.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('POWERTOOLS_')));
     // Act
-    const r = spawnSync(process.execPath, [BIN, '--json', '--jobs', '4', '--profile', 'none', '--time-scale', '0.1', '--workers', '1'], { encoding: 'utf8', timeout: 180_000 });
-    // Assess
+    const r = spawnSync(process.execPath, [BIN, '--json', '--jobs', '4', '--profile', 'none', '--time-scale', '0.1', '--workers', '1'], { encoding: 'utf8', timeout: 180_000, env });
+    // Assess: the report is the only line on stdout (no handler log or EMF metric line)
     expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trimEnd().split('\n')).toHaveLength(1);
     const report = JSON.parse(r.stdout) as { pack: { total: number; counts: Record<string, number> }; jobs: { id: string; status: string; attempts: number; recoveries: unknown[] }[]; statistics: Record<string, unknown> };
     expect(report.pack.total).toBe(4);
     expect(report.pack.counts['complete']).toBe(4);
