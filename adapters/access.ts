@@ -4,17 +4,18 @@
  * the synthesized policies do not allow (local/iam/), so a missing grant fails offline as it
  * would on AWS. Names are IAM's: `dynamodb:PutItem` on `table:control`.
  */
-import type { BUCKETS, EVENT_BUS, QUEUES, STATE_MACHINES, TABLES } from '../core/resources.ts';
+import type { BUCKETS, EVENT_BUS, QUEUES, SECRETS, STATE_MACHINES, TABLES } from '../core/resources.ts';
 
 type TableKey = keyof typeof TABLES;
-type QueueKey = keyof typeof QUEUES | `${keyof typeof QUEUES}DeadLetter`;
+export type QueueKey = keyof typeof QUEUES | `${keyof typeof QUEUES}DeadLetter`;
+export type SecretKey = keyof typeof SECRETS;
 type MachineKey = keyof typeof STATE_MACHINES;
 
 /**
  * What a grant is on: a table, one of its indexes, objects of the artifacts bucket matching
- * a key pattern, the bucket itself, a queue, a state machine, its executions, the hosted
- * inpaint API key's secret, the lifecycle events bus, or `*` (actions without resource-level
- * permissions).
+ * a key pattern, the bucket itself, a queue (or its dead-letter queue), a state machine, its
+ * executions, a secret (the hosted inpaint API key, the webhook signing key), the lifecycle
+ * events bus, or `*` (actions without resource-level permissions).
  */
 export type AccessTarget =
   | `table:${TableKey}`
@@ -24,7 +25,7 @@ export type AccessTarget =
   | `queue:${QueueKey}`
   | `stateMachine:${MachineKey}`
   | `executions:${MachineKey}`
-  | 'secret:hostedInpaint'
+  | `secret:${SecretKey}`
   | `bus:${(typeof EVENT_BUS)['name']}`
   | '*';
 

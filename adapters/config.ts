@@ -3,7 +3,7 @@
  * variable fails the first invocation with a message naming the variable and the reason.
  */
 import { z } from 'zod';
-import { BUCKETS, QUEUES, STATE_MACHINES, TABLES } from '../core/resources.ts';
+import { BUCKETS, QUEUES, SECRETS, STATE_MACHINES, TABLES } from '../core/resources.ts';
 import { DEFAULT_PARAMS } from '../core/params.ts';
 import { loadSettings } from '../core/settings.ts';
 import { cachedPerProcess } from './process-caches.ts';
@@ -24,7 +24,7 @@ const schema = z.object({
   ANALYZER_URL: z.url().optional(),
   HOSTED_INPAINT_URL: z.url().optional(),
   /** ARN of the Secrets Manager secret holding the hosted-inpaint API key (never the key itself). */
-  HOSTED_INPAINT_SECRET_ARN: z.string().optional(),
+  [SECRETS.hostedInpaint.envVar]: z.string().optional(),
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** Scales the waits handlers compute (backoff); 1 on AWS, smaller offline to compress time. */
   VTO_TIME_SCALE: z.coerce.number().positive().max(1).default(1),
@@ -62,7 +62,7 @@ export const config = cachedPerProcess((env): Config => {
     controlTable: s(TABLES.control.envVar), bucket: s(BUCKETS.artifacts.envVar),
     gpuQueueUrl: o(QUEUES.gpu.envVar), jobStateMachineArn: o(STATE_MACHINES.job.envVar), packStateMachineArn: o(STATE_MACHINES.pack.envVar),
     segmentationUrl: o('SEGMENTATION_URL'), analyzerUrl: o('ANALYZER_URL'), hostedUrl: o('HOSTED_INPAINT_URL'),
-    hostedSecretArn: o('HOSTED_INPAINT_SECRET_ARN'), providerTimeoutMs: e['PROVIDER_TIMEOUT_MS'] as number,
+    hostedSecretArn: o(SECRETS.hostedInpaint.envVar), providerTimeoutMs: e['PROVIDER_TIMEOUT_MS'] as number,
     timeScale: e['VTO_TIME_SCALE'] as number, modelChain: e['VTO_MODEL_CHAIN'] as string[],
     segmentationPrompts: e['VTO_SEGMENTATION_PROMPTS'] as string[], segmentationAltPrompts: e['VTO_SEGMENTATION_ALT_PROMPTS'] as string[],
     eventRetentionDays: e['VTO_EVENT_RETENTION_DAYS'] as number, gpuDeadlineSeconds: e['VTO_GPU_DEADLINE_SECONDS'] as number,

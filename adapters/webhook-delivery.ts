@@ -9,7 +9,7 @@ import { ChangeMessageVisibilityCommand, SendMessageCommand } from '@aws-sdk/cli
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { QUEUES } from '../core/resources.ts';
+import { QUEUES, SECRETS } from '../core/resources.ts';
 import { jobEventDetailSchema, packEventDetailSchema, type LifecycleDetail } from '../core/lifecycle.ts';
 import {
   DELIVERY_HEADER, EVENT_TYPE_HEADER, RETRY_WINDOW_SECONDS, SIGNATURE_HEADER, deliveryId, hostOf, isForbiddenAddress, isLoopbackAddress,
@@ -22,14 +22,23 @@ import { logger } from './logging.ts';
 import { loadSettings } from '../core/settings.ts';
 import { cachedPerProcess } from './process-caches.ts';
 
-/** The pack's webhook and its dead letters; the queues' grants come with the event source and the dead-letter queue (lib/events.ts). */
-export const WEBHOOK_SENDER_ACCESS = access(grant('table:packs', 'dynamodb', 'GetItem', 'UpdateItem'));
+/**
+ * Every call the sender makes: the pack's webhook and its failures, the signing key, a retry's
+ * backoff (delayMessage) and a dead letter. Receiving and deleting its batches is Lambda's
+ * event source, whose grant CDK adds with it (lib/events.ts).
+ */
+export const WEBHOOK_SENDER_ACCESS = access(
+  grant('table:packs', 'dynamodb', 'GetItem', 'UpdateItem'),
+  grant('secret:webhook', 'secretsmanager', 'GetSecretValue'),
+  grant('queue:webhooks', 'sqs', 'ChangeMessageVisibility'),
+  grant('queue:webhooksDeadLetter', 'sqs', 'SendMessage'),
+);
 
 const settingsSchema = z.object({
   [QUEUES.webhooks.envVar]: z.string().min(1),
   [QUEUES.webhooks.deadLetter.envVar]: z.string().min(1),
   /** Secrets Manager secret holding the signing secret (AWS). */
-  VTO_WEBHOOK_SECRET_ARN: z.string().min(1).optional(),
+  [SECRETS.webhook.envVar]: z.string().min(1).optional(),
   /** The signing secret itself (offline only: .vto/endpoints.json `webhookSecret`). */
   VTO_WEBHOOK_SECRET: z.string().min(16).optional(),
   /** Offline: http:// to loopback is allowed. */
@@ -38,8 +47,8 @@ const settingsSchema = z.object({
   VTO_WEBHOOK_RETRY_WINDOW_SECONDS: z.coerce.number().positive().default(RETRY_WINDOW_SECONDS),
   VTO_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().max(30_000).default(10_000),
   VTO_TIME_SCALE: z.coerce.number().positive().max(1).default(1),
-}).refine((e) => e.VTO_WEBHOOK_SECRET_ARN !== undefined || e.VTO_WEBHOOK_SECRET !== undefined, {
-  message: 'VTO_WEBHOOK_SECRET_ARN (or, offline, VTO_WEBHOOK_SECRET) is required', path: ['VTO_WEBHOOK_SECRET_ARN'],
+}).refine((e) => e[SECRETS.webhook.envVar] !== undefined || e.VTO_WEBHOOK_SECRET !== undefined, {
+  message: `${SECRETS.webhook.envVar} (or, offline, VTO_WEBHOOK_SECRET) is required`, path: [SECRETS.webhook.envVar],
 });
 
 export interface SenderSettings {
@@ -51,7 +60,7 @@ export const senderSettings = cachedPerProcess((env): SenderSettings => {
   const e = loadSettings(settingsSchema, env);
   return {
     queueUrl: e[QUEUES.webhooks.envVar] as string, deadLetterUrl: e[QUEUES.webhooks.deadLetter.envVar] as string,
-    secretArn: e.VTO_WEBHOOK_SECRET_ARN, secret: e.VTO_WEBHOOK_SECRET, allowLoopbackHttp: e.VTO_WEBHOOK_ALLOW_LOOPBACK === 'true',
+    secretArn: e[SECRETS.webhook.envVar], secret: e.VTO_WEBHOOK_SECRET, allowLoopbackHttp: e.VTO_WEBHOOK_ALLOW_LOOPBACK === 'true',
     retryWindowMs: e.VTO_WEBHOOK_RETRY_WINDOW_SECONDS * 1000 * e.VTO_TIME_SCALE, timeoutMs: e.VTO_WEBHOOK_TIMEOUT_MS, timeScale: e.VTO_TIME_SCALE,
   };
 });

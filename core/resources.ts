@@ -87,6 +87,17 @@ export const BUCKETS = {
   artifacts: { name: 'artifacts', envVar: 'ARTIFACTS_BUCKET' },
 } as const;
 
+/**
+ * Secrets Manager secrets the code reads, by access-target key (`secret:webhook`): each
+ * reader finds its secret's ARN in `envVar`, and offline policies bind the grant to it.
+ */
+export const SECRETS = {
+  /** The hosted inpaint provider's API key (created by the stack or given at deploy). */
+  hostedInpaint: { envVar: 'HOSTED_INPAINT_SECRET_ARN' },
+  /** The key webhook deliveries are signed with (offline the sender reads VTO_WEBHOOK_SECRET instead). */
+  webhook: { envVar: 'VTO_WEBHOOK_SECRET_ARN' },
+} as const;
+
 /** The lifecycle events bus: named `{stack}-events` on AWS, `vto-events` offline; functions read its name from `envVar`. */
 export const EVENT_BUS = { name: 'events', envVar: 'EVENT_BUS_NAME' } as const;
 

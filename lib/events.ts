@@ -8,7 +8,8 @@
  * be given the API's URL (the API depends on the machines, which depend on them). A rule on
  * the bus feeds an SQS queue; the sender reads it (SQS event source, partial batch failures), signs with the secret from
  * Secrets Manager, retries with backoff for 24 h by setting the message's visibility, and
- * moves what it gives up on to the dead-letter queue and onto the pack.
+ * moves what it gives up on to the dead-letter queue and onto the pack. Those calls are
+ * granted as declared beside them (WEBHOOK_SENDER_ACCESS), through grantAccess.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { EventBus, Rule } from 'aws-cdk-lib/aws-events';
@@ -20,7 +21,7 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { WEBHOOK_RULE_PATTERN } from '../core/lifecycle.ts';
-import { BUCKETS, QUEUES, TABLES } from '../core/resources.ts';
+import { BUCKETS, QUEUES, SECRETS, TABLES } from '../core/resources.ts';
 import { EVENT_BUS_ENV } from '../adapters/lifecycle-events.ts';
 import { WEBHOOK_SENDER_ACCESS } from '../adapters/webhook-delivery.ts';
 import { eventBusName, grantAccess } from './grants.ts';
@@ -88,7 +89,7 @@ export class PipelineEvents extends Construct {
       ...props.environment,
       [def.envVar]: this.webhookQueue.queueUrl,
       [def.deadLetter.envVar]: this.webhookDeadLetterQueue.queueUrl,
-      VTO_WEBHOOK_SECRET_ARN: this.webhookSecret.secretArn,
+      [SECRETS.webhook.envVar]: this.webhookSecret.secretArn,
     };
     for (const key of Object.keys(TABLES) as TableKey[]) environment[TABLES[key].envVar] = data.tables[key].tableName;
     environment[BUCKETS.artifacts.envVar] = data.artifacts.bucketName;
@@ -102,9 +103,13 @@ export class PipelineEvents extends Construct {
       ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
       logRemovalPolicy: removalPolicy,
     });
+    // The event source adds its own grant (Receive, Delete, ChangeMessageVisibility,
+    // GetQueueAttributes, GetQueueUrl on the webhook queue): Lambda's poller calls those with
+    // the function's role, not the sender's code, so they are not part of its declaration.
     this.sender.function.addEventSource(new SqsEventSource(this.webhookQueue, { batchSize: 10, reportBatchItemFailures: true }));
-    grantAccess(this.sender, WEBHOOK_SENDER_ACCESS, { data });
-    this.webhookSecret.grantRead(this.sender);
-    this.webhookDeadLetterQueue.grantSendMessages(this.sender);
+    // What the sender's code calls, and nothing else: declared beside it (adapters/webhook-delivery.ts).
+    grantAccess(this.sender, WEBHOOK_SENDER_ACCESS, {
+      data, secrets: { webhook: this.webhookSecret }, webhookQueues: { queue: this.webhookQueue, deadLetter: this.webhookDeadLetterQueue },
+    });
   }
 }

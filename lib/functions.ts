@@ -10,7 +10,7 @@ import type { IFunction, ILayerVersion } from 'aws-cdk-lib/aws-lambda';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { BUCKETS, TABLES } from '../core/resources.ts';
+import { BUCKETS, SECRETS, TABLES } from '../core/resources.ts';
 import { STATE_FUNCTION_DEFS, type Provider } from '../lambdas/catalog.ts';
 import { STATE_FUNCTIONS, type StateFunctionId } from '../statemachines/tasks.ts';
 import type { PipelineData, TableKey } from './data.ts';
@@ -24,7 +24,7 @@ export const PROVIDER_ENV: Readonly<Record<Provider, string>> = {
   hostedInpaint: 'HOSTED_INPAINT_URL',
 };
 /** The environment variable holding the ARN of the hosted inpaint API key's secret. */
-export const HOSTED_INPAINT_SECRET_ENV = 'HOSTED_INPAINT_SECRET_ARN';
+export const HOSTED_INPAINT_SECRET_ENV = SECRETS.hostedInpaint.envVar;
 
 export interface ProviderEndpoints {
   /**
@@ -121,7 +121,7 @@ export class StateFunctions extends Construct {
         ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
         logRemovalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
       });
-      grantAccess(f, def.access, { data, hostedInpaintApiKey: props.hostedInpaintApiKey });
+      grantAccess(f, def.access, { data, secrets: { hostedInpaint: props.hostedInpaintApiKey } });
       return f;
     };
     const functions = {} as Record<StateFunctionId, PipelineFunction>;

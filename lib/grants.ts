@@ -1,24 +1,28 @@
 /**
  * Turns access declared beside the code (adapters/access.ts) into IAM statements on
  * this stack's resources: a table, an index, objects under a key pattern, a queue, a machine
- * or its executions, the hosted inpaint key's secret, the lifecycle events bus. Exactly the
+ * or its executions, a secret, the lifecycle events bus. Exactly the
  * declared actions; wildcard resources (object key patterns, executions, `*`) are acknowledged
  * for cdk-nag here.
  */
 import { ArnFormat, Stack, Token } from 'aws-cdk-lib';
 import { Grant, ManagedPolicy, PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { CfnStateMachine, type IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct, IConstruct } from 'constructs';
 import { EVENT_BUS, TABLES } from '../core/resources.ts';
-import type { Access, AccessTarget } from '../adapters/access.ts';
+import type { Access, AccessTarget, QueueKey, SecretKey } from '../adapters/access.ts';
 import type { PipelineData, TableKey } from './data.ts';
 import { acknowledge, nagRef, wildcardResource, type Acknowledgement } from './nag.ts';
 
 /** The resources access targets name; a target whose resource is not given here is an error. */
 export interface AccessResources {
   readonly data: PipelineData;
-  readonly hostedInpaintApiKey?: ISecret;
+  /** The secrets `secret:…` targets name (the hosted inpaint key, the webhook signing key). */
+  readonly secrets?: { readonly [K in SecretKey]?: Pick<ISecret, 'secretArn'> };
+  /** The webhook queue and its dead-letter queue (lib/events.ts), for `queue:webhooks…` targets. */
+  readonly webhookQueues?: { readonly queue: IQueue; readonly deadLetter: IQueue };
   readonly stateMachines?: { readonly job: IStateMachine; readonly pack: IStateMachine };
 }
 
@@ -75,8 +79,15 @@ function resolveTarget(scope: IConstruct, on: AccessTarget, r: AccessResources):
     }
     case 'bucket':
       return { arn: r.data.artifacts.bucketArn };
-    case 'queue':
-      return { arn: (rest === 'gpuDeadLetter' ? r.data.gpuDeadLetterQueue : r.data.gpuQueue).queueArn };
+    case 'queue': {
+      const queues: Readonly<Record<QueueKey, IQueue | undefined>> = {
+        gpu: r.data.gpuQueue, gpuDeadLetter: r.data.gpuDeadLetterQueue,
+        webhooks: r.webhookQueues?.queue, webhooksDeadLetter: r.webhookQueues?.deadLetter,
+      };
+      const queue = queues[rest as QueueKey];
+      if (queue === undefined) throw new AccessGrantError(`${scope.node.path}: ${on} needs the ${rest} queue, which is not given where it is granted`);
+      return { arn: queue.queueArn };
+    }
     case 'stateMachine':
       return { arn: machine(rest).stateMachineArn };
     case 'executions': {
@@ -89,9 +100,11 @@ function resolveTarget(scope: IConstruct, on: AccessTarget, r: AccessResources):
     }
     case 'bus':
       return { arn: stack.formatArn({ service: 'events', resource: 'event-bus', resourceName: eventBusName(scope) }) };
-    case 'secret':
-      if (r.hostedInpaintApiKey === undefined) throw new AccessGrantError(`${scope.node.path}: ${on} needs the hosted inpaint secret`);
-      return { arn: r.hostedInpaintApiKey.secretArn };
+    case 'secret': {
+      const secret = r.secrets?.[rest as SecretKey];
+      if (secret === undefined) throw new AccessGrantError(`${scope.node.path}: ${on} needs the ${rest} secret, which is not given where it is granted`);
+      return { arn: secret.secretArn };
+    }
     default:
       throw new AccessGrantError(`unknown access target ${on}`);
   }

@@ -25,7 +25,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION, awsEnvFor, startEmulators, type Emulat
 import { startProviderSims, type ProviderSims } from './providers/server.ts';
 import { startLocalApi } from './api-server.ts';
 import { runsAs, type Denial } from './iam/enforce.ts';
-import { MACHINE_PRINCIPALS } from './iam/policies.ts';
+import { MACHINE_PRINCIPALS, WEBHOOK_SENDER_PRINCIPAL } from './iam/policies.ts';
 import { startOfflineIam, type OfflineIam } from './iam/offline.ts';
 import { queueArnOf } from './iam/requests.ts';
 import { startLocalBus } from './events/bus.ts';
@@ -334,9 +334,15 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
     const { handler: apiHandler } = await import('../lambdas/api/handler.ts');
     const api = await startLocalApi({ handler: runsAs('Api', apiHandler), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     cleanups.push(() => api.stop());
-    // The webhook sender on its queue, as Lambda's SQS event source runs it.
+    // The webhook sender on its queue, as Lambda's SQS event source runs it: the handler's
+    // calls are checked against the sender's role; the poller's receive and delete stand for
+    // Lambda's event source (granted by CDK with it) and are not. The signing key comes from
+    // VTO_WEBHOOK_SECRET here, so its Secrets Manager grant is proven by synthesis tests only.
     const { handler: webhookHandler } = (await import('../lambdas/handlers/webhook-sender.ts')) as { handler: SqsHandler };
-    const poller = startQueuePoller({ sqs, queueUrl: resources.queues.webhooks.url, queueArn: resources.queues.webhooks.arn, name: 'vto-webhook-sender', handler: webhookHandler });
+    const poller = startQueuePoller({
+      sqs, queueUrl: resources.queues.webhooks.url, queueArn: resources.queues.webhooks.arn, name: 'vto-webhook-sender',
+      handler: runsAs(WEBHOOK_SENDER_PRINCIPAL, webhookHandler),
+    });
     cleanups.push(() => poller.stop());
 
     const workers: WorkerProcess[] = [];

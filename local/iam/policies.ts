@@ -14,7 +14,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BUCKETS, EVENT_BUS, QUEUES, STATE_MACHINES, TABLES } from '../../core/resources.ts';
+import { BUCKETS, EVENT_BUS, QUEUES, SECRETS, STATE_MACHINES, TABLES } from '../../core/resources.ts';
 
 /** A policy statement as IAM reads it (Action and Resource always lists). */
 export interface Statement {
@@ -32,8 +32,11 @@ export interface SymbolicPolicies {
   readonly principals: Readonly<Record<string, readonly Statement[]>>;
 }
 
-/** The principals whose roles the offline stack runs as: function ids, `Api`, `Watchdog`, `Reconciler`, `GpuWorker`, the machines. */
+/** The principals whose roles the offline stack runs as: function ids, `Api`, `Watchdog`, `Reconciler`, `WebhookSender`, `GpuWorker`, the machines. */
 export const MACHINE_PRINCIPALS = { job: 'JobMachine', pack: 'PackMachine' } as const;
+
+/** The webhook sender's role (lib/events.ts). */
+export const WEBHOOK_SENDER_PRINCIPAL = 'WebhookSender';
 
 /** GPU worker hosts run under the stack's GpuWorkerPolicy. */
 export const GPU_WORKER_PRINCIPAL = 'GpuWorker';
@@ -123,21 +126,28 @@ export async function synthesizePolicies(): Promise<SymbolicPolicies> {
     }
     const bucket = `{{${BUCKETS.artifacts.envVar}}}`;
     resources.set(idOf(stack.data.artifacts), { ref: bucket, Arn: `arn:aws:s3:::${bucket}` });
-    for (const [queue, envVar] of [[stack.data.gpuQueue, QUEUES.gpu.envVar], [stack.data.gpuDeadLetterQueue, QUEUES.gpu.deadLetter.envVar]] as const) {
+    const queues = [
+      [stack.data.gpuQueue, QUEUES.gpu.envVar], [stack.data.gpuDeadLetterQueue, QUEUES.gpu.deadLetter.envVar],
+      [stack.events.webhookQueue, QUEUES.webhooks.envVar], [stack.events.webhookDeadLetterQueue, QUEUES.webhooks.deadLetter.envVar],
+    ] as const;
+    for (const [queue, envVar] of queues) {
       resources.set(idOf(queue), { ref: `{{${envVar}}}`, Arn: `{{queueArn:${envVar}}}`, QueueUrl: `{{${envVar}}}` });
     }
     for (const key of Object.keys(STATE_MACHINES) as (keyof typeof STATE_MACHINES)[]) {
       const arn = `{{${STATE_MACHINES[key].envVar}}}`;
       resources.set(idOf(stack.stateMachines[key]), { ref: arn, Arn: arn, Name: `{{machineName:${STATE_MACHINES[key].envVar}}}` });
     }
-    const secret = stack.hostedInpaintApiKey.node.defaultChild === undefined ? undefined : idOf(stack.hostedInpaintApiKey);
-    if (secret !== undefined) resources.set(secret, { ref: '{{HOSTED_INPAINT_SECRET_ARN}}' });
+    // A secret given at deploy time is an ARN in the template, not a resource of it.
+    for (const [secret, envVar] of [[stack.hostedInpaintApiKey, SECRETS.hostedInpaint.envVar], [stack.events.webhookSecret, SECRETS.webhook.envVar]] as const) {
+      if (secret.node.defaultChild !== undefined) resources.set(idOf(secret), { ref: `{{${envVar}}}` });
+    }
 
     const roles = new Map<string, string>();
     for (const [id, f] of Object.entries(stack.functions.functions)) roles.set(idOf(f.role), id);
     roles.set(idOf(stack.api.handler.role), 'Api');
     roles.set(idOf(stack.observability.watchdog.role), 'Watchdog');
     roles.set(idOf(stack.observability.reconciler.role), 'Reconciler');
+    roles.set(idOf(stack.events.sender.role), WEBHOOK_SENDER_PRINCIPAL);
     for (const key of Object.keys(MACHINE_PRINCIPALS) as (keyof typeof MACHINE_PRINCIPALS)[]) {
       roles.set(idOf(stack.stateMachines[key].role as unknown as { node: { defaultChild?: unknown } }), MACHINE_PRINCIPALS[key]);
     }

@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { RECOVERY_FUNCTION_ACCESS, STATE_FUNCTION_DEFS } from '../../lambdas/catalog.ts';
 import { API_ACCESS } from '../../lambdas/api/access.ts';
 import { GPU_WORKER_ACCESS } from '../../worker/access.ts';
+import { WEBHOOK_SENDER_ACCESS } from '../../adapters/webhook-delivery.ts';
+import { WEBHOOK_SENDER_PRINCIPAL } from '../../local/iam/policies.ts';
 
 const sources = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
   e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []);
@@ -32,6 +34,7 @@ describe('access declarations', () => {
     const principals = {
       ...Object.fromEntries(Object.entries(STATE_FUNCTION_DEFS).map(([id, d]) => [id, d.access])),
       Watchdog: RECOVERY_FUNCTION_ACCESS.watchdog, Reconciler: RECOVERY_FUNCTION_ACCESS.reconciler, Api: API_ACCESS, GpuWorker: GPU_WORKER_ACCESS,
+      [WEBHOOK_SENDER_PRINCIPAL]: WEBHOOK_SENDER_ACCESS,
     };
     for (const [principal, access] of Object.entries(principals)) {
       expect(access.length, principal).toBeGreaterThan(0);

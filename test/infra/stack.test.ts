@@ -19,7 +19,8 @@ import { STATE_FUNCTIONS, type StateFunctionId } from '../../statemachines/tasks
 import { CONTEXT_KEYS, createVtoApp } from '../../lib/app.ts';
 import { PipelineData, PipelineDataError, UNCLAIMED_UPLOAD_TAG } from '../../lib/data.ts';
 import { STATE_FUNCTION_DEFS } from '../../lambdas/catalog.ts';
-import { accessStatements } from '../../lib/grants.ts';
+import { AccessGrantError, accessStatements } from '../../lib/grants.ts';
+import { WEBHOOK_SENDER_ACCESS } from '../../adapters/webhook-delivery.ts';
 import { HOSTED_INPAINT_SECRET_ENV } from '../../lib/functions.ts';
 import { EmptyAcknowledgementReasonError, acknowledge } from '../../lib/nag.ts';
 import { PipelineFunction, SecretInEnvironmentError } from '../../lib/pipeline-function.ts';
@@ -162,20 +163,57 @@ describe('the default stack', () => {
     template.hasResourceProperties('AWS::SecretsManager::Secret', { SecretString: Match.absent() });
   });
 
+  /** Each (action, resource) a set of statements allows, beyond logs and traces, sorted. */
+  const pairs = (statements: Json[]) => statements.flatMap((st) => ([st['Action']].flat() as string[])
+    .filter((a) => !a.startsWith('logs:') && !a.startsWith('xray:'))
+    .flatMap((a) => [st['Resource']].flat().map((r) => `${a} ${JSON.stringify(r)}`))).sort();
+
   it('grants each function exactly the access its catalog entry declares, beyond its logs and traces', () => {
-    const pairs = (statements: Json[]) => statements.flatMap((st) => ([st['Action']].flat() as string[])
-      .filter((a) => !a.startsWith('logs:') && !a.startsWith('xray:'))
-      .flatMap((a) => [st['Resource']].flat().map((r) => `${a} ${JSON.stringify(r)}`))).sort();
     for (const fn of STATE_FUNCTIONS) {
       // Act
       const granted = pairs(statementsOf(template, logicalId(stack, stack.functions.functions[fn].role)));
-      const declared = accessStatements(stack, STATE_FUNCTION_DEFS[fn].access, { data: stack.data, hostedInpaintApiKey: stack.hostedInpaintApiKey })
+      const declared = accessStatements(stack, STATE_FUNCTION_DEFS[fn].access, { data: stack.data, secrets: { hostedInpaint: stack.hostedInpaintApiKey } })
         .statements.map((st) => stack.resolve(st.toStatementJson()) as Json);
 
       // Assess
       expect(granted, fn).toEqual(pairs(declared));
       expect(granted.length, fn).toBeGreaterThan(0);
     }
+  });
+
+  it('grants the webhook sender exactly its declared access, beyond its logs, traces and its event source\'s consume grant', () => {
+    // Prepare: what CDK's SqsEventSource grants for Lambda's poller (Queue.grantConsumeMessages).
+    const { events } = stack;
+    const queue = JSON.stringify(stack.resolve(events.webhookQueue.queueArn));
+    const consume = ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'].map((a) => `${a} ${queue}`);
+
+    // Act
+    const granted = pairs(statementsOf(template, logicalId(stack, events.sender.role)));
+    const declared = pairs(accessStatements(stack, WEBHOOK_SENDER_ACCESS, {
+      data: stack.data, secrets: { webhook: events.webhookSecret }, webhookQueues: { queue: events.webhookQueue, deadLetter: events.webhookDeadLetterQueue },
+    }).statements.map((st) => stack.resolve(st.toStatementJson()) as Json));
+
+    // Assess: the declaration names the secret, both queues and the packs table, by their own ARNs.
+    expect(granted).toEqual([...declared, ...consume].sort());
+    expect(declared).toEqual([
+      `dynamodb:GetItem ${JSON.stringify(stack.resolve(stack.data.tables.packs.tableArn))}`,
+      `dynamodb:UpdateItem ${JSON.stringify(stack.resolve(stack.data.tables.packs.tableArn))}`,
+      `secretsmanager:GetSecretValue ${JSON.stringify({ Ref: logicalId(stack, events.webhookSecret) })}`,
+      `sqs:ChangeMessageVisibility ${queue}`,
+      `sqs:SendMessage ${JSON.stringify(stack.resolve(events.webhookDeadLetterQueue.queueArn))}`,
+    ]);
+  });
+
+  it('refuses a grant whose resource is not given where it is made, naming the target', () => {
+    // Prepare
+    const scope = bareStack();
+
+    // Act + Assess
+    const queues = { queue: stack.events.webhookQueue, deadLetter: stack.events.webhookDeadLetterQueue };
+    expect(() => accessStatements(scope, WEBHOOK_SENDER_ACCESS, { data: stack.data, secrets: { webhook: stack.events.webhookSecret } }))
+      .toThrow(new AccessGrantError('Test: queue:webhooks needs the webhooks queue, which is not given where it is granted'));
+    expect(() => accessStatements(scope, WEBHOOK_SENDER_ACCESS, { data: stack.data, webhookQueues: queues }))
+      .toThrow(new AccessGrantError('Test: secret:webhook needs the webhook secret, which is not given where it is granted'));
   });
 
   it('lets the circuit-breaking functions write their breakers in the control table', () => {

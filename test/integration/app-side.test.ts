@@ -138,6 +138,8 @@ describe('lifecycle events and webhooks', { timeout: 180_000 }, () => {
     expect(f2.items[0]).toMatchObject({ type: 'pack.completed', status: 503, attempts: attempts.length });
     expect(String(f2.items[0]!['reason'])).toMatch(/^retried for 15 s; last: the receiver answered 503/);
     expect((await call('GET', `/packs/${down.packId}`)).body['webhook']).toMatchObject({ failures: 1 });
+    // The sender ran as its own role (local/stack.ts): its reads, backoffs and dead letters were all granted.
+    expect(stack.iamDenials()?.map((d) => d.message)).toEqual([]);
   });
 
   it('refuses webhook URLs that are not https or name a private address, naming body.webhook.url', async () => {

@@ -7,22 +7,31 @@ import { DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import { EventBridgeServiceException, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { S3ServiceException } from '@aws-sdk/client-s3';
 import { SFNServiceException, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { ReceiveMessageCommand, SendMessageCommand, SQSClient, SQSServiceException } from '@aws-sdk/client-sqs';
+import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_SOURCE, packEvent } from '../../core/lifecycle.ts';
-import { EVENT_BUS, physicalName, s3Keys } from '../../core/resources.ts';
+import { EVENT_BUS, SECRETS, physicalName, s3Keys } from '../../core/resources.ts';
 import { getObject, putObject } from '../../adapters/artifacts.ts';
-import { documentClient, eventBridgeClient, resetClients, sfnClient } from '../../adapters/aws-clients.ts';
+import { documentClient, eventBridgeClient, resetClients, sfnClient, sqsClient } from '../../adapters/aws-clients.ts';
 import { BreakerStore } from '../../adapters/breaker-store.ts';
 import { emitLifecycle, resetEventSettings } from '../../adapters/lifecycle-events.ts';
+import { resetSenderSettings } from '../../adapters/webhook-delivery.ts';
+import { handler as webhookSender } from '../../lambdas/handlers/webhook-sender.ts';
 import { LOCAL_REGION } from '../../local/emulators.ts';
 import { LOCAL_ACCOUNT } from '../../local/stack.ts';
 import { startLocalBus, type LocalBus } from '../../local/events/bus.ts';
-import { asPrincipal, type Enforcement } from '../../local/iam/enforce.ts';
+import { startQueuePoller, type QueuePoller } from '../../local/events/queue-poller.ts';
+import { asPrincipal, enforceIam, runsAs, type Enforcement } from '../../local/iam/enforce.ts';
+import { PolicyEvaluator } from '../../local/iam/evaluate.ts';
+import { WEBHOOK_SENDER_PRINCIPAL, loadPolicies } from '../../local/iam/policies.ts';
 import { authRequests, queueArnOf } from '../../local/iam/requests.ts';
 import type { Provisioned } from '../../local/provision.ts';
+import { lambdaContext } from '../../local/lambda-context.ts';
 import { provisionFresh } from '../support/aws.ts';
+import { eventually } from '../support/eventually.ts';
 import { enforceIamHere } from '../support/iam.ts';
+import { startReceiver, type Receiver } from '../integration/support/webhook-receiver.ts';
 
 let resources: Provisioned;
 let iam: Enforcement;
@@ -156,6 +165,129 @@ describe('lifecycle events put on the bus', () => {
       Entries: [{ EventBusName: 'default', Source: EVENT_SOURCE, DetailType: 'Pack Started', Detail: '{}' }],
     }))));
     expect(refused).toMatchObject({ name: 'AccessDeniedException', message: expect.stringContaining('events:PutEvents on resource: arn:aws:events:us-east-1:000000000000:event-bus/default') });
+  });
+});
+
+describe('the webhook sender, run as its role as Lambda\'s SQS event source runs it', () => {
+  const SECRET = 'a-webhook-signing-secret-of-some-length';
+  let receiver: Receiver;
+  let raw: SQSClient;
+  let poller: QueuePoller;
+  const saved = { secret: process.env['VTO_WEBHOOK_SECRET'], loopback: process.env['VTO_WEBHOOK_ALLOW_LOOPBACK'], scale: process.env['VTO_TIME_SCALE'] };
+  const restore = (name: string, v: string | undefined) => (v === undefined ? delete process.env[name] : (process.env[name] = v));
+
+  /** A pack with a webhook, and its terminal event on the webhook queue as the bus rule puts it there. */
+  async function queueDelivery(path: string): Promise<string> {
+    const packId = `p-${randomUUID()}`;
+    await documentClient().send(new PutCommand({ TableName: resources.tables.packs, Item: { packId, kind: 'pack', webhook: { url: `${receiver.url}${path}`, events: [] } } }));
+    const detail = packEvent({ packId, name: 'iam', status: 'complete', jobCount: 1 }, new Date().toISOString())!;
+    await raw.send(new SendMessageCommand({
+      QueueUrl: resources.queues.webhooks.url, MessageBody: JSON.stringify({ id: randomUUID(), source: EVENT_SOURCE, 'detail-type': 'Pack Completed', detail }),
+    }));
+    return packId;
+  }
+  const deliveriesTo = (path: string) => receiver.received.filter((r) => r.path === path);
+
+  beforeAll(async () => {
+    receiver = await startReceiver(SECRET);
+    // A retry's backoff of 30 s becomes 1 s.
+    Object.assign(process.env, { VTO_WEBHOOK_SECRET: SECRET, VTO_WEBHOOK_ALLOW_LOOPBACK: 'true', VTO_TIME_SCALE: '0.02' });
+    resetSenderSettings();
+    raw = new SQSClient({ useQueueUrlAsEndpoint: false });
+    // The poller's own receive and delete are Lambda's (not checked); the handler runs as the sender.
+    poller = startQueuePoller({
+      sqs: raw, queueUrl: resources.queues.webhooks.url, queueArn: resources.queues.webhooks.arn, name: 'vto-webhook-sender',
+      handler: runsAs(WEBHOOK_SENDER_PRINCIPAL, webhookSender),
+    });
+  });
+
+  afterAll(async () => {
+    await poller?.stop();
+    raw?.destroy();
+    await receiver?.stop();
+    restore('VTO_WEBHOOK_SECRET', saved.secret);
+    restore('VTO_WEBHOOK_ALLOW_LOOPBACK', saved.loopback);
+    restore('VTO_TIME_SCALE', saved.scale);
+    resetSenderSettings();
+  });
+
+  it('delivers, retries after a backoff and dead-letters with every call allowed by its declared grants', { timeout: 60_000 }, async () => {
+    // Prepare
+    iam.clear();
+    receiver.script('/flaky', [503, 200]);
+    receiver.script('/gone', [410]);
+
+    // Act
+    await queueDelivery('/ok');
+    await queueDelivery('/flaky');
+    const gone = await queueDelivery('/gone');
+    await eventually(() => [deliveriesTo('/ok').length, deliveriesTo('/flaky').length, deliveriesTo('/gone').length], (n) => n.join() === '1,2,1', 'the deliveries', { timeoutMs: 45_000 });
+    const pack = await eventually(async () => (await documentClient().send(new GetCommand({ TableName: resources.tables.packs, Key: { packId: gone } }))).Item,
+      (item) => item?.['webhookFailureCount'] === 1, 'the dead letter on the pack', { timeoutMs: 10_000 });
+    const deadLetters = await raw.send(new ReceiveMessageCommand({ QueueUrl: resources.queues.webhooks.dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+
+    // Assess: GetItem, ChangeMessageVisibility (the 503's backoff), SendMessage to the dead-letter queue, UpdateItem, none refused.
+    expect(iam.denials()).toEqual([]);
+    expect(deliveriesTo('/flaky').map((r) => r.answered)).toEqual([503, 200]);
+    expect(receiver.received.every((r) => r.signatureValid)).toBe(true);
+    expect(pack?.['webhookFailures']).toEqual([expect.objectContaining({ status: 410, url: `${receiver.url}/gone` })]);
+    expect((deadLetters.Messages ?? []).map((m) => (JSON.parse(m.Body ?? '{}') as { detail: { packId: string } }).detail.packId)).toEqual([gone]);
+  });
+
+  it('is refused what its role does not grant, as SQS refuses it: sending to the GPU queue', async () => {
+    // Prepare
+    iam.clear();
+    const gpu = queueArnOf(place, resources.queues.gpu.url);
+
+    // Act
+    const refused = await refusal(asPrincipal(WEBHOOK_SENDER_PRINCIPAL, () =>
+      sqsClient().send(new SendMessageCommand({ QueueUrl: resources.queues.gpu.url, MessageBody: '{}' }))));
+
+    // Assess
+    expect(refused).toBeInstanceOf(SQSServiceException);
+    expect(refused).toMatchObject({
+      name: 'AccessDenied',
+      $metadata: { httpStatusCode: 403 },
+      message: 'User: arn:aws:sts::000000000000:assumed-role/vto-WebhookSender-role/vto-WebhookSender is not authorized to perform: '
+        + `sqs:SendMessage on resource: ${gpu} because no identity-based policy allows the sqs:SendMessage action`,
+    });
+    expect(iam.denials()).toEqual([expect.objectContaining({ principal: WEBHOOK_SENDER_PRINCIPAL, action: 'sqs:SendMessage', resource: gpu })]);
+  });
+
+  it('may read its signing secret and no other (the offline sender signs with VTO_WEBHOOK_SECRET, so only the policy says so)', async () => {
+    // Prepare
+    const arn = (name: string) => `arn:aws:secretsmanager:us-east-1:000000000000:secret:${name}`;
+    const evaluator = new PolicyEvaluator(await loadPolicies(), place, { [SECRETS.webhook.envVar]: arn('vto-webhook-AbCdEf'), [SECRETS.hostedInpaint.envVar]: arn('vto-hosted-AbCdEf') });
+    const read = (name: string) => evaluator.verdict(WEBHOOK_SENDER_PRINCIPAL, { action: 'secretsmanager:GetSecretValue', resource: arn(name) });
+
+    // Act + Assess
+    expect([read('vto-webhook-AbCdEf'), read('vto-hosted-AbCdEf')]).toEqual(['allowed', 'implicitDeny']);
+    expect(evaluator.verdict(WEBHOOK_SENDER_PRINCIPAL, { action: 'secretsmanager:DescribeSecret', resource: arn('vto-webhook-AbCdEf') })).toBe('implicitDeny');
+  });
+
+  it('is refused its first call when its role has no grants: the handler\'s calls are checked as the sender', async () => {
+    // Prepare: the same policies with the sender's statements taken away.
+    const policies = await loadPolicies();
+    iam.stop();
+    const bare = enforceIam({ policies: { principals: { ...policies.principals, [WEBHOOK_SENDER_PRINCIPAL]: [] } }, ...place });
+    const packId = `p-${randomUUID()}`;
+    const detail = packEvent({ packId, name: 'iam', status: 'complete', jobCount: 1 }, new Date().toISOString())!;
+    const record = {
+      messageId: 'm1', receiptHandle: 'r1', body: JSON.stringify({ detail }), md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: resources.queues.webhooks.arn, awsRegion: 'us-east-1',
+      attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'local', ApproximateFirstReceiveTimestamp: String(Date.now()) }, messageAttributes: {},
+    };
+
+    try {
+      // Act
+      const answer = await runsAs(WEBHOOK_SENDER_PRINCIPAL, webhookSender)({ Records: [record] }, lambdaContext({ functionName: 'vto-webhook-sender', deadline: Date.now() + 30_000 }));
+
+      // Assess: refused, so the message is handed back for another try.
+      expect(answer).toEqual({ batchItemFailures: [{ itemIdentifier: 'm1' }] });
+      expect(bare.denials()).toEqual([expect.objectContaining({ principal: WEBHOOK_SENDER_PRINCIPAL, action: 'dynamodb:GetItem', resource: tableArn(resources.tables.packs) })]);
+    } finally {
+      bare.stop();
+      iam = await enforceIamHere();
+    }
   });
 });
 
