@@ -11,6 +11,10 @@ import { cachedPerProcess } from './process-caches.ts';
 const list = (fallback: string[]) =>
   z.string().optional().transform((s) => (s === undefined || s.trim() === '' ? fallback : s.split(',').map((x) => x.trim()).filter(Boolean)));
 
+/** The deployed defaults of the provider timeout and the GPU worker's generation deadline (the offline stack compresses them). */
+export const DEFAULT_PROVIDER_TIMEOUT_MS = 10_000;
+export const DEFAULT_GPU_DEADLINE_SECONDS = 600;
+
 const schema = z.object({
   [TABLES.packs.envVar]: z.string().min(1),
   [TABLES.jobs.envVar]: z.string().min(1),
@@ -25,7 +29,7 @@ const schema = z.object({
   HOSTED_INPAINT_URL: z.url().optional(),
   /** ARN of the Secrets Manager secret holding the hosted-inpaint API key (never the key itself). */
   [SECRETS.hostedInpaint.envVar]: z.string().optional(),
-  PROVIDER_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  PROVIDER_TIMEOUT_MS: z.coerce.number().int().positive().default(DEFAULT_PROVIDER_TIMEOUT_MS),
   /** Scales the waits handlers compute (backoff); 1 on AWS, smaller offline to compress time. */
   VTO_TIME_SCALE: z.coerce.number().positive().max(1).default(1),
   /** Model fallback chain for SWITCH_MODEL, in order. */
@@ -36,7 +40,7 @@ const schema = z.object({
   /** Days recovery events are kept before TTL removes them. */
   VTO_EVENT_RETENTION_DAYS: z.coerce.number().int().positive().default(30),
   /** The GPU worker's own generation deadline, below the task's TimeoutSeconds. */
-  VTO_GPU_DEADLINE_SECONDS: z.coerce.number().positive().default(600),
+  VTO_GPU_DEADLINE_SECONDS: z.coerce.number().positive().default(DEFAULT_GPU_DEADLINE_SECONDS),
 });
 
 export type Config = {

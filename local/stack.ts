@@ -34,6 +34,7 @@ import { WEBHOOK_RULE_PATTERN } from '../core/lifecycle.ts';
 import { EVENT_BUS_ENV } from '../adapters/lifecycle-events.ts';
 import { reconcilerListener, startWatchdogTimer, type WatchdogTimer } from './recovery.ts';
 import { watchdogSettingsFromEnv } from '../adapters/watchdog-settings.ts';
+import { DEFAULT_GPU_DEADLINE_SECONDS, DEFAULT_PROVIDER_TIMEOUT_MS } from '../adapters/config.ts';
 import { provision, type Provisioned } from './provision.ts';
 import { startLocalStepFunctions, type EventBridgeStepFunctionsStatusEvent, type LambdaFunctionConfig, type LambdaHandler, type LocalStepFunctions } from './stepfunctions/index.ts';
 import { createSupervisor, type SupervisorLog } from './supervisor.ts';
@@ -218,6 +219,11 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
   const profile = options.profile ?? 'default';
   const seed = options.seed ?? 1;
   const stepMs = Math.max(1, Math.round((options.stepMs ?? 20) * Math.min(1, timeScale * 4)));
+  // The deployed generation deadline, compressed like every wait. It bounds the simulated
+  // GPU's real work too (pixels, PNGs, step timers that fire late on a loaded machine), which
+  // the time scale does not compress, so it is not made tighter than that: a hang is cut
+  // sooner by the stall bounds, which follow the prompt's own progress.
+  const gpuDeadlineMs = Math.max(3000, Math.round(DEFAULT_GPU_DEADLINE_SECONDS * 1000 * timeScale));
   const cleanups: (() => Promise<void>)[] = [];
   // Run before every cleanup: the supervisor must not replace workers the stack is stopping.
   let stopSupervisor: () => Promise<void> = async () => undefined;
@@ -259,10 +265,12 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
       ANALYZER_URL: providers.urls.analyzer,
       HOSTED_INPAINT_URL: providers.urls.hosted,
       VTO_TIME_SCALE: String(timeScale),
-      PROVIDER_TIMEOUT_MS: String(Math.max(1000, Math.round(10_000 * Math.min(1, timeScale * 4)))),
+      // The simulated providers answer with real work on these cores, which the time scale
+      // does not compress: their calls keep the deployed timeout, or a loaded machine's slow
+      // answers read as provider failures (Transient.Network) and open breakers no fault opened.
+      PROVIDER_TIMEOUT_MS: String(DEFAULT_PROVIDER_TIMEOUT_MS),
       VTO_MODEL_CHAIN: LOCAL_MODELS.join(','),
-      // Offline generations take well under a second: a hang is detected after a few.
-      VTO_GPU_DEADLINE_SECONDS: String(Math.max(3, Math.round(120 * timeScale))),
+      VTO_GPU_DEADLINE_SECONDS: String(gpuDeadlineMs / 1000),
       ...OFFLINE_HANDLER_OUTPUT_ENV,
       [EVENT_BUS_ENV]: bus.busName,
       AWS_ENDPOINT_URL_EVENTBRIDGE: bus.url,
@@ -391,7 +399,7 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
           ...(fleet !== undefined && { VTO_WARMUP_MODEL: LOCAL_MODELS[0] }),
           VTO_AUTO_SHUTDOWN_MS: 'off',
           VTO_SHUTDOWN_GRACE_MS: '2000',
-          VTO_GENERATION_TIMEOUT_MS: String(Math.max(3000, Math.round(120_000 * timeScale))),
+          VTO_GENERATION_TIMEOUT_MS: String(gpuDeadlineMs),
           // Stall bounds on the same clock as the deadline, so a hang is cut well before it.
           VTO_STALL_FLOOR_MS: String(Math.max(500, Math.round(60_000 * timeScale))),
           VTO_STALL_FIRST_PROGRESS_MS: String(Math.max(1000, Math.round(300_000 * timeScale))),

@@ -162,7 +162,7 @@ describe('cancel on the running pipeline', { timeout: 180_000 }, () => {
     const interruptedBefore = worker.comfy.stats().promptsInterrupted;
     // Act
     const res = await call('POST', `/jobs/${jobIds[0]}/cancel`);
-    // Assess: well before the worker's own generation deadline (12 s here) would interrupt it.
+    // Assess: well before the worker's own generation deadline (60 s here) would interrupt it.
     expect(res.status).toBe(202);
     const cancelledAt = Date.now();
     await eventually(() => worker.comfy.stats(), (s) => s.running === null && s.queueRemaining === 0, 'the GPU to be free', { timeoutMs: 8000 });
