@@ -256,7 +256,9 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
     });
     cleanups.push(() => bus.stop());
 
-    const providers = await startProviderSims({ profile, seed, slowMs: Math.max(200, Math.round(15_000 * timeScale)) });
+    // A 'slow' fault answers after the client has given up (PROVIDER_TIMEOUT_MS below), as its
+    // description says; scaled with time, it answered within the timeout and injected nothing.
+    const providers = await startProviderSims({ profile, seed, slowMs: DEFAULT_PROVIDER_TIMEOUT_MS + 2000 });
     cleanups.push(() => providers.stop());
 
     const handlerEnv: Record<string, string> = {
