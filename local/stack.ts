@@ -448,36 +448,16 @@ export async function startOfflineStack(options: StackOptions = {}): Promise<Off
 
     let workerCount = 0;
     const hosts: GpuHost[] = [];
-    // A ComfyUI that dies (the 'crash' fault) comes back as ECS brings back a task's essential
-    // container, after its model loads again; until then its worker's breaker keeps it from
-    // taking tasks. Left dead, it failed every task its worker took (Transient.Network) until
-    // their retries ran out. A check before restarting leaves a restart made by someone else
-    // (bench/chaos.ts, on its own schedule) alone.
-    const comfyRestartMs = Math.max(200, Math.round(COLD_START.modelLoadSeconds * 1000 * timeScale));
-    const restartTimers = new Set<NodeJS.Timeout>();
-    const restarting = new Set<ComfySim>();
-    const comfyWatch = setInterval(() => {
-      for (const h of hosts) {
-        if (h.endedAt !== null || restarting.has(h.comfy) || !h.comfy.stats().crashed) continue;
-        restarting.add(h.comfy);
-        const timer = setTimeout(() => {
-          restartTimers.delete(timer);
-          void h.comfy.restart().catch(() => undefined).finally(() => restarting.delete(h.comfy));
-        }, comfyRestartMs);
-        restartTimers.add(timer);
-      }
-    }, 100);
-    comfyWatch.unref();
-    cleanups.push(async () => {
-      clearInterval(comfyWatch);
-      for (const t of restartTimers) clearTimeout(t);
-    });
     const addWorker = async (o: { supervise?: boolean } = {}): Promise<WorkerProcess> => {
       const n = ++workerCount;
       const id = `worker-${n}`;
       const launchedAt = Date.now();
       const comfy = await startComfySim({
         profile, seed, stepMs, installedModels: LOCAL_MODELS,
+        // A ComfyUI that dies (the 'crash' fault) comes back after its model loads again, as ECS
+        // brings back a task's essential container; until then its worker's host breaker keeps
+        // it from taking tasks. Left dead, it failed every task its worker took (Transient.Network).
+        restartAfterCrashMs: Math.max(200, Math.round(COLD_START.modelLoadSeconds * 1000 * timeScale)),
         ...(fleet === undefined
           ? { modelLoadMs: Math.round(2000 * timeScale) }
           : { bootMs, modelLoadMs: Math.round(COLD_START.modelLoadSeconds * 1000 * timeScale) }),

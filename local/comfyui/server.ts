@@ -73,6 +73,11 @@ export interface ComfySimOptions {
   readonly maxBodyBytes?: number;
   /** Called by the crash fault instead of the in-process crash (a child process exits here). */
   readonly onCrash?: () => void;
+  /**
+   * In-process: listen again this long after a crash, as a container runtime brings back a
+   * ComfyUI that died (ECS restarts a task's essential container). @default never (restart())
+   */
+  readonly restartAfterCrashMs?: number;
 }
 
 export interface ComfySimStats {
@@ -150,6 +155,7 @@ interface Settings {
   readonly corrupt: ReadonlySet<string>;
   readonly bootedAt: number;
   readonly onCrash: (() => void) | undefined;
+  readonly restartAfterCrashMs: number | undefined;
 }
 
 function settingsOf(options: ComfySimOptions): Settings {
@@ -164,6 +170,7 @@ function settingsOf(options: ComfySimOptions): Settings {
     corrupt: new Set(options.corruptModels ?? []),
     bootedAt: performance.now() + (options.bootMs ?? 0),
     onCrash: options.onCrash,
+    restartAfterCrashMs: options.restartAfterCrashMs,
   };
 }
 
@@ -194,6 +201,7 @@ class SimulatedComfy implements ComfySim {
   #generation = 0;
   #stopped = false;
   #crashed = false;
+  #restartTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ComfySimOptions, preview: Buffer | null) {
     this.#s = settingsOf(options);
@@ -228,6 +236,7 @@ class SimulatedComfy implements ComfySim {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    clearTimeout(this.#restartTimer);
     this.#generation += 1;
     this.#waker.wake();
     await this.#hub.close();
@@ -237,6 +246,8 @@ class SimulatedComfy implements ComfySim {
   async restart(): Promise<void> {
     if (this.#stopped) throw new Error('the simulator was stopped; start a new one');
     if (!this.#crashed) return;
+    // Restarted by hand (a benchmark's own schedule): the automatic restart is not due any more.
+    clearTimeout(this.#restartTimer);
     await listen(this.#server, this.#port, this.#s.host);
     this.#crashed = false;
   }
@@ -520,8 +531,12 @@ class SimulatedComfy implements ComfySim {
     this.#generation += 1;
     this.#waker.wake();
     this.#hub.terminateAll();
-    void closeServer(this.#server, this.#sockets);
+    const closed = closeServer(this.#server, this.#sockets);
     this.#memory.reset();
+    const after = this.#s.restartAfterCrashMs;
+    if (after !== undefined) {
+      this.#restartTimer = setTimeout(() => void closed.then(() => this.restart()).catch(() => undefined), after);
+    }
   }
 }
 

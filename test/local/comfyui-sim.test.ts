@@ -622,6 +622,28 @@ describe('injected faults', () => {
       await s.stop();
     }
   });
+
+  it('crash with restartAfterCrashMs: refused at first, then listening again on its own', async () => {
+    // Prepare
+    const s = await startComfySim({ stepMs: 2, restartAfterCrashMs: 2000 });
+    try {
+      await uploadInputs(s);
+      s.setFault('job-crash', 'crash');
+
+      // Act
+      await submit(s, buildInpaintWorkflow(fresh({ steps: 10 }), IMAGES), { jobId: 'job-crash' });
+      await eventually(() => s.stats().crashed, (crashed) => crashed, 'the crash');
+      const refused = await fetch(`${s.url}/`).then(() => null, (e: unknown) => e);
+      const back = await eventually(() => fetch(`${s.url}/queue`).then((r) => r.status, () => 0), (status) => status === 200, 'ComfyUI listening again');
+
+      // Assess
+      expect(classify(refused).name).toBe('Transient.Network');
+      expect(back).toBe(200);
+      expect(s.stats().crashed).toBe(false);
+    } finally {
+      await s.stop();
+    }
+  });
 });
 
 describe('the queue', () => {
