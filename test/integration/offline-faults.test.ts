@@ -10,15 +10,12 @@
 import { randomUUID } from 'node:crypto';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newJobRecord, newPackRecord, packExecutionName } from '../../core/job.ts';
-import { resolveParams } from '../../core/params.ts';
-import { s3Keys } from '../../core/resources.ts';
+import { packExecutionName } from '../../core/job.ts';
 import { isTerminalJob } from '../../core/status.ts';
-import { getJob, putPackWithJobs } from '../../adapters/job-store.ts';
-import { putObject } from '../../adapters/artifacts.ts';
+import { getJob } from '../../adapters/job-store.ts';
 import { startOfflineStack, type OfflineStack } from '../../local/stack.ts';
-import { garmentImage, personImage } from '../support/images.ts';
 import { eventually } from '../support/eventually.ts';
+import { seedPack } from '../support/jobs.ts';
 
 let stack: OfflineStack;
 let sfn: SFNClient;
@@ -36,16 +33,9 @@ afterAll(async () => {
 
 /** Runs a one-job pack, `inject` setting its faults first; returns the job once it ended. */
 async function runJob(inject: (jobId: string) => void) {
-  const packId = randomUUID();
-  const now = new Date().toISOString();
-  const person = await putObject(s3Keys.upload(packId, 'person.png'), await personImage(320, 320));
-  const garment = await putObject(s3Keys.upload(packId, 'garment.png'), await garmentImage(320, 320, [30, 90, 200]));
-  const job = newJobRecord({ packId, jobId: randomUUID(), inpaint: 'comfyui', now, inputs: { person, garment }, params: resolveParams({}) });
-  inject(job.jobId);
-  const pack = newPackRecord({ packId, name: 'offline faults', inpaint: 'comfyui', jobCount: 1, now });
-  await putPackWithJobs(pack, [job]);
-  await sfn.send(new StartExecutionCommand({ stateMachineArn: stack.endpoints.stateMachines.pack, name: packExecutionName(pack), input: JSON.stringify({ packId }) }));
-  return eventually(() => getJob(job.jobId), (j) => isTerminalJob(j.status), 'the job to end', { timeoutMs: 120_000, everyMs: 250 });
+  const { pack, jobs: [job] } = await seedPack({ size: 320, mutate: (j) => inject(j.jobId) });
+  await sfn.send(new StartExecutionCommand({ stateMachineArn: stack.endpoints.stateMachines.pack, name: packExecutionName(pack), input: JSON.stringify({ packId: pack.packId }) }));
+  return eventually(() => getJob(job!.jobId), (j) => isTerminalJob(j.status), 'the job to end', { timeoutMs: 120_000, everyMs: 250 });
 }
 
 describe('a ComfyUI that crashes mid-run', () => {
